@@ -1,0 +1,74 @@
+"""What every experiment CLI shares: flags from a config, one-line errors."""
+
+import json
+import sys
+from collections.abc import Callable
+
+import ml_collections
+from absl import flags, logging
+
+from jaxdal.data import DatasetNotFoundError
+
+# Errors a user causes with a bad flag or missing data: one line, exit 2.
+USER_ERRORS = (ValueError, DatasetNotFoundError)
+
+
+def define_flags_from_config(config: ml_collections.ConfigDict,
+                             helps: dict[str, str]) -> list[str]:
+  """One absl flag per config field, defaulting to the config's value.
+
+  Returns the flag names; the calling CLI declares them as its key flags so
+  `--help` lists them.
+  """
+  for name, value in config.items():
+    text = helps.get(name, name.replace("_", " "))
+    if isinstance(value, bool):
+      flags.DEFINE_bool(name, value, text)
+    elif isinstance(value, int):
+      flags.DEFINE_integer(name, value, text)
+    elif isinstance(value, float):
+      flags.DEFINE_float(name, value, text)
+    else:
+      flags.DEFINE_string(name, value, text)
+  return list(config)
+
+
+def apply_flag_overrides(config: ml_collections.ConfigDict,
+                         flag_values: flags.FlagValues
+                         ) -> ml_collections.ConfigDict:
+  """`config` with every flag the user typed written over it."""
+  config = config.copy_and_resolve_references()
+  for name in config:
+    if flag_values[name].present:
+      config[name] = flag_values[name].value
+  return config
+
+
+def parse_json_flag(name: str, text: str) -> dict:
+  """A flag holding a JSON object, or a one-line ValueError."""
+  try:
+    value = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"--{name} must be a JSON object, got {text!r} "
+                     f"({e.msg})") from None
+  if not isinstance(value, dict):
+    raise ValueError(f"--{name} must be a JSON object, got {text!r}")
+  return value
+
+
+def run_reporting_errors(fn: Callable[[], None]) -> None:
+  """Runs `fn`; a user error prints `error: ...` on one line and exits 2.
+
+  Library INFO logs (Orbax reports every file it writes) are hidden unless
+  the user asked for them with --verbosity.
+  """
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
+  try:
+    fn()
+  except USER_ERRORS as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  except KeyboardInterrupt:
+    print("interrupted; rerun the same command to resume", file=sys.stderr)
+    sys.exit(130)

@@ -1,0 +1,28 @@
+"""jaxdal: deep active learning with architecture optimisation in JAX/Flax.
+
+Layers (see DESIGN.md): `acquisition` (pure jnp), `models` (Linen backbones),
+`data` (sources, pool, batching), `train` (one round), `predict` (the only
+model -> array bridge), `loop` (rounds), `checkpoint` (Orbax), `metrics`,
+`plots`.
+
+Submodules load on first use, so `import jaxdal.acquisition` pulls in no
+Flax, Optax or Orbax.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("acquisition", "checkpoint", "data", "diagnostics", "loop",
+               "metrics", "models", "plots", "predict", "train")
+_FROM_LOOP = ("Settings", "WorkdirError", "run")
+
+__all__ = [*_FROM_LOOP, *_SUBMODULES]
+
+
+def __getattr__(name: str):
+  if name in _SUBMODULES:
+    return importlib.import_module(f"jaxdal.{name}")
+  if name in _FROM_LOOP:
+    return getattr(importlib.import_module("jaxdal.loop"), name)
+  raise AttributeError(f"module 'jaxdal' has no attribute {name!r}")

@@ -1,0 +1,79 @@
+"""The acquisition registry: a plain dict from name to `Acquisition`.
+
+Every entry has one calling convention, so the loop can treat them alike:
+
+    select(key, k, available, *, probs, features, labeled) -> int32 [k]
+
+with `probs` `[T, N, C]` (T = 1 for deterministic prediction), `features`
+`[N, D]` or None, `labeled` and `available` bool `[N]`. The flags say what the
+loop must compute before calling `select`.
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from jaxdal.acquisition import scores, selection
+
+
+class Acquisition(NamedTuple):
+  """A selection strategy and what it consumes.
+
+  Attributes:
+    select: `(key, k, available, *, probs, features, labeled) -> [k]`.
+    uses_probs: needs predicted probabilities.
+    uses_mc: needs T > 1 Monte-Carlo dropout samples of the probabilities.
+    uses_features: needs penultimate features `[N, D]`.
+  """
+  select: Callable
+  uses_probs: bool = True
+  uses_mc: bool = False
+  uses_features: bool = False
+
+
+def from_score(score_fn: Callable, *, uses_mc: bool = False) -> Acquisition:
+  """Wraps a `probs -> [N]` score as a top-k `Acquisition`."""
+
+  def select(key, k, available, *, probs, features=None, labeled=None):
+    del key, features, labeled  # Deterministic; uses probabilities only.
+    return selection.top_k(score_fn(probs), k, available)
+
+  return Acquisition(select=select, uses_mc=uses_mc)
+
+
+def _random_select(key, k, available, *, probs=None, features=None,
+                   labeled=None):
+  del probs, features, labeled
+  return selection.random(key, available, k)
+
+
+ACQUISITIONS: dict[str, Acquisition] = {
+    "random": Acquisition(select=_random_select, uses_probs=False),
+    "entropy": from_score(scores.entropy),
+    "least_confidence": from_score(scores.least_confidence),
+    "margin": from_score(scores.margin),
+    "bald": from_score(scores.bald, uses_mc=True),
+}
+
+
+def names() -> list[str]:
+  """Registered acquisition names, sorted."""
+  return sorted(ACQUISITIONS)
+
+
+def get(name: str) -> Acquisition:
+  """The `Acquisition` called `name`; ValueError listing valid names if none."""
+  try:
+    return ACQUISITIONS[name]
+  except KeyError:
+    raise ValueError(
+        f"unknown acquisition {name!r}; valid: {', '.join(names())}") from None
+
+
+def register(name: str, acquisition: Acquisition) -> None:
+  """Adds `acquisition` under `name`; refuses to replace an existing entry."""
+  if name in ACQUISITIONS:
+    raise ValueError(f"acquisition {name!r} is already registered")
+  if not isinstance(acquisition, Acquisition):
+    raise TypeError(
+        f"register needs an Acquisition, got {type(acquisition).__name__}")
+  ACQUISITIONS[name] = acquisition

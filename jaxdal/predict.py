@@ -1,0 +1,100 @@
+"""The only bridge from models to arrays: probabilities `[T, N, C]` and
+features `[N, D]`, computed in fixed-size chunks, each jit-compiled once.
+
+MC dropout keeps BatchNorm in inference mode (running statistics) and turns
+dropout on with one mask per sample shared across the batch; sample t uses
+`fold_in(key, t)` in every chunk, so scores depend neither on the chunk size
+nor on the order of the pool.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdal.data.batching import padded_chunks
+
+
+def _probs_chunk(variables, x_all, idx, key, *, model: nn.Module,
+                 mc_samples: int):
+  x = x_all[idx]
+  if mc_samples == 0:
+    logits, _ = model.apply(variables, x, train=False)
+    return jax.nn.softmax(logits)[None]
+
+  def one_sample(t):
+    logits, _ = model.apply(variables, x, train=False, mc=True,
+                            rngs={"dropout": jax.random.fold_in(key, t)})
+    return jax.nn.softmax(logits)
+
+  return jax.vmap(one_sample)(jnp.arange(mc_samples))
+
+
+def _features_chunk(variables, x_all, idx, *, model: nn.Module):
+  _, features = model.apply(variables, x_all[idx], train=False)
+  return features
+
+
+class Predictor(NamedTuple):
+  """Jitted chunk functions of one model, built once per run."""
+  probs_chunk: Callable
+  features_chunk: Callable
+  chunk: int
+
+
+def make_predictor(model: nn.Module, *, mc_samples: int = 0,
+                   chunk: int = 1024) -> Predictor:
+  """Builds the jitted chunk functions.
+
+  Args:
+    model: a backbone returning `(logits, features)`.
+    mc_samples: T; 0 means one deterministic pass (dropout off), T >= 1
+      means T MC-dropout samples.
+    chunk: rows per compiled call.
+  """
+  if mc_samples < 0:
+    raise ValueError(f"mc_samples must be >= 0, got {mc_samples}")
+  return Predictor(
+      probs_chunk=jax.jit(functools.partial(_probs_chunk, model=model,
+                                            mc_samples=mc_samples)),
+      features_chunk=jax.jit(functools.partial(_features_chunk, model=model)),
+      chunk=chunk,
+  )
+
+
+def _run_chunks(fn, indices: np.ndarray, chunk: int, axis: int):
+  chunks, masks = padded_chunks(indices, chunk)
+  out = jnp.concatenate([fn(c) for c in chunks], axis=axis)
+  return jax.lax.slice_in_dim(out, 0, len(indices), axis=axis)
+
+
+def predict_probs(predictor: Predictor, variables, x_all: jax.Array,
+                  key: jax.Array, indices: np.ndarray | None = None):
+  """Class probabilities of `x_all[indices]`.
+
+  Args:
+    predictor: from `make_predictor`.
+    variables: `{"params": ..., "batch_stats": ...}` of the model.
+    x_all: `[N, ...]` inputs.
+    key: MC-dropout key (unused when `mc_samples == 0`).
+    indices: int `[P]` rows to predict (default: all N).
+
+  Returns:
+    `[T, P, C]` float32 probabilities (T = 1 when deterministic).
+  """
+  indices = np.arange(x_all.shape[0]) if indices is None else indices
+  return _run_chunks(lambda c: predictor.probs_chunk(variables, x_all, c, key),
+                     indices, predictor.chunk, axis=1)
+
+
+def features(predictor: Predictor, variables, x_all: jax.Array,
+             indices: np.ndarray | None = None):
+  """Penultimate features `[P, D]` of `x_all[indices]` in inference mode."""
+  indices = np.arange(x_all.shape[0]) if indices is None else indices
+  return _run_chunks(
+      lambda c: predictor.features_chunk(variables, x_all, c),
+      indices, predictor.chunk, axis=0)

@@ -1,0 +1,241 @@
+"""One round of training: train state, jitted steps and `fit()` with stopping.
+
+Steps gather their batch from the device-resident training arrays by index,
+so every step sees the shapes `[B]` (indices) and `[B]` (mask) whatever the
+labeled-set size: each step function compiles once per run.
+"""
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from jaxdal.data.batching import epoch_batches, padded_chunks
+
+
+class TrainState(NamedTuple):
+  """Everything that changes during training; a pytree.
+
+  Attributes:
+    params: model parameters.
+    model_state: other variable collections (e.g. {"batch_stats": ...}).
+    opt_state: optimiser state (hyperparameters injected, so the learning
+      rate can change without recompiling).
+    step: int32 `[]` steps taken.
+  """
+  params: Any
+  model_state: dict
+  opt_state: Any
+  step: jax.Array
+
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+def make_optimizer(name: str, *, learning_rate: float, momentum: float = 0.9,
+                   weight_decay: float = 0.0) -> optax.GradientTransformation:
+  """SGD (momentum, L2 weight decay as in DISTIL) or Adam, lr injectable."""
+  if name == "sgd":
+    def build(learning_rate):
+      return optax.chain(optax.add_decayed_weights(weight_decay),
+                         optax.sgd(learning_rate, momentum=momentum))
+  elif name == "adam":
+    def build(learning_rate):
+      return optax.chain(optax.add_decayed_weights(weight_decay),
+                         optax.adam(learning_rate))
+  else:
+    raise ValueError(f"unknown optimizer {name!r}; valid: "
+                     f"{', '.join(OPTIMIZERS)}")
+  return optax.inject_hyperparams(build)(learning_rate=learning_rate)
+
+
+def cosine_lr(base: float, epoch: int, max_epochs: int) -> float:
+  """Per-epoch cosine annealing to 0 over `max_epochs` (torch's T_max)."""
+  return 0.5 * base * (1.0 + math.cos(math.pi * epoch / max_epochs))
+
+
+def set_learning_rate(state: TrainState, lr: float) -> TrainState:
+  hyper = dict(state.opt_state.hyperparams)
+  hyper["learning_rate"] = jnp.asarray(lr, jnp.float32)
+  return state._replace(opt_state=state.opt_state._replace(hyperparams=hyper))
+
+
+def init_state(model: nn.Module, tx: optax.GradientTransformation,
+               key: jax.Array, input_shape: tuple[int, ...]) -> TrainState:
+  """Fresh parameters from `key` for inputs of shape `input_shape`."""
+  variables = model.init({"params": key, "dropout": key},
+                         jnp.zeros((1, *input_shape), jnp.float32))
+  variables = dict(variables)
+  params = variables.pop("params")
+  return TrainState(params=params, model_state=variables,
+                    opt_state=tx.init(params),
+                    step=jnp.asarray(0, jnp.int32))
+
+
+def train_step(state: TrainState, x_all: jax.Array, y_all: jax.Array,
+               idx: jax.Array, mask: jax.Array, key: jax.Array, *,
+               model: nn.Module, tx: optax.GradientTransformation):
+  """One SGD step on the masked batch `x_all[idx]`.
+
+  Args:
+    state: current `TrainState`.
+    x_all: `[N, H, W, C]` training inputs (device-resident).
+    y_all: `[N]` int labels.
+    idx: `[B]` int32 batch indices into `x_all`.
+    mask: `[B]` bool, False for padding rows (they add nothing to the loss).
+    key: dropout key of this step.
+
+  Returns:
+    `(new_state, {"loss", "correct", "count"})`.
+  """
+  x, y = x_all[idx], y_all[idx]
+  weights = mask.astype(jnp.float32)
+
+  def loss_fn(params):
+    (logits, _), new_model_state = model.apply(
+        {"params": params, **state.model_state}, x, train=True,
+        rngs={"dropout": key}, mutable=list(state.model_state))
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+    loss = (ce * weights).sum() / jnp.maximum(weights.sum(), 1.0)
+    return loss, (logits, new_model_state)
+
+  (loss, (logits, model_state)), grads = jax.value_and_grad(
+      loss_fn, has_aux=True)(state.params)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  correct = ((logits.argmax(-1) == y) * weights).sum()
+  new_state = TrainState(params, dict(model_state), opt_state, state.step + 1)
+  return new_state, {"loss": loss, "correct": correct,
+                     "count": weights.sum()}
+
+
+def eval_step(state: TrainState, x_all: jax.Array, y_all: jax.Array,
+              idx: jax.Array, mask: jax.Array, *, model: nn.Module):
+  """Number of correct predictions (inference mode) among `x_all[idx][mask]`."""
+  logits, _ = model.apply({"params": state.params, **state.model_state},
+                          x_all[idx], train=False)
+  return ((logits.argmax(-1) == y_all[idx]) & mask).sum()
+
+
+class Trainer(NamedTuple):
+  """The jitted step functions of one model and optimiser, built once a run."""
+  model: nn.Module
+  tx: optax.GradientTransformation
+  train_step: Callable
+  eval_step: Callable
+
+
+def make_trainer(model: nn.Module,
+                 tx: optax.GradientTransformation) -> Trainer:
+  """Binds model and optimiser into jitted `train_step` / `eval_step`."""
+  # Donation saves a copy of the state on accelerators; XLA:CPU ignores it
+  # with a warning, so it is only asked for elsewhere.
+  donate = () if jax.default_backend() == "cpu" else (0,)
+  return Trainer(
+      model=model,
+      tx=tx,
+      train_step=jax.jit(functools.partial(train_step, model=model, tx=tx),
+                         donate_argnums=donate),
+      eval_step=jax.jit(functools.partial(eval_step, model=model)),
+  )
+
+
+def evaluate(trainer: Trainer, state: TrainState, x_all: jax.Array,
+             y_all: jax.Array, indices: np.ndarray, *,
+             chunk: int = 512) -> float:
+  """Accuracy of `state` on `x_all[indices]` in fixed-size chunks."""
+  if len(indices) == 0:
+    return float("nan")
+  chunks, masks = padded_chunks(indices, chunk)
+  correct = [trainer.eval_step(state, x_all, y_all, c, m)
+             for c, m in zip(chunks, masks, strict=True)]
+  return float(np.sum(jax.device_get(correct))) / len(indices)
+
+
+class FitResult(NamedTuple):
+  """What `fit` did: epochs run, final accuracies and why it stopped."""
+  epochs: int
+  train_accuracy: float
+  val_accuracy: float
+  best_val_accuracy: float
+  stop_reason: str
+  steps: int
+
+
+def fit(
+    trainer: Trainer,
+    state: TrainState,
+    x_all: jax.Array,
+    y_all: jax.Array,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    key: jax.Array,
+    *,
+    batch_size: int,
+    max_epochs: int,
+    learning_rate: float,
+    patience: int,
+    target_train_accuracy: float = 0.99,
+    cosine: bool = True,
+    eval_chunk: int = 512,
+    progress: bool = True,
+) -> tuple[TrainState, FitResult]:
+  """Trains on `train_idx` with the paper's stopping rule.
+
+  Stops when the epoch's training accuracy reaches `target_train_accuracy`,
+  when validation accuracy has not improved for `patience` epochs, or after
+  `max_epochs`. Epoch e shuffles with `fold_in(fold_in(key, 0), e)`; step s
+  of the round uses dropout key `fold_in(fold_in(key, 1), s)`.
+
+  Returns:
+    `(final_state, FitResult)`.
+  """
+  shuffle_root = jax.random.fold_in(key, 0)
+  dropout_root = jax.random.fold_in(key, 1)
+  best_val, since_best, step = -1.0, 0, 0
+  train_acc = val_acc = float("nan")
+  reason = "max_epochs"
+  epochs = tqdm(range(max_epochs), desc="train", unit="epoch", leave=False,
+                disable=not progress)
+  epoch = -1
+  for epoch in epochs:
+    lr = (cosine_lr(learning_rate, epoch, max_epochs) if cosine
+          else learning_rate)
+    state = set_learning_rate(state, lr)
+    batches, masks = epoch_batches(jax.random.fold_in(shuffle_root, epoch),
+                                   train_idx, batch_size, x_all.shape[0])
+    outs = []
+    for b, m in zip(batches, masks, strict=True):
+      state, out = trainer.train_step(
+          state, x_all, y_all, b, m, jax.random.fold_in(dropout_root, step))
+      outs.append((out["correct"], out["count"]))
+      step += 1
+    # Summed on the host: an eager add would compile anew for each count.
+    correct, count = np.sum(jax.device_get(outs), axis=0)
+    train_acc = float(correct) / float(count)
+    val_acc = evaluate(trainer, state, x_all, y_all, val_idx,
+                       chunk=eval_chunk)
+    epochs.set_postfix(train=f"{train_acc:.3f}", val=f"{val_acc:.3f}")
+    if train_acc >= target_train_accuracy:
+      reason = "train_accuracy"
+      break
+    if len(val_idx):
+      if val_acc > best_val:
+        best_val, since_best = val_acc, 0
+      else:
+        since_best += 1
+        if since_best >= patience:
+          reason = "patience"
+          break
+  epochs.close()
+  return state, FitResult(epochs=epoch + 1, train_accuracy=train_acc,
+                          val_accuracy=val_acc,
+                          best_val_accuracy=max(best_val, val_acc),
+                          stop_reason=reason, steps=step)

@@ -1,0 +1,76 @@
+"""One contract test over every registry entry, and the import boundary."""
+
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxdal import acquisition as acq
+
+N, C, D, T, K = 60, 4, 8, 5, 7
+
+
+@pytest.fixture(scope="module")
+def inputs():
+  rng = np.random.default_rng(0)
+  probs = jnp.asarray(rng.dirichlet(np.ones(C), size=(T, N)), jnp.float32)
+  features = jnp.asarray(rng.normal(size=(N, D)), jnp.float32)
+  labeled = jnp.asarray(rng.random(N) < 0.2)
+  available = ~labeled & jnp.asarray(rng.random(N) < 0.8)
+  return dict(probs=probs, features=features, labeled=labeled), available
+
+
+@pytest.mark.parametrize("name", acq.names())
+def test_contract(name, inputs):
+  kwargs, available = inputs
+  entry = acq.get(name)
+  key = jax.random.key(0)
+  eager = np.asarray(entry.select(key, K, available, **kwargs))
+  jitted_fn = jax.jit(entry.select, static_argnums=1)
+  jitted = np.asarray(jitted_fn(key, K, available, **kwargs))
+  assert eager.shape == (K,) and eager.dtype == np.int32
+  assert len(set(eager.tolist())) == K
+  assert np.asarray(available)[eager].all()
+  np.testing.assert_array_equal(eager, jitted)
+  np.testing.assert_array_equal(
+      jitted, np.asarray(jitted_fn(key, K, available, **kwargs)))
+  # Same shapes, new key: no new trace.
+  before = jitted_fn._cache_size()
+  jitted_fn(jax.random.key(1), K, available, **kwargs)
+  assert jitted_fn._cache_size() == before
+  other = np.asarray(entry.select(jax.random.key(5), K, available, **kwargs))
+  if name == "random":
+    assert not np.array_equal(eager, other)
+  else:
+    np.testing.assert_array_equal(eager, other)
+
+
+def test_unknown_name_lists_valid_ones():
+  with pytest.raises(ValueError) as e:
+    acq.get("entropi")
+  assert "entropi" in str(e.value) and "entropy" in str(e.value)
+
+
+def test_register_adds_and_refuses_duplicates():
+  def select(key, k, available, *, probs, features=None, labeled=None):
+    return acq.top_k(-probs.mean(0)[:, 0], k, available)
+
+  acq.register("_test_lowest_class0", acq.Acquisition(select=select))
+  try:
+    assert "_test_lowest_class0" in acq.names()
+    with pytest.raises(ValueError, match="already registered"):
+      acq.register("_test_lowest_class0", acq.Acquisition(select=select))
+  finally:
+    del acq.ACQUISITIONS["_test_lowest_class0"]
+
+
+def test_acquisition_imports_no_flax_optax_orbax():
+  code = ("import sys, jaxdal.acquisition; "
+          "bad = [m for m in ('flax', 'optax', 'orbax') if m in sys.modules]; "
+          "print(bad); sys.exit(1 if bad else 0)")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=120)
+  assert out.returncode == 0, out.stdout + out.stderr

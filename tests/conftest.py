@@ -1,0 +1,39 @@
+"""Shared fixtures; keeps the CPU suite fast and offline."""
+
+import os
+
+# Never wait on a network: hub and TFDS lookups fail at once.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TFDS_DATA_DIR", "/nonexistent-tfds-dir")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+# Tiny models: compile time dominates, so trade run time for compile time.
+jax.config.update("jax_disable_most_optimizations", True)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session")
+def mnist5k():
+  from jaxdal import data
+  return data.load("mnist5k")
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic():
+  from jaxdal import data
+  return data.synthetic(num_train=240, num_test=60, shape=(12, 12, 1),
+                        num_classes=4, noise=0.5, seed=3)
+
+
+@pytest.fixture
+def subprocess_env(tmp_path):
+  """Environment for CLI subprocesses: offline, no stray TFDS folders."""
+  env = dict(os.environ)
+  env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+             TFDS_DATA_DIR=str(tmp_path / "no-tfds"), HOME=str(tmp_path),
+             JAX_DISABLE_MOST_OPTIMIZATIONS="1", PYTHONPATH=REPO)
+  return env

@@ -1,0 +1,88 @@
+"""The focus1 CLI as a user types it: errors, help, and kill-then-resume."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from jaxdal import metrics
+from tests.conftest import REPO
+
+TINY_FLAGS = [
+    "--dataset", "synthetic", "--dataset_kwargs",
+    '{"num_train": 240, "num_test": 60, "shape": [12, 12, 1], '
+    '"num_classes": 4, "noise": 0.5, "seed": 3}',
+    "--backbone_kwargs", '{"depth": 1, "width": 8}', "--initial", "12",
+    "--acquire", "10", "--batch_size", "16", "--patience", "3",
+    "--noprogress",
+]
+
+
+def focus1(args, env, **kwargs):
+  return subprocess.run([sys.executable, "-m", "experiments.focus1", *args],
+                        cwd=REPO, env=env, capture_output=True, text=True,
+                        timeout=300, **kwargs)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--dataset", "cifar11"], "valid: digits, fashion_mnist"),
+    (["--backbone", "resnet7"], "valid: cnn"),
+    (["--acquisition", "entropi"], "valid: bald, entropy"),
+    (["--acquire", "-5"], "acquire must be a positive integer, got -5"),
+    (["--acquire", "100000"], "pool holds"),
+    (["--dataset", "mnist"], "dataset 'mnist' not found"),
+])
+def test_user_errors_are_one_line(args, needle, tmp_path, subprocess_env):
+  workdir = tmp_path / "w"
+  out = focus1([*args, "--workdir", str(workdir)], subprocess_env)
+  assert out.returncode == 2
+  lines = out.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+  assert needle in lines[0]
+  assert "Traceback" not in out.stdout + out.stderr
+  assert not workdir.exists()
+
+
+def test_help_lists_flags_with_defaults(subprocess_env):
+  out = focus1(["--helpshort"], subprocess_env)
+  for text in ("--acquisition: acquisition function", "(default: 'entropy')",
+               "--rounds", "(default: '5')", "--preset", "--workdir"):
+    assert text in out.stdout, text
+
+
+def _comparable(workdir):
+  return [metrics.without_timings(r)
+          for r in metrics.read_jsonl(os.path.join(workdir,
+                                                   metrics.METRICS_FILE))]
+
+
+def test_sigkill_during_round_3_then_resume_equals_uninterrupted(
+    tmp_path, subprocess_env):
+  args = [*TINY_FLAGS, "--rounds", "5", "--max_epochs", "6"]
+  straight = str(tmp_path / "straight")
+  done = focus1([*args, "--workdir", straight], subprocess_env)
+  assert done.returncode == 0, done.stderr
+
+  killed = str(tmp_path / "killed")
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "experiments.focus1", *args, "--workdir",
+       killed], cwd=REPO, env=subprocess_env, stdout=subprocess.DEVNULL,
+      stderr=subprocess.DEVNULL)
+  # Round index 1 saved -> the process is inside the third round.
+  deadline = time.time() + 240
+  while not os.path.isdir(os.path.join(killed, "checkpoints", "1")):
+    assert proc.poll() is None, "run ended before it could be killed"
+    assert time.time() < deadline
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert len(_comparable(killed)) < 5
+
+  resumed = focus1([*args, "--workdir", killed], subprocess_env)
+  assert resumed.returncode == 0, resumed.stderr
+  assert "resuming" in resumed.stdout
+  assert _comparable(killed) == _comparable(straight)
+  assert "final test accuracy" in resumed.stdout

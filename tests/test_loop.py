@@ -1,0 +1,139 @@
+"""The round loop: outputs, selection wiring, compilation, workdir rules."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from jaxdal import acquisition, data, loop, metrics, models, predict, train
+from jaxdal.checkpoint import RoundCheckpointer
+
+TINY = dict(dataset="synthetic",
+            dataset_kwargs=dict(num_train=240, num_test=60, shape=[12, 12, 1],
+                                num_classes=4, noise=0.5, seed=3),
+            backbone_kwargs=dict(depth=1, width=8), rounds=3, initial=12,
+            acquire=10, batch_size=16, max_epochs=3, patience=3)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("run") / "w")
+  settings = loop.Settings(**TINY)
+  records = loop.run(settings, workdir, progress=False, log=lambda s: None)
+  return settings, workdir, records
+
+
+def test_outputs(tiny_run):
+  settings, workdir, records = tiny_run
+  assert [r["labeled"] for r in records] == [12, 22, 32]
+  assert os.path.isfile(os.path.join(workdir, "figures",
+                                     "learning_curve.png"))
+  config, on_disk = metrics.read_run(workdir)
+  assert config == settings.to_dict()
+  assert on_disk == json.loads(json.dumps(records))
+  assert records[-1]["acquired"] is None
+  chosen = np.concatenate([r["acquired"] for r in records[:-1]])
+  assert len(set(chosen.tolist())) == 20
+  for r in records:
+    assert 0.0 <= r["test_accuracy"] <= 1.0
+
+
+def test_no_step_compiles_after_the_first_round(tiny_run):
+  _, _, records = tiny_run
+  assert records[0]["time"]["compilations"] > 0
+  assert [r["time"]["compilations"] for r in records[1:]] == [0, 0]
+
+
+def test_acquired_points_are_the_models_most_uncertain(tiny_run):
+  # Independent re-derivation of round 0's selection from its checkpoint:
+  # predictions of the saved model, NumPy entropy and a stable sort.
+  settings, workdir, records = tiny_run
+  ds = data.load("synthetic", **settings.dataset_kwargs)
+  model = models.build("cnn", ds.num_classes, **settings.backbone_kwargs)
+  tx = train.make_optimizer("adam", learning_rate=1e-3)
+  like = train.init_state(model, tx, jax.random.key(0), ds.input_shape)
+  pool0 = data.init_pool(jax.random.fold_in(jax.random.key(0), 0),
+                         ds.y_train, initial=12, num_classes=4)
+  ckpt = RoundCheckpointer(os.path.join(workdir, "checkpoints"))
+  try:
+    if 0 not in ckpt._manager.all_steps():
+      pytest.skip("round 0 checkpoint rotated out")
+    state, pool_after, _, _ = ckpt.restore(0, train_state_like=like,
+                                           pool_like=pool0)
+  finally:
+    ckpt.close()
+  variables = {"params": state.params, **state.model_state}
+  probs = np.asarray(predict.predict_probs(predict.make_predictor(model),
+                                           variables, ds.x_train,
+                                           jax.random.key(0)))[0]
+  ent = -(probs * np.log(np.clip(probs, 1e-30, 1))).sum(-1)
+  avail = np.asarray(data.available(pool0))
+  ent = np.where(avail, ent, -np.inf)
+  want = np.argsort(-ent, kind="stable")[:10]
+  # float32 entropies may swap near-ties; compare as sets with one slack.
+  assert len(set(want.tolist()) & set(records[0]["acquired"])) >= 9
+  assert sorted(np.flatnonzero(np.asarray(pool_after.label_round) == 1)) == \
+      sorted(records[0]["acquired"])
+
+
+def test_rerun_of_a_finished_run_changes_nothing(tiny_run):
+  settings, workdir, records = tiny_run
+  again = loop.run(settings, workdir, progress=False, log=lambda s: None)
+  assert again == json.loads(json.dumps(records))
+
+
+def test_different_config_is_refused_then_overwritten(tmp_path):
+  workdir = str(tmp_path / "w")
+  small = dict(TINY, rounds=1)
+  loop.run(loop.Settings(**small), workdir, progress=False,
+           log=lambda s: None)
+  with pytest.raises(loop.WorkdirError, match="differs in: seed"):
+    loop.run(loop.Settings(**dict(small, seed=1)), workdir, progress=False,
+             log=lambda s: None)
+  recs = loop.run(loop.Settings(**dict(small, seed=1)), workdir,
+                  overwrite=True, progress=False, log=lambda s: None)
+  assert metrics.read_run(workdir)[0]["seed"] == 1 and len(recs) == 1
+
+
+def test_foreign_folder_is_refused(tmp_path):
+  (tmp_path / "notes.txt").write_text("mine")
+  with pytest.raises(loop.WorkdirError, match="holds no jaxdal run"):
+    loop.run(loop.Settings(**TINY), str(tmp_path), progress=False,
+             log=lambda s: None)
+  assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(acquisition="nope"), "valid: bald"),
+    (dict(acquire=0), "acquire must be a positive"),
+    (dict(acquire=500), "pool holds"),
+    (dict(acquisition="bald", mc_samples=1), "mc_samples >= 2"),
+    (dict(backbone_kwargs=dict(depht=2)), "bad backbone_kwargs"),
+])
+def test_bad_settings_write_nothing(tmp_path, change, match):
+  workdir = tmp_path / "new"
+  with pytest.raises(ValueError, match=match):
+    loop.run(loop.Settings(**dict(TINY, **change)), str(workdir),
+             progress=False, log=lambda s: None)
+  assert not workdir.exists()
+
+
+def test_failure_in_the_first_round_leaves_no_workdir(tmp_path, monkeypatch):
+  def broken_fit(*args, **kwargs):
+    raise RuntimeError("boom")
+
+  monkeypatch.setattr(train, "fit", broken_fit)
+  with pytest.raises(RuntimeError, match="boom"):
+    loop.run(loop.Settings(**TINY), str(tmp_path / "w"), progress=False,
+             log=lambda s: None)
+  assert not (tmp_path / "w").exists()
+
+
+def test_warm_start_and_mc_acquisition_run(tmp_path):
+  recs = loop.run(loop.Settings(**dict(TINY, rounds=2, warm_start=True,
+                                       acquisition="bald", mc_samples=3)),
+                  str(tmp_path / "w"), progress=False, log=lambda s: None)
+  assert len(recs[0]["acquired"]) == 10
+  assert acquisition.get("bald").uses_mc

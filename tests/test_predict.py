@@ -1,0 +1,81 @@
+"""predict.py: MC-dropout probabilities and features, chunked."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxdal import models, predict, train
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_synthetic):
+  """A model with non-trivial BatchNorm running statistics."""
+  ds = tiny_synthetic
+  model = models.build("cnn", ds.num_classes, depth=2, width=8,
+                       dropout_rate=0.5)
+  tx = train.make_optimizer("adam", learning_rate=3e-3)
+  trainer = train.make_trainer(model, tx)
+  x, y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
+  state = train.init_state(model, tx, jax.random.key(0), ds.input_shape)
+  state, _ = train.fit(trainer, state, x, y, np.arange(100), np.arange(100,
+                       140), jax.random.key(1), batch_size=16, max_epochs=3,
+                       learning_rate=3e-3, patience=5, progress=False)
+  variables = {"params": state.params, **state.model_state}
+  return model, variables, x
+
+
+def test_chunk_size_and_pool_order_do_not_matter(trained):
+  model, variables, x = trained
+  key = jax.random.key(7)
+  idx = np.arange(0, 90)
+  a = predict.predict_probs(predict.make_predictor(model, mc_samples=6,
+                                                   chunk=32),
+                            variables, x, key, idx)
+  b = predict.predict_probs(predict.make_predictor(model, mc_samples=6,
+                                                   chunk=50),
+                            variables, x, key, idx)
+  perm = np.random.default_rng(0).permutation(90)
+  c = predict.predict_probs(predict.make_predictor(model, mc_samples=6,
+                                                   chunk=32),
+                            variables, x, key, idx[perm])
+  assert a.shape == (6, 90, 4)
+  np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(a[:, perm], c, rtol=1e-5, atol=1e-6)
+  # Samples differ from each other; the same key repeats bit for bit.
+  assert float(jnp.var(a, axis=0).mean()) > 0
+  again = predict.predict_probs(predict.make_predictor(model, mc_samples=6,
+                                                       chunk=32),
+                                variables, x, key, idx)
+  np.testing.assert_array_equal(a, again)
+
+
+def test_mc_sampling_uses_running_batchnorm_statistics(trained):
+  # anchors (d) 11: one sample with dropout off == eval-mode softmax.
+  model, variables, x = trained
+  no_dropout = models.build("cnn", 4, depth=2, width=8, dropout_rate=0.0)
+  p_mc = predict.predict_probs(predict.make_predictor(no_dropout,
+                                                      mc_samples=1),
+                               variables, x, jax.random.key(0))
+  logits, _ = model.apply(variables, x, train=False)
+  np.testing.assert_allclose(p_mc[0], jax.nn.softmax(logits), rtol=1e-5,
+                             atol=1e-6)
+  p_det = predict.predict_probs(predict.make_predictor(model), variables, x,
+                                jax.random.key(0))
+  assert p_det.shape == (1, x.shape[0], 4)
+  np.testing.assert_allclose(p_det[0], jax.nn.softmax(logits), rtol=1e-5,
+                             atol=1e-6)
+
+
+def test_features(trained):
+  model, variables, x = trained
+  f = predict.features(predict.make_predictor(model, chunk=64), variables, x,
+                       np.arange(10, 80))
+  _, want = model.apply(variables, x[10:80], train=False)
+  assert f.shape == (70, 8)
+  np.testing.assert_allclose(f, want, rtol=1e-5, atol=1e-6)
+
+
+def test_negative_mc_samples():
+  with pytest.raises(ValueError, match="mc_samples"):
+    predict.make_predictor(models.build("cnn", 2), mc_samples=-1)
