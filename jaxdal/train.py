@@ -202,8 +202,9 @@ def fit(
   best_val, since_best, step = -1.0, 0, 0
   train_acc = val_acc = float("nan")
   reason = "max_epochs"
+  # disable=None: bars only on a terminal, not in logs.
   epochs = tqdm(range(max_epochs), desc="train", unit="epoch", leave=False,
-                disable=not progress)
+                disable=None if progress else True)
   epoch = -1
   for epoch in epochs:
     lr = (cosine_lr(learning_rate, epoch, max_epochs) if cosine
