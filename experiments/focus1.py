@@ -40,6 +40,10 @@ HELPS = {
     "optimizer": "sgd or adam",
     "mc_samples": "MC-dropout samples for acquisitions that need them (bald)",
     "warm_start": "keep last round's weights instead of re-initialising",
+    "pretrain": "unsupervised pretraining of every round's initial weights: "
+                "none or deepcluster",
+    "pretrain_epochs": "DeepCluster alternations of k-means and training",
+    "pretrain_steps": "training steps per DeepCluster alternation",
     "chunk": "rows per compiled prediction call",
     "data_dir": "folder with a prepared TFDS tree or raw IDX .gz files",
     "download": "let TFDS download missing datasets (needs network)",
@@ -77,7 +81,9 @@ def settings_from_config(c, backbone_kwargs: dict,
       target_train_accuracy=c.target_train_accuracy, optimizer=c.optimizer,
       learning_rate=c.learning_rate, momentum=c.momentum,
       weight_decay=c.weight_decay, cosine=c.cosine, mc_samples=c.mc_samples,
-      warm_start=c.warm_start, chunk=c.chunk, data_dir=c.data_dir or None,
+      warm_start=c.warm_start, pretrain=c.pretrain,
+      pretrain_epochs=c.pretrain_epochs, pretrain_steps=c.pretrain_steps,
+      chunk=c.chunk, data_dir=c.data_dir or None,
       download=c.download)
 
 

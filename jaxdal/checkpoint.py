@@ -61,3 +61,15 @@ class RoundCheckpointer:
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+def save_tree(path: str, tree: Any) -> None:
+  """Writes one pytree to `path` (atomically; refuses to overwrite)."""
+  with ocp.StandardCheckpointer() as checkpointer:
+    checkpointer.save(os.path.abspath(path), tree)
+
+
+def restore_tree(path: str, like: Any) -> Any:
+  """Reads the pytree at `path`, shaped like `like`."""
+  with ocp.StandardCheckpointer() as checkpointer:
+    return checkpointer.restore(os.path.abspath(path), _abstract(like))

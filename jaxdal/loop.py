@@ -18,13 +18,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdal import acquisition, data, diagnostics, metrics, models, plots
+from jaxdal import (
+    acquisition,
+    checkpoint,
+    data,
+    diagnostics,
+    metrics,
+    models,
+    plots,
+    pretrain,
+)
 from jaxdal import predict as predict_lib
 from jaxdal import train as train_lib
-from jaxdal.checkpoint import RoundCheckpointer
 
 # Sub-streams of a round key.
 _INIT, _TRAIN, _PREDICT, _SELECT = 0, 1, 2, 3
+# Sub-streams of the run key.
+_POOL, _ROUNDS, _PRETRAIN = 0, 1, 2
+
+
+PRETRAINING = ("none", "deepcluster")
 
 
 class WorkdirError(ValueError):
@@ -61,6 +74,9 @@ class Settings:
   cosine: bool = True
   mc_samples: int = 10
   warm_start: bool = False
+  pretrain: str = "none"
+  pretrain_epochs: int = 5
+  pretrain_steps: int = 50
   chunk: int = 1024
   data_dir: str | None = None
   download: bool = False
@@ -89,6 +105,9 @@ def _check_settings(s: Settings) -> None:
   for name, value in positive.items():
     if not isinstance(value, int) or value <= 0:
       raise ValueError(f"{name} must be a positive integer, got {value!r}")
+  if s.pretrain not in PRETRAINING:
+    raise ValueError(f"unknown pretraining {s.pretrain!r}; valid: "
+                     f"{', '.join(PRETRAINING)}")
   if acquisition.get(s.acquisition).uses_mc and s.mc_samples < 2:
     raise ValueError(f"acquisition {s.acquisition!r} needs mc_samples >= 2, "
                      f"got {s.mc_samples}")
@@ -168,7 +187,7 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
     raise ValueError(f"bad dataset_kwargs {settings.dataset_kwargs} for "
                      f"{settings.dataset!r}: {e}") from None
   run_key = jax.random.key(settings.seed)
-  pool = data.init_pool(jax.random.fold_in(run_key, 0), ds.y_train,
+  pool = data.init_pool(jax.random.fold_in(run_key, _POOL), ds.y_train,
                         initial=settings.initial,
                         val_fraction=settings.val_fraction,
                         pool_size=settings.pool_size,
@@ -185,7 +204,7 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
   created = _prepare_workdir(workdir, config, overwrite)
   ckpt = None
   try:
-    ckpt = RoundCheckpointer(os.path.join(workdir, "checkpoints"))
+    ckpt = checkpoint.RoundCheckpointer(os.path.join(workdir, "checkpoints"))
     records = _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt,
                           progress, log)
   except BaseException:
@@ -224,10 +243,26 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
   val_idx = np.flatnonzero(np.asarray(pool.validation))
   # Predictions cover the fixed candidate set, so their shapes never change.
   candidates = np.flatnonzero(np.asarray(pool.candidate))
-  rounds_root = jax.random.fold_in(run_key, 1)
+  rounds_root = jax.random.fold_in(run_key, _ROUNDS)
 
-  state = train_lib.init_state(model, tx, jax.random.fold_in(
-      jax.random.fold_in(rounds_root, 0), _INIT), ds.input_shape)
+  pretrained = None
+  if settings.pretrain == "deepcluster":
+    pretrained = _deepcluster(settings, ds, x_train,
+                              jax.random.fold_in(run_key, _PRETRAIN), workdir,
+                              progress, log)
+
+  def fresh_state(key):
+    state = train_lib.init_state(model, tx, key, ds.input_shape)
+    if pretrained is None:
+      return state
+    v = pretrain.transfer_body(pretrained,
+                               {"params": state.params, **state.model_state})
+    params = v.pop("params")
+    return state._replace(params=params, model_state=v,
+                          opt_state=tx.init(params))
+
+  state = fresh_state(jax.random.fold_in(jax.random.fold_in(rounds_root, 0),
+                                         _INIT))
   records: list[dict] = []
   start = 0
   latest = ckpt.latest_round()
@@ -249,8 +284,7 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
     if r > 0 and settings.warm_start:
       state = state._replace(opt_state=tx.init(state.params))
     elif r > 0:
-      state = train_lib.init_state(model, tx, jax.random.fold_in(key_r, _INIT),
-                                   ds.input_shape)
+      state = fresh_state(jax.random.fold_in(key_r, _INIT))
     t0 = time.perf_counter()
     state, fit = train_lib.fit(
         trainer, state, x_train, y_train, data.labeled_indices(pool), val_idx,
@@ -308,3 +342,27 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
     metrics.write_jsonl(metrics_path, records)
     log(_format_row(record))
   return records
+
+
+def _deepcluster(settings, ds, x_train, key, workdir, progress, log):
+  """Pretrained variables: read from `workdir/pretrained`, else computed
+  (deterministically from `key`) and saved there."""
+  def build(num_classes):
+    return models.build(settings.backbone, num_classes,
+                        **settings.backbone_kwargs)
+
+  path = os.path.join(workdir, "pretrained")
+  if os.path.isdir(path):
+    model = build(ds.num_classes)
+    like = model.init({"params": key, "dropout": key},
+                      jnp.zeros((1, *ds.input_shape)))
+    return checkpoint.restore_tree(path, dict(like))
+  t0 = time.perf_counter()
+  result = pretrain.deepcluster(
+      build, x_train, key, num_clusters=ds.num_classes,
+      epochs=settings.pretrain_epochs, steps_per_epoch=settings.pretrain_steps,
+      batch_size=settings.batch_size, progress=progress)
+  checkpoint.save_tree(path, result.variables)
+  log(f"deepcluster pretraining: {settings.pretrain_epochs} epochs in "
+      f"{time.perf_counter() - t0:.1f}s, loss {result.losses[-1]:.3f}")
+  return result.variables

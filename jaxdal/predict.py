@@ -98,3 +98,44 @@ def features(predictor: Predictor, variables, x_all: jax.Array,
   return _run_chunks(
       lambda c: predictor.features_chunk(variables, x_all, c),
       indices, predictor.chunk, axis=0)
+
+
+def grad_embedding(apply_fn: Callable, variables, x: jax.Array, *,
+                   params: tuple[str, ...] = ("classifier", "kernel")):
+  """Per-example loss gradients at the predicted ("hallucinated") label.
+
+  For each example, the gradient of `-log softmax(logits)[argmax logits]`
+  with respect to the parameter subtree at path `params`, flattened; one
+  `jax.vmap(jax.grad(...))` over examples.
+
+  Args:
+    apply_fn: `model.apply`.
+    variables: `{"params": ..., other collections}`.
+    x: `[N, ...]` inputs (all at once; chunk outside for large pools).
+    params: path of the subtree inside `variables["params"]`.
+
+  Returns:
+    `[N, P]` gradients, P = size of the subtree. For the classifier kernel
+    (`[D, C]` in Linen) this is BADGE's embedding with the axes in (d, c)
+    order.
+  """
+  def subtree(tree):
+    for name in params:
+      tree = tree[name]
+    return tree
+
+  def replace(tree, value, path):
+    if not path:
+      return value
+    return {**tree, path[0]: replace(tree[path[0]], value, path[1:])}
+
+  def loss(leaf, xi):
+    p = replace(variables["params"], leaf, params)
+    logits, _ = apply_fn({**variables, "params": p}, xi[None], train=False)
+    logp = jax.nn.log_softmax(logits[0])
+    return -logp[jnp.argmax(logits[0])]
+
+  target = subtree(variables["params"])
+  grads = jax.vmap(jax.grad(loss), in_axes=(None, 0))(target, x)
+  return jax.vmap(lambda g: jnp.concatenate(
+      [leaf.reshape(-1) for leaf in jax.tree.leaves(g)]))(grads)

@@ -106,7 +106,8 @@ def test_foreign_folder_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("change,match", [
-    (dict(acquisition="nope"), "valid: bald"),
+    (dict(acquisition="nope"), "valid: badge, bald"),
+    (dict(pretrain="simclr"), "valid: none, deepcluster"),
     (dict(acquire=0), "acquire must be a positive"),
     (dict(acquire=500), "pool holds"),
     (dict(acquisition="bald", mc_samples=1), "mc_samples >= 2"),
@@ -137,3 +138,18 @@ def test_warm_start_and_mc_acquisition_run(tmp_path):
                   str(tmp_path / "w"), progress=False, log=lambda s: None)
   assert len(recs[0]["acquired"]) == 10
   assert acquisition.get("bald").uses_mc
+
+
+def test_deepcluster_pretraining_is_saved_and_reused(tmp_path):
+  settings = loop.Settings(**dict(TINY, rounds=2, pretrain="deepcluster",
+                                  pretrain_epochs=2, pretrain_steps=5))
+  logs = []
+  first = loop.run(settings, str(tmp_path / "w"), progress=False,
+                   log=logs.append)
+  assert (tmp_path / "w" / "pretrained").is_dir()
+  assert any("deepcluster pretraining" in line for line in logs)
+  # Fresh workdir, same settings: the same pretraining, the same run.
+  again = loop.run(settings, str(tmp_path / "w2"), progress=False,
+                   log=lambda s: None)
+  assert ([metrics.without_timings(r) for r in first] ==
+          [metrics.without_timings(r) for r in again])

@@ -79,3 +79,25 @@ def test_features(trained):
 def test_negative_mc_samples():
   with pytest.raises(ValueError, match="mc_samples"):
     predict.make_predictor(models.build("cnn", 2), mc_samples=-1)
+
+
+def test_grad_embedding_of_the_classifier_is_badge_embedding(trained):
+  from jaxdal import acquisition
+  model, variables, x = trained
+  x = x[:12]
+  g = predict.grad_embedding(model.apply, variables, x)
+  logits, feats = model.apply(variables, x, train=False)
+  want = acquisition.badge_embedding(jax.nn.softmax(logits), feats)
+  c, d = logits.shape[1], feats.shape[1]
+  # Linen's kernel is [D, C]; BADGE's layout is class-major [C, D].
+  got = g.reshape(-1, d, c).transpose(0, 2, 1).reshape(-1, c * d)
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_grad_embedding_of_any_subtree(trained):
+  model, variables, x = trained
+  g = predict.grad_embedding(model.apply, variables, x[:3],
+                             params=("classifier",))
+  n_params = sum(v.size for v in variables["params"]["classifier"].values())
+  assert g.shape == (3, n_params)
+  assert np.isfinite(np.asarray(g)).all()

@@ -3,6 +3,14 @@
 Convention: higher score = acquire first; ties go to the lowest index.
 """
 
+from jaxdal.acquisition.badge import (
+    badge,
+    badge_embedding,
+    badge_sqdist,
+    kmeans_pp,
+)
+from jaxdal.acquisition.batchbald import batchbald
+from jaxdal.acquisition.coreset import kcenter_greedy, nearest_labeled_sqdist
 from jaxdal.acquisition.registry import (
     ACQUISITIONS,
     Acquisition,
@@ -23,15 +31,22 @@ from jaxdal.acquisition.selection import check_budget, random, top_k
 __all__ = [
     "ACQUISITIONS",
     "Acquisition",
+    "badge",
+    "badge_embedding",
+    "badge_sqdist",
     "bald",
+    "batchbald",
     "check_budget",
     "entropy",
     "from_score",
     "get",
+    "kcenter_greedy",
+    "kmeans_pp",
     "least_confidence",
     "margin",
     "mean_probs",
     "names",
+    "nearest_labeled_sqdist",
     "random",
     "register",
     "top_k",

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from jaxdal.acquisition import scores, selection
+from jaxdal.acquisition.badge import badge
+from jaxdal.acquisition.batchbald import batchbald
+from jaxdal.acquisition.coreset import kcenter_greedy
 
 
 class Acquisition(NamedTuple):
@@ -23,11 +26,13 @@ class Acquisition(NamedTuple):
     uses_probs: needs predicted probabilities.
     uses_mc: needs T > 1 Monte-Carlo dropout samples of the probabilities.
     uses_features: needs penultimate features `[N, D]`.
+    uses_key: the result depends on the PRNG key (else the key is ignored).
   """
   select: Callable
   uses_probs: bool = True
   uses_mc: bool = False
   uses_features: bool = False
+  uses_key: bool = False
 
 
 def from_score(score_fn: Callable, *, uses_mc: bool = False) -> Acquisition:
@@ -46,8 +51,32 @@ def _random_select(key, k, available, *, probs=None, features=None,
   return selection.random(key, available, k)
 
 
+def _coreset_select(key, k, available, *, probs=None, features, labeled):
+  del key, probs  # Deterministic; geometry of the features only.
+  return kcenter_greedy(features, labeled, k, available)
+
+
+def _badge_select(key, k, available, *, probs, features, labeled=None):
+  del labeled
+  return badge(probs, features, k, key, available)
+
+
+def _batchbald_select(key, k, available, *, probs, features=None,
+                      labeled=None):
+  del features, labeled
+  return batchbald(probs, k, key, available)
+
+
 ACQUISITIONS: dict[str, Acquisition] = {
-    "random": Acquisition(select=_random_select, uses_probs=False),
+    "random": Acquisition(select=_random_select, uses_probs=False,
+                          uses_key=True),
+    "coreset": Acquisition(select=_coreset_select, uses_probs=False,
+                           uses_features=True),
+    "badge": Acquisition(select=_badge_select, uses_features=True,
+                         uses_key=True),
+    # The key matters only once C^i configurations exceed the sample budget.
+    "batchbald": Acquisition(select=_batchbald_select, uses_mc=True,
+                             uses_key=True),
     "entropy": from_score(scores.entropy),
     "least_confidence": from_score(scores.least_confidence),
     "margin": from_score(scores.margin),

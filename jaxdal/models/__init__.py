@@ -1,5 +1,8 @@
 """Backbones: Linen modules, `__call__(x, *, train, mc) -> (logits, features)`.
 
+Contract: the last layer is a Dense named "classifier" whose input is
+`features`; BADGE's gradient embedding and pretraining rely on that name.
+
 `BACKBONES` maps a name to a constructor `(num_classes, **kwargs) -> Module`.
 """
 

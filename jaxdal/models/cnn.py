@@ -64,4 +64,4 @@ class CNN(nn.Module):
     h = jnp.mean(h, axis=(1, 2))
     features = h + _norm(self.norm, train)(act(nn.Dense(self.width)(h)))
     h = classifier_dropout(self.dropout_rate, features, train=train, mc=mc)
-    return nn.Dense(self.num_classes)(h), features
+    return nn.Dense(self.num_classes, name="classifier")(h), features

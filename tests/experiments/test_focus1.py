@@ -30,7 +30,7 @@ def focus1(args, env, **kwargs):
 @pytest.mark.parametrize("args,needle", [
     (["--dataset", "cifar11"], "valid: digits, fashion_mnist"),
     (["--backbone", "resnet7"], "valid: cnn"),
-    (["--acquisition", "entropi"], "valid: bald, entropy"),
+    (["--acquisition", "entropi"], "valid: badge, bald, batchbald"),
     (["--acquire", "-5"], "acquire must be a positive integer, got -5"),
     (["--acquire", "100000"], "pool holds"),
     (["--dataset", "mnist"], "dataset 'mnist' not found"),

@@ -36,7 +36,7 @@ def test_features_feed_the_classifier():
   x = jax.random.normal(jax.random.key(1), (4, 10, 10, 1))
   variables = model.init(jax.random.key(0), x)
   logits, features = model.apply(variables, x)
-  head = variables["params"]["Dense_1"]
+  head = variables["params"]["classifier"]
   np.testing.assert_allclose(logits, features @ head["kernel"] + head["bias"],
                              rtol=1e-5, atol=1e-5)
 
