@@ -9,7 +9,6 @@ swallows the others. The trained body (everything but the classifier)
 then initialises the model of every active-learning round.
 """
 
-import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -22,40 +21,7 @@ from tqdm.auto import tqdm
 from jaxdal import diagnostics
 from jaxdal import predict as predict_lib
 from jaxdal import train as train_lib
-from jaxdal.acquisition.badge import kmeans_pp
-
-
-@functools.partial(jax.jit, static_argnames=("k", "iters"))
-def kmeans(x: jax.Array, k: int, key: jax.Array, *, iters: int = 20):
-  """Lloyd's k-means from k-means++ seeds.
-
-  Args:
-    x: `[N, D]` points.
-    k: number of clusters.
-    key: seeding key.
-    iters: Lloyd iterations (fixed, so the shape of the work is static).
-
-  Returns:
-    `(centres [k, D], assignment int32 [N])`. An empty cluster keeps its
-    previous centre.
-  """
-  x = x.astype(jnp.float32)
-  sq = jnp.sum(x * x, axis=1)
-
-  def assign(centres):
-    d = sq[:, None] + jnp.sum(centres * centres, 1)[None] - 2 * x @ centres.T
-    return jnp.argmin(d, axis=1).astype(jnp.int32)
-
-  def step(_, centres):
-    a = assign(centres)
-    sums = jax.ops.segment_sum(x, a, num_segments=k)
-    counts = jax.ops.segment_sum(jnp.ones_like(sq), a, num_segments=k)
-    means = sums / jnp.maximum(counts, 1)[:, None]
-    return jnp.where(counts[:, None] > 0, means, centres)
-
-  centres = x[kmeans_pp(x, k, key)]
-  centres = jax.lax.fori_loop(0, iters, step, centres)
-  return centres, assign(centres)
+from jaxdal.acquisition.kmeans import kmeans
 
 
 @jax.jit

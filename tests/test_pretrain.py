@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdal import models, pretrain
+from jaxdal import acquisition, models, pretrain
 
 
 def test_kmeans_recovers_separated_blobs():
@@ -13,7 +13,7 @@ def test_kmeans_recovers_separated_blobs():
   centres = np.array([[0, 0], [10, 0], [0, 10]], np.float32)
   labels = np.repeat(np.arange(3), 40)
   x = centres[labels] + rng.normal(scale=0.5, size=(120, 2))
-  found, assign = pretrain.kmeans(jnp.asarray(x, jnp.float32), 3,
+  found, assign = acquisition.kmeans(jnp.asarray(x, jnp.float32), 3,
                                   jax.random.key(0))
   assert pretrain.purity(np.asarray(assign), labels) == 1.0
   np.testing.assert_allclose(np.sort(np.asarray(found), axis=0),

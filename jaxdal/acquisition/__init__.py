@@ -3,14 +3,10 @@
 Convention: higher score = acquire first; ties go to the lowest index.
 """
 
-from jaxdal.acquisition.badge import (
-    badge,
-    badge_embedding,
-    badge_sqdist,
-    kmeans_pp,
-)
+from jaxdal.acquisition.badge import badge, badge_embedding, badge_sqdist
 from jaxdal.acquisition.batchbald import batchbald
 from jaxdal.acquisition.coreset import kcenter_greedy, nearest_labeled_sqdist
+from jaxdal.acquisition.kmeans import kmeans, kmeans_pp
 from jaxdal.acquisition.registry import (
     ACQUISITIONS,
     Acquisition,
@@ -41,6 +37,7 @@ __all__ = [
     "from_score",
     "get",
     "kcenter_greedy",
+    "kmeans",
     "kmeans_pp",
     "least_confidence",
     "margin",

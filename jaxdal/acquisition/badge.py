@@ -12,70 +12,13 @@ so distances to a new centre cost two matrix-vector products, O(N (C + D)).
 """
 
 import functools
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
+from jaxdal.acquisition.kmeans import _d2_seeding
 from jaxdal.acquisition.scores import mean_probs
 from jaxdal.acquisition.selection import check_budget
-
-
-def _d2_seeding(sq_norms: jnp.ndarray, sqdist_to: Callable, k: int,
-                key: jax.Array, available: jnp.ndarray) -> jnp.ndarray:
-  """k-means++ seeding given squared norms and a distance-to-row function.
-
-  First centre: the available row of largest norm (lowest index on ties).
-  Then centre i is drawn with `fold_in(key, i)` with probability
-  proportional to the squared distance to the nearest centre; chosen rows
-  get probability 0; if every remaining distance is 0 the draw is uniform
-  over the remaining available rows.
-  """
-  first = jnp.argmax(jnp.where(available, sq_norms, -jnp.inf))
-  taken = jnp.zeros(available.shape, bool).at[first].set(True)
-  min_sq = jnp.maximum(sqdist_to(first), 0.0)
-  chosen = jnp.zeros((k,), jnp.int32).at[0].set(first)
-
-  def pick(i, carry):
-    min_sq, chosen, taken = carry
-    open_ = available & ~taken
-    weights = jnp.where(open_, min_sq, 0.0)
-    total = weights.sum()
-    logits = jnp.where(total > 0,
-                       jnp.where(weights > 0, jnp.log(weights), -jnp.inf),
-                       jnp.where(open_, 0.0, -jnp.inf))
-    j = jax.random.categorical(jax.random.fold_in(key, i), logits)
-    min_sq = jnp.minimum(min_sq, jnp.maximum(sqdist_to(j), 0.0))
-    return min_sq, chosen.at[i].set(j), taken.at[j].set(True)
-
-  return lax.fori_loop(1, k, pick, (min_sq, chosen, taken))[1]
-
-
-@functools.partial(jax.jit, static_argnames=("k",))
-def _kmeans_pp(points, k, key, available):
-  x = points.astype(jnp.float32)
-
-  def sqdist_to(j):
-    diff = x - x[j]
-    return jnp.sum(diff * diff, axis=1)
-
-  return _d2_seeding(jnp.sum(x * x, axis=1), sqdist_to, k, key, available)
-
-
-def kmeans_pp(points: jnp.ndarray, k: int, key: jax.Array,
-              available: jnp.ndarray | None = None) -> jnp.ndarray:
-  """k-means++ seeds of `points` `[N, D]` -> int32 `[k]` distinct indices.
-
-  >>> kmeans_pp(jnp.array([[3.], [0.], [1.], [2.]]), 1,
-  ...           jax.random.key(0)).tolist()
-  [0]
-  """
-  available = (jnp.ones(points.shape[0], bool) if available is None
-               else jnp.asarray(available, bool))
-  if not isinstance(available, jax.core.Tracer):
-    check_budget(k, available)
-  return _kmeans_pp(points, k, key, available)
 
 
 def _residual(probs: jnp.ndarray) -> jnp.ndarray:

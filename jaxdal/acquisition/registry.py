@@ -12,6 +12,8 @@ loop must compute before calling `select`.
 from collections.abc import Callable
 from typing import NamedTuple
 
+import jax
+
 from jaxdal.acquisition import scores, selection
 from jaxdal.acquisition.badge import badge
 from jaxdal.acquisition.batchbald import batchbald
@@ -40,14 +42,22 @@ def from_score(score_fn: Callable, *, uses_mc: bool = False) -> Acquisition:
 
   def select(key, k, available, *, probs, features=None, labeled=None):
     del key, features, labeled  # Deterministic; uses probabilities only.
+    _check_if_concrete(k, available)
     return selection.top_k(score_fn(probs), k, available)
 
   return Acquisition(select=select, uses_mc=uses_mc)
 
 
+def _check_if_concrete(k, available) -> None:
+  # Under jit the caller checks (the loop does, before calling select).
+  if not isinstance(available, jax.core.Tracer):
+    selection.check_budget(k, available)
+
+
 def _random_select(key, k, available, *, probs=None, features=None,
                    labeled=None):
   del probs, features, labeled
+  _check_if_concrete(k, available)
   return selection.random(key, available, k)
 
 

@@ -43,8 +43,11 @@ def margin(probs: jnp.ndarray) -> jnp.ndarray:
   p = mean_probs(probs)
   if p.shape[-1] < 2:
     raise ValueError(f"margin needs at least 2 classes, got {p.shape[-1]}")
-  top2 = jnp.sort(p, axis=-1)[..., -2:]
-  return top2[..., 0] - top2[..., 1]
+  # Two max passes instead of a sort: O(C) and fusable.
+  first = p.max(axis=-1, keepdims=True)
+  top = jnp.argmax(p, axis=-1)[..., None]
+  rest = jnp.where(jnp.arange(p.shape[-1]) == top, -jnp.inf, p)
+  return rest.max(axis=-1) - first[..., 0]
 
 
 def bald(probs_mc: jnp.ndarray) -> jnp.ndarray:

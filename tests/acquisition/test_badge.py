@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from jaxdal import acquisition as acq
-from jaxdal.acquisition.badge import _badge, _kmeans_pp
+from jaxdal.acquisition.badge import _badge
+from jaxdal.acquisition.kmeans import _kmeans_pp
 
 
 def test_embedding_golden_and_norm_identity():

@@ -66,3 +66,23 @@ def test_whole_pool_and_too_many():
   assert sorted(got.tolist()) == [1, 2, 3, 4, 5]
   with pytest.raises(ValueError, match="exceeds the 5 available"):
     acq.kcenter_greedy(jnp.asarray(U), jnp.asarray(labeled), 6)
+
+
+def _clustered(n, d, clusters, seed):
+  rng = np.random.default_rng(seed)
+  centres = rng.normal(size=(clusters, d)) * 6
+  x = centres[rng.integers(0, clusters, n)] + rng.normal(size=(n, d))
+  return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("n_labeled", [0, 30])
+def test_pruning_keeps_the_picks_and_reads_less(n_labeled):
+  x = _clustered(2000, 16, 8, 2)
+  labeled = np.zeros(2000, bool)
+  labeled[np.random.default_rng(3).choice(2000, n_labeled, replace=False)] = 1
+  plain = acq.kcenter_greedy(jnp.asarray(x), jnp.asarray(labeled), 60)
+  pruned, reads = acq.kcenter_greedy(jnp.asarray(x), jnp.asarray(labeled), 60,
+                                     prune=True, prune_chunk=128,
+                                     return_reads=True)
+  np.testing.assert_array_equal(plain, pruned)
+  assert int(reads) < 0.6 * 60 * 2000

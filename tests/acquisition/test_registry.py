@@ -76,3 +76,17 @@ def test_acquisition_imports_no_flax_optax_orbax():
   out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                        text=True, timeout=120)
   assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("name", acq.names())
+def test_whole_pool_and_over_budget(name, inputs):
+  # anchors (d) 12: budget == |pool| returns the pool, budget > |pool| raises.
+  kwargs, available = inputs
+  entry = acq.get(name)
+  n_avail = int(available.sum())
+  got = np.asarray(entry.select(jax.random.key(0), n_avail, available,
+                                **kwargs))
+  np.testing.assert_array_equal(np.sort(got),
+                                np.flatnonzero(np.asarray(available)))
+  with pytest.raises(ValueError, match="exceeds"):
+    entry.select(jax.random.key(0), n_avail + 1, available, **kwargs)
