@@ -79,9 +79,9 @@ def jaxdal_coreset_pruned(feats, probs, probs_mc, labeled, k):
   idx, reads = acq.kcenter_greedy(x, lab, k, prune=True, return_reads=True)
   idx.block_until_ready()
   sec = time.perf_counter() - t0
-  return np.asarray(idx), sec, {"first_call_s": compile_and_run,
-                                "rows_read": int(reads),
-                                "rows_read_unpruned": k * len(feats)}
+  stats = {"first_call_s": compile_and_run, "rows_read": int(reads),
+           "rows_read_unpruned": k * len(feats)}
+  return np.asarray(idx), sec, stats
 
 
 def numpy_coreset(feats, probs, probs_mc, labeled, k):
@@ -187,7 +187,8 @@ def jax_read_bandwidth(feats, probs, probs_mc, labeled, k):
 
 
 METHODS = {f.__name__: f for f in (
-    jaxdal_coreset, jaxdal_coreset_pruned, numpy_coreset, distil_coreset, jaxdal_badge, distil_badge,
+    jaxdal_coreset, jaxdal_coreset_pruned, numpy_coreset, distil_coreset,
+    jaxdal_badge, distil_badge,
     jaxdal_scores, baal_scores, jax_read_bandwidth)}
 NEEDS = {"distil_coreset": "distil", "distil_badge": "distil",
          "baal_scores": "baal"}

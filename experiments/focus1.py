@@ -26,7 +26,8 @@ HELPS = {
     "learning_rate": "base learning rate",
     "momentum": "SGD momentum",
     "weight_decay": "L2 weight decay added to the gradient",
-    "cosine": "anneal the learning rate per epoch with a cosine to 0",
+    "schedule": "per-epoch learning rate: cosine (to 0), constant, or "
+                "multistep (x0.1 at 50% and 80% of max_epochs)",
     "rounds": "training rounds; the labeled set grows by --acquire between "
               "rounds",
     "initial": "size of the class-balanced initial labeled set",
@@ -80,7 +81,7 @@ def settings_from_config(c, backbone_kwargs: dict,
       batch_size=c.batch_size, max_epochs=c.max_epochs, patience=c.patience,
       target_train_accuracy=c.target_train_accuracy, optimizer=c.optimizer,
       learning_rate=c.learning_rate, momentum=c.momentum,
-      weight_decay=c.weight_decay, cosine=c.cosine, mc_samples=c.mc_samples,
+      weight_decay=c.weight_decay, schedule=c.schedule, mc_samples=c.mc_samples,
       warm_start=c.warm_start, pretrain=c.pretrain,
       pretrain_epochs=c.pretrain_epochs, pretrain_steps=c.pretrain_steps,
       chunk=c.chunk, data_dir=c.data_dir or None,

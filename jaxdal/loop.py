@@ -20,6 +20,7 @@ import numpy as np
 
 from jaxdal import (
     acquisition,
+    archopt,
     checkpoint,
     data,
     diagnostics,
@@ -55,6 +56,11 @@ class Settings:
   dataset: str = "mnist5k"
   backbone: str = "cnn"
   backbone_kwargs: dict = dataclasses.field(default_factory=dict)
+  # An architecture-optimisation method (jaxdal.archopt) replaces the
+  # backbone when set; `mode` says when its architecture is optimised.
+  method: str = ""
+  method_kwargs: dict = dataclasses.field(default_factory=dict)
+  mode: str = "joint"
   dataset_kwargs: dict = dataclasses.field(default_factory=dict)
   acquisition: str = "entropy"
   rounds: int = 5
@@ -71,7 +77,7 @@ class Settings:
   learning_rate: float = 1e-3
   momentum: float = 0.9
   weight_decay: float = 0.0
-  cosine: bool = True
+  schedule: str = "cosine"
   mc_samples: int = 10
   warm_start: bool = False
   pretrain: str = "none"
@@ -90,12 +96,21 @@ def _check_settings(s: Settings) -> None:
   if s.dataset not in data.SOURCES:
     raise ValueError(f"unknown dataset {s.dataset!r}; valid: "
                      f"{', '.join(data.names())}")
-  try:
-    models.build(s.backbone, 2, **s.backbone_kwargs)
-  except TypeError as e:
-    raise ValueError(f"bad backbone_kwargs {s.backbone_kwargs} for "
-                     f"{s.backbone!r}: {e}") from None
+  bundle = _bundle(s, 2)
+  if s.mode not in archopt.MODES:
+    raise ValueError(f"unknown mode {s.mode!r}; valid: "
+                     f"{', '.join(archopt.MODES)}")
+  if s.mode != "joint" and not bundle.searchable:
+    raise ValueError(f"mode {s.mode!r} needs an architecture to optimise; "
+                     f"{s.method or s.backbone!r} is fixed (use --mode joint "
+                     f"or a method among bbdropout, depth_dropout)")
+  if s.mode == "upo" and s.pretrain != "none":
+    raise ValueError("mode 'upo' already pretrains with DeepCluster; leave "
+                     "--pretrain at none")
   acquisition.get(s.acquisition)
+  if s.schedule not in train_lib.SCHEDULES:
+    raise ValueError(f"unknown schedule {s.schedule!r}; valid: "
+                     f"{', '.join(train_lib.SCHEDULES)}")
   if s.optimizer not in train_lib.OPTIMIZERS:
     raise ValueError(f"unknown optimizer {s.optimizer!r}; valid: "
                      f"{', '.join(train_lib.OPTIMIZERS)}")
@@ -111,6 +126,20 @@ def _check_settings(s: Settings) -> None:
   if acquisition.get(s.acquisition).uses_mc and s.mc_samples < 2:
     raise ValueError(f"acquisition {s.acquisition!r} needs mc_samples >= 2, "
                      f"got {s.mc_samples}")
+
+
+def _bundle(s: Settings, num_classes: int) -> archopt.Bundle:
+  """The model, loss, optimiser and architecture summary of a run."""
+  if s.method:
+    return archopt.build(s.method, num_classes, **s.method_kwargs)
+  try:
+    model = models.build(s.backbone, num_classes, **s.backbone_kwargs)
+  except TypeError as e:
+    raise ValueError(f"bad backbone_kwargs {s.backbone_kwargs} for "
+                     f"{s.backbone!r}: {e}") from None
+  return archopt.fixed_bundle(model, None, optimizer=s.optimizer,
+                              momentum=s.momentum,
+                              weight_decay=s.weight_decay)
 
 
 def _prepare_workdir(workdir: str, config: dict, overwrite: bool) -> bool:
@@ -226,13 +255,14 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
 
 def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
                 log):
-  model = models.build(settings.backbone, ds.num_classes,
-                       **settings.backbone_kwargs)
+  bundle = _bundle(settings, ds.num_classes)
+  model = bundle.model
   acq = acquisition.get(settings.acquisition)
-  tx = train_lib.make_optimizer(
-      settings.optimizer, learning_rate=settings.learning_rate,
-      momentum=settings.momentum, weight_decay=settings.weight_decay)
-  trainer = train_lib.make_trainer(model, tx)
+  # Joint: architecture and weights train every round. SPO/UPO: the
+  # architecture is optimised once, before round 0, then frozen.
+  tx = bundle.optimizer(settings.learning_rate,
+                        train_arch=settings.mode == "joint")
+  trainer = train_lib.make_trainer(model, tx, bundle.loss)
   predictor = predict_lib.make_predictor(
       model, mc_samples=settings.mc_samples if acq.uses_mc else 0,
       chunk=settings.chunk)
@@ -245,18 +275,25 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
   candidates = np.flatnonzero(np.asarray(pool.candidate))
   rounds_root = jax.random.fold_in(run_key, _ROUNDS)
 
-  pretrained = None
-  if settings.pretrain == "deepcluster":
-    pretrained = _deepcluster(settings, ds, x_train,
-                              jax.random.fold_in(run_key, _PRETRAIN), workdir,
-                              progress, log)
+  # Starting weights of every round: DeepCluster's body (focus 1's
+  # --pretrain, and UPO), or the whole SPO network.
+  init_from, keep = None, "body"
+  if settings.pretrain == "deepcluster" or settings.mode == "upo":
+    init_from = _deepcluster(settings, ds, x_train,
+                         jax.random.fold_in(run_key, _PRETRAIN), workdir,
+                         progress, log)
+  elif settings.mode == "spo":
+    init_from, keep = _supervised_preoptimisation(
+        settings, ds, pool, x_train, y_train, val_idx,
+        jax.random.fold_in(run_key, _PRETRAIN), workdir, progress, log), "all"
 
   def fresh_state(key):
     state = train_lib.init_state(model, tx, key, ds.input_shape)
-    if pretrained is None:
+    if init_from is None:
       return state
-    v = pretrain.transfer_body(pretrained,
-                               {"params": state.params, **state.model_state})
+    fresh = {"params": state.params, **state.model_state}
+    v = (dict(init_from) if keep == "all"
+         else pretrain.transfer_body(init_from, fresh))
     params = v.pop("params")
     return state._replace(params=params, model_state=v,
                           opt_state=tx.init(params))
@@ -292,7 +329,7 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
         max_epochs=settings.max_epochs, learning_rate=settings.learning_rate,
         patience=settings.patience,
         target_train_accuracy=settings.target_train_accuracy,
-        cosine=settings.cosine, progress=progress)
+        schedule=settings.schedule, progress=progress)
     test_acc = train_lib.evaluate(trainer, state, x_test, y_test, test_idx)
     train_s = time.perf_counter() - t0
     labeled_count = int(pool.labeled.sum())
@@ -323,6 +360,8 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
     else:
       predict_s = select_s = 0.0
 
+    architecture = bundle.architecture(
+        {"params": state.params, **state.model_state})
     record = {
         "round": r,
         "labeled": labeled_count,
@@ -333,6 +372,7 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
         "steps": fit.steps,
         "stop_reason": fit.stop_reason,
         "acquired": selected,
+        "architecture": architecture,
         "time": {"train_s": round(train_s, 3), "predict_s": round(predict_s, 3),
                  "select_s": round(select_s, 3),
                  "compilations": diagnostics.compilations() - compiles_before},
@@ -344,25 +384,65 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
   return records
 
 
-def _deepcluster(settings, ds, x_train, key, workdir, progress, log):
-  """Pretrained variables: read from `workdir/pretrained`, else computed
-  (deterministically from `key`) and saved there."""
-  def build(num_classes):
-    return models.build(settings.backbone, num_classes,
-                        **settings.backbone_kwargs)
+def _cached_variables(workdir, name, like, compute, log):
+  """Variables saved under `workdir/name`, computed and saved if absent.
 
-  path = os.path.join(workdir, "pretrained")
+  Keeps a resumed run from redoing (deterministic) pre-optimisation.
+  """
+  path = os.path.join(workdir, name)
   if os.path.isdir(path):
-    model = build(ds.num_classes)
-    like = model.init({"params": key, "dropout": key},
-                      jnp.zeros((1, *ds.input_shape)))
-    return checkpoint.restore_tree(path, dict(like))
+    return checkpoint.restore_tree(path, like)
   t0 = time.perf_counter()
-  result = pretrain.deepcluster(
-      build, x_train, key, num_clusters=ds.num_classes,
-      epochs=settings.pretrain_epochs, steps_per_epoch=settings.pretrain_steps,
-      batch_size=settings.batch_size, progress=progress)
-  checkpoint.save_tree(path, result.variables)
-  log(f"deepcluster pretraining: {settings.pretrain_epochs} epochs in "
-      f"{time.perf_counter() - t0:.1f}s, loss {result.losses[-1]:.3f}")
-  return result.variables
+  variables, summary = compute()
+  checkpoint.save_tree(path, variables)
+  log(f"{name}: {summary} in {time.perf_counter() - t0:.1f}s")
+  return variables
+
+
+def _init_variables(bundle, key, input_shape):
+  v = bundle.model.init({"params": key, **train_lib.rngs_for(key)},
+                        jnp.zeros((1, *input_shape)))
+  return dict(v)
+
+
+def _deepcluster(settings, ds, x_train, key, workdir, progress, log):
+  """DeepCluster (pseudo-labels from k-means, k = classes) on every
+  training image, with the run's model, loss and optimiser."""
+  def compute():
+    result = pretrain.deepcluster(
+        lambda k: _bundle(settings, k), x_train, key,
+        num_clusters=ds.num_classes, epochs=settings.pretrain_epochs,
+        steps_per_epoch=settings.pretrain_steps,
+        batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate, progress=progress)
+    return result.variables, (f"DeepCluster, {settings.pretrain_epochs} "
+                              f"epochs, loss {result.losses[-1]:.3f}")
+
+  like = _init_variables(_bundle(settings, ds.num_classes), key,
+                         ds.input_shape)
+  return _cached_variables(workdir, "pretrained", like, compute, log)
+
+
+def _supervised_preoptimisation(settings, ds, pool, x_train, y_train,
+                                val_idx, key, workdir, progress, log):
+  """SPO: architecture and weights optimised once on the initial labeled
+  set (same stopping rule as a round)."""
+  bundle = _bundle(settings, ds.num_classes)
+
+  def compute():
+    tx = bundle.optimizer(settings.learning_rate, train_arch=True)
+    trainer = train_lib.make_trainer(bundle.model, tx, bundle.loss)
+    state = train_lib.init_state(bundle.model, tx, jax.random.fold_in(key, 0),
+                                 ds.input_shape)
+    state, fit = train_lib.fit(
+        trainer, state, x_train, y_train, data.labeled_indices(pool),
+        val_idx, jax.random.fold_in(key, 1), batch_size=settings.batch_size,
+        max_epochs=settings.max_epochs, learning_rate=settings.learning_rate,
+        patience=settings.patience,
+        target_train_accuracy=settings.target_train_accuracy,
+        schedule=settings.schedule, progress=progress)
+    return ({"params": state.params, **state.model_state},
+            f"supervised pre-optimisation, {fit.epochs} epochs")
+
+  like = _init_variables(bundle, key, ds.input_shape)
+  return _cached_variables(workdir, "preoptimised", like, compute, log)

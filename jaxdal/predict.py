@@ -17,25 +17,27 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdal.data.batching import padded_chunks
+from jaxdal.train import rngs_for
 
 
 def _probs_chunk(variables, x_all, idx, key, *, model: nn.Module,
                  mc_samples: int):
   x = x_all[idx]
   if mc_samples == 0:
-    logits, _ = model.apply(variables, x, train=False)
+    logits, _ = model.apply(variables, x, train=False, rngs=rngs_for(key))
     return jax.nn.softmax(logits)[None]
 
   def one_sample(t):
     logits, _ = model.apply(variables, x, train=False, mc=True,
-                            rngs={"dropout": jax.random.fold_in(key, t)})
+                            rngs=rngs_for(jax.random.fold_in(key, t)))
     return jax.nn.softmax(logits)
 
   return jax.vmap(one_sample)(jnp.arange(mc_samples))
 
 
-def _features_chunk(variables, x_all, idx, *, model: nn.Module):
-  _, features = model.apply(variables, x_all[idx], train=False)
+def _features_chunk(variables, x_all, idx, key, *, model: nn.Module):
+  _, features = model.apply(variables, x_all[idx], train=False,
+                            rngs=rngs_for(key))
   return features
 
 
@@ -92,11 +94,16 @@ def predict_probs(predictor: Predictor, variables, x_all: jax.Array,
 
 
 def features(predictor: Predictor, variables, x_all: jax.Array,
-             indices: np.ndarray | None = None):
-  """Penultimate features `[P, D]` of `x_all[indices]` in inference mode."""
+             indices: np.ndarray | None = None,
+             key: jax.Array | None = None):
+  """Penultimate features `[P, D]` of `x_all[indices]` in inference mode.
+
+  `key` (default: a fixed key) drives models whose inference is sampled.
+  """
   indices = np.arange(x_all.shape[0]) if indices is None else indices
+  key = jax.random.key(0) if key is None else key
   return _run_chunks(
-      lambda c: predictor.features_chunk(variables, x_all, c),
+      lambda c: predictor.features_chunk(variables, x_all, c, key),
       indices, predictor.chunk, axis=0)
 
 
@@ -131,7 +138,8 @@ def grad_embedding(apply_fn: Callable, variables, x: jax.Array, *,
 
   def loss(leaf, xi):
     p = replace(variables["params"], leaf, params)
-    logits, _ = apply_fn({**variables, "params": p}, xi[None], train=False)
+    logits, _ = apply_fn({**variables, "params": p}, xi[None], train=False,
+                         rngs=rngs_for(jax.random.key(0)))
     logp = jax.nn.log_softmax(logits[0])
     return -logp[jnp.argmax(logits[0])]
 

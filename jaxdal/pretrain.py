@@ -10,9 +10,8 @@ then initialises the model of every active-learning round.
 """
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,6 +21,9 @@ from jaxdal import diagnostics
 from jaxdal import predict as predict_lib
 from jaxdal import train as train_lib
 from jaxdal.acquisition.kmeans import kmeans
+
+if TYPE_CHECKING:
+  from jaxdal import archopt
 
 
 @jax.jit
@@ -72,7 +74,7 @@ class PretrainResult(NamedTuple):
 
 
 def deepcluster(
-    build_model: Callable[[int], nn.Module],
+    build: Callable[[int], "archopt.Bundle"],
     x: jax.Array,
     key: jax.Array,
     *,
@@ -91,14 +93,15 @@ def deepcluster(
   re-initialisation (1), the cluster-uniform batch draws (2) and dropout (3).
 
   Args:
-    build_model: `num_classes -> module`, called with `num_clusters`.
+    build: `num_classes -> Bundle` (model, loss, optimiser), called with
+      `num_clusters`; `archopt.fixed_bundle` wraps a plain backbone.
     x: training inputs.
     key: root key of the pretraining.
     num_clusters: k of k-means (the paper: the number of classes).
     epochs: alternations of clustering and training.
     steps_per_epoch: training steps per alternation.
     batch_size: fixed training batch size.
-    learning_rate: Adam learning rate.
+    learning_rate: base learning rate of the bundle's optimiser.
     kmeans_iters: Lloyd iterations per clustering.
     chunk: rows per compiled feature-extraction call.
     progress: show a progress bar.
@@ -106,11 +109,13 @@ def deepcluster(
   Returns:
     `PretrainResult`.
   """
-  model = build_model(num_clusters)
-  tx = train_lib.make_optimizer("adam", learning_rate=learning_rate)
-  trainer = train_lib.make_trainer(model, tx)
+  bundle = build(num_clusters)
+  model = bundle.model
+  tx = bundle.optimizer(learning_rate, train_arch=True)
+  trainer = train_lib.make_trainer(model, tx, bundle.loss)
   predictor = predict_lib.make_predictor(model, chunk=chunk)
   n = x.shape[0]
+  n_all = jnp.asarray(n, jnp.float32)  # KL terms divide by every image
   state = train_lib.init_state(model, tx, jax.random.fold_in(key, 10_000),
                                x.shape[1:])
   all_rows = np.arange(n)
@@ -120,7 +125,8 @@ def deepcluster(
     compiled_before = diagnostics.compilations()
     k_e = jax.random.fold_in(key, epoch)
     variables = {"params": state.params, **state.model_state}
-    feats = predict_lib.features(predictor, variables, x, all_rows)
+    feats = predict_lib.features(predictor, variables, x, all_rows,
+                                 jax.random.fold_in(k_e, 4))
     feats = whiten(feats)
     _, assignment = kmeans(feats, num_clusters, jax.random.fold_in(k_e, 0),
                            iters=kmeans_iters)
@@ -142,7 +148,7 @@ def deepcluster(
     for s in range(steps_per_epoch):
       state, out = trainer.train_step(state, x, assignment,
                                       batches[s].astype(jnp.int32), mask,
-                                      jax.random.fold_in(k_drop, s))
+                                      jax.random.fold_in(k_drop, s), n_all)
       epoch_losses.append(out["loss"])
     losses.append(float(np.mean(jax.device_get(epoch_losses))))
     compilations.append(diagnostics.compilations() - compiled_before)

@@ -61,6 +61,51 @@ def cosine_lr(base: float, epoch: int, max_epochs: int) -> float:
   return 0.5 * base * (1.0 + math.cos(math.pi * epoch / max_epochs))
 
 
+SCHEDULES = ("cosine", "constant", "multistep")
+
+
+def scheduled_lr(schedule: str, base: float, epoch: int,
+                 max_epochs: int) -> float:
+  """Learning rate of `epoch`: cosine to 0, constant, or x0.1 at 50% and
+  80% of `max_epochs` (the BBDropout code's MultiStepLR)."""
+  if schedule == "cosine":
+    return cosine_lr(base, epoch, max_epochs)
+  if schedule == "constant":
+    return base
+  if schedule == "multistep":
+    drops = sum(epoch >= int(f * max_epochs) for f in (0.5, 0.8))
+    return base * 0.1 ** drops
+  raise ValueError(f"unknown schedule {schedule!r}; valid: "
+                   f"{', '.join(SCHEDULES)}")
+
+
+def rngs_for(key: jax.Array) -> dict:
+  """The rng streams every model gets: `dropout`, and `arch` for sampled
+  architectures (gates, structure masks)."""
+  return {"dropout": jax.random.fold_in(key, 0),
+          "arch": jax.random.fold_in(key, 1)}
+
+
+def cross_entropy_loss(model: nn.Module) -> Callable:
+  """The plain classification loss, as a method loss function.
+
+  Returns `loss_fn(params, model_state, x, y, weights, key, n_train) ->
+  (loss, aux)` with `aux = {"logits", "model_state"}`; `weights` are 0 for
+  padding rows, `n_train` is unused here (KL terms of architecture methods
+  divide by it).
+  """
+  def loss_fn(params, model_state, x, y, weights, key, n_train):
+    del n_train
+    (logits, _), new_state = model.apply(
+        {"params": params, **model_state}, x, train=True, rngs=rngs_for(key),
+        mutable=list(model_state))
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+    loss = (ce * weights).sum() / jnp.maximum(weights.sum(), 1.0)
+    return loss, {"logits": logits, "model_state": dict(new_state)}
+
+  return loss_fn
+
+
 def set_learning_rate(state: TrainState, lr: float) -> TrainState:
   hyper = dict(state.opt_state.hyperparams)
   hyper["learning_rate"] = jnp.asarray(lr, jnp.float32)
@@ -70,7 +115,7 @@ def set_learning_rate(state: TrainState, lr: float) -> TrainState:
 def init_state(model: nn.Module, tx: optax.GradientTransformation,
                key: jax.Array, input_shape: tuple[int, ...]) -> TrainState:
   """Fresh parameters from `key` for inputs of shape `input_shape`."""
-  variables = model.init({"params": key, "dropout": key},
+  variables = model.init({"params": key, **rngs_for(key)},
                          jnp.zeros((1, *input_shape), jnp.float32))
   variables = dict(variables)
   params = variables.pop("params")
@@ -80,9 +125,10 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation,
 
 
 def train_step(state: TrainState, x_all: jax.Array, y_all: jax.Array,
-               idx: jax.Array, mask: jax.Array, key: jax.Array, *,
-               model: nn.Module, tx: optax.GradientTransformation):
-  """One SGD step on the masked batch `x_all[idx]`.
+               idx: jax.Array, mask: jax.Array, key: jax.Array,
+               n_train: jax.Array, *, loss_fn: Callable,
+               tx: optax.GradientTransformation):
+  """One optimiser step on the masked batch `x_all[idx]`.
 
   Args:
     state: current `TrainState`.
@@ -90,7 +136,11 @@ def train_step(state: TrainState, x_all: jax.Array, y_all: jax.Array,
     y_all: `[N]` int labels.
     idx: `[B]` int32 batch indices into `x_all`.
     mask: `[B]` bool, False for padding rows (they add nothing to the loss).
-    key: dropout key of this step.
+    key: the step's key (dropout and architecture sampling).
+    n_train: float `[]`, the N that KL terms are divided by.
+    loss_fn: `(params, model_state, x, y, weights, key, n_train) ->
+      (loss, aux)`, e.g. `cross_entropy_loss(model)`.
+    tx: the optimiser.
 
   Returns:
     `(new_state, {"loss", "correct", "count"})`.
@@ -98,29 +148,29 @@ def train_step(state: TrainState, x_all: jax.Array, y_all: jax.Array,
   x, y = x_all[idx], y_all[idx]
   weights = mask.astype(jnp.float32)
 
-  def loss_fn(params):
-    (logits, _), new_model_state = model.apply(
-        {"params": params, **state.model_state}, x, train=True,
-        rngs={"dropout": key}, mutable=list(state.model_state))
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-    loss = (ce * weights).sum() / jnp.maximum(weights.sum(), 1.0)
-    return loss, (logits, new_model_state)
+  def objective(params):
+    return loss_fn(params, state.model_state, x, y, weights, key, n_train)
 
-  (loss, (logits, model_state)), grads = jax.value_and_grad(
-      loss_fn, has_aux=True)(state.params)
+  (loss, aux), grads = jax.value_and_grad(objective, has_aux=True)(
+      state.params)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  correct = ((logits.argmax(-1) == y) * weights).sum()
-  new_state = TrainState(params, dict(model_state), opt_state, state.step + 1)
+  correct = ((aux["logits"].argmax(-1) == y) * weights).sum()
+  new_state = TrainState(params, dict(aux["model_state"]), opt_state,
+                         state.step + 1)
   return new_state, {"loss": loss, "correct": correct,
                      "count": weights.sum()}
 
 
 def eval_step(state: TrainState, x_all: jax.Array, y_all: jax.Array,
-              idx: jax.Array, mask: jax.Array, *, model: nn.Module):
-  """Number of correct predictions (inference mode) among `x_all[idx][mask]`."""
+              idx: jax.Array, mask: jax.Array, key: jax.Array, *,
+              model: nn.Module):
+  """Correct predictions (inference mode) among `x_all[idx][mask]`.
+
+  `key` feeds models whose inference is itself sampled (Depth-Dropout).
+  """
   logits, _ = model.apply({"params": state.params, **state.model_state},
-                          x_all[idx], train=False)
+                          x_all[idx], train=False, rngs=rngs_for(key))
   return ((logits.argmax(-1) == y_all[idx]) & mask).sum()
 
 
@@ -132,30 +182,43 @@ class Trainer(NamedTuple):
   eval_step: Callable
 
 
-def make_trainer(model: nn.Module,
-                 tx: optax.GradientTransformation) -> Trainer:
-  """Binds model and optimiser into jitted `train_step` / `eval_step`."""
+def make_trainer(model: nn.Module, tx: optax.GradientTransformation,
+                 loss_fn: Callable | None = None) -> Trainer:
+  """Binds model, loss and optimiser into jitted `train_step`/`eval_step`.
+
+  `loss_fn` defaults to `cross_entropy_loss(model)`.
+  """
+  loss_fn = cross_entropy_loss(model) if loss_fn is None else loss_fn
   # Donation saves a copy of the state on accelerators; XLA:CPU ignores it
   # with a warning, so it is only asked for elsewhere.
   donate = () if jax.default_backend() == "cpu" else (0,)
   return Trainer(
       model=model,
       tx=tx,
-      train_step=jax.jit(functools.partial(train_step, model=model, tx=tx),
-                         donate_argnums=donate),
+      train_step=jax.jit(functools.partial(train_step, loss_fn=loss_fn,
+                                           tx=tx), donate_argnums=donate),
       eval_step=jax.jit(functools.partial(eval_step, model=model)),
   )
 
 
+_EVAL_KEY = 0x5EED
+
+
 def evaluate(trainer: Trainer, state: TrainState, x_all: jax.Array,
              y_all: jax.Array, indices: np.ndarray, *,
-             chunk: int = 512) -> float:
-  """Accuracy of `state` on `x_all[indices]` in fixed-size chunks."""
+             chunk: int = 512, key: jax.Array | None = None) -> float:
+  """Accuracy of `state` on `x_all[indices]` in fixed-size chunks.
+
+  `key` (default: a fixed key) drives sampled inference; chunk i uses
+  `fold_in(key, i)`.
+  """
   if len(indices) == 0:
     return float("nan")
+  key = jax.random.key(_EVAL_KEY) if key is None else key
   chunks, masks = padded_chunks(indices, chunk)
-  correct = [trainer.eval_step(state, x_all, y_all, c, m)
-             for c, m in zip(chunks, masks, strict=True)]
+  correct = [trainer.eval_step(state, x_all, y_all, c, m,
+                               jax.random.fold_in(key, i))
+             for i, (c, m) in enumerate(zip(chunks, masks, strict=True))]
   return float(np.sum(jax.device_get(correct))) / len(indices)
 
 
@@ -183,7 +246,8 @@ def fit(
     learning_rate: float,
     patience: int,
     target_train_accuracy: float = 0.99,
-    cosine: bool = True,
+    schedule: str = "cosine",
+    n_train: float | None = None,
     eval_chunk: int = 512,
     progress: bool = True,
 ) -> tuple[TrainState, FitResult]:
@@ -192,11 +256,16 @@ def fit(
   Stops when the epoch's training accuracy reaches `target_train_accuracy`,
   when validation accuracy has not improved for `patience` epochs, or after
   `max_epochs`. Epoch e shuffles with `fold_in(fold_in(key, 0), e)`; step s
-  of the round uses dropout key `fold_in(fold_in(key, 1), s)`.
+  of the round uses the key `fold_in(fold_in(key, 1), s)`.
+
+  `schedule` sets the per-epoch learning rate (`scheduled_lr`); `n_train`
+  (default: the number of training examples) is what KL terms divide by.
 
   Returns:
     `(final_state, FitResult)`.
   """
+  n_train = jnp.asarray(len(train_idx) if n_train is None else n_train,
+                        jnp.float32)
   shuffle_root = jax.random.fold_in(key, 0)
   dropout_root = jax.random.fold_in(key, 1)
   best_val, since_best, step = -1.0, 0, 0
@@ -207,15 +276,15 @@ def fit(
                 disable=None if progress else True)
   epoch = -1
   for epoch in epochs:
-    lr = (cosine_lr(learning_rate, epoch, max_epochs) if cosine
-          else learning_rate)
-    state = set_learning_rate(state, lr)
+    state = set_learning_rate(
+        state, scheduled_lr(schedule, learning_rate, epoch, max_epochs))
     batches, masks = epoch_batches(jax.random.fold_in(shuffle_root, epoch),
                                    train_idx, batch_size, x_all.shape[0])
     outs = []
     for b, m in zip(batches, masks, strict=True):
       state, out = trainer.train_step(
-          state, x_all, y_all, b, m, jax.random.fold_in(dropout_root, step))
+          state, x_all, y_all, b, m, jax.random.fold_in(dropout_root, step),
+          n_train)
       outs.append((out["correct"], out["count"]))
       step += 1
     # Summed on the host: an eager add would compile anew for each count.

@@ -147,7 +147,7 @@ def test_deepcluster_pretraining_is_saved_and_reused(tmp_path):
   first = loop.run(settings, str(tmp_path / "w"), progress=False,
                    log=logs.append)
   assert (tmp_path / "w" / "pretrained").is_dir()
-  assert any("deepcluster pretraining" in line for line in logs)
+  assert any("DeepCluster" in line for line in logs)
   # Fresh workdir, same settings: the same pretraining, the same run.
   again = loop.run(settings, str(tmp_path / "w2"), progress=False,
                    log=lambda s: None)

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdal import acquisition, models, pretrain
+from jaxdal import acquisition, archopt, models, pretrain
 
 
 def test_kmeans_recovers_separated_blobs():
@@ -38,7 +38,8 @@ def test_purity():
 def pretrained(mnist5k):
   x = jnp.asarray(mnist5k.x_train[:2000])
   return pretrain.deepcluster(
-      lambda c: models.build("cnn", c, depth=2, width=16), x,
+      lambda c: archopt.fixed_bundle(models.build("cnn", c, depth=2, width=16),
+                                     None), x,
       jax.random.key(0), num_clusters=10, epochs=3, steps_per_epoch=20,
       progress=False)
 
@@ -61,6 +62,6 @@ def test_transfer_keeps_a_fresh_classifier(pretrained):
   np.testing.assert_array_equal(moved["params"]["classifier"]["kernel"],
                                 fresh["params"]["classifier"]["kernel"])
   np.testing.assert_array_equal(
-      moved["params"]["Conv_0"]["kernel"],
-      pretrained.variables["params"]["Conv_0"]["kernel"])
+      moved["params"]["body"]["convs_0"]["kernel"],
+      pretrained.variables["params"]["body"]["convs_0"]["kernel"])
   assert set(moved) == set(fresh)

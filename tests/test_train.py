@@ -33,19 +33,25 @@ def test_masked_loss_equals_unpadded_loss(setup):
   real = jnp.arange(5, dtype=jnp.int32)
   padded = jnp.concatenate([real, jnp.array([50, 60, 70], jnp.int32)])
   mask = jnp.arange(8) < 5
-  s_pad, o_pad = trainer.train_step(state, x, y, padded, mask, key)
+  n = jnp.float32(5)
+  s_pad, o_pad = trainer.train_step(state, x, y, padded, mask, key, n)
   s_real, o_real = trainer.train_step(state, x, y, real, jnp.ones(5, bool),
-                                      key)
+                                      key, n)
   np.testing.assert_allclose(o_pad["loss"], o_real["loss"], rtol=1e-5)
   for a, b in zip(jax.tree.leaves(s_pad.params), jax.tree.leaves(s_real.params),
                   strict=True):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-def test_cosine_lr():
+def test_schedules():
   assert train.cosine_lr(0.1, 0, 10) == pytest.approx(0.1)
   assert train.cosine_lr(0.1, 5, 10) == pytest.approx(0.05)
   assert train.cosine_lr(0.1, 10, 10) == pytest.approx(0.0, abs=1e-12)
+  steps = [train.scheduled_lr("multistep", 1.0, e, 10) for e in range(10)]
+  assert steps == pytest.approx([1.0] * 5 + [0.1] * 3 + [0.01] * 2)
+  assert train.scheduled_lr("constant", 0.3, 7, 10) == 0.3
+  with pytest.raises(ValueError, match="cosine, constant, multistep"):
+    train.scheduled_lr("step", 1.0, 0, 10)
 
 
 def test_fit_learns_and_stops_on_training_accuracy(setup):
@@ -64,9 +70,14 @@ def test_fit_learns_and_stops_on_training_accuracy(setup):
 
 
 def test_fit_stops_on_patience(setup):
-  ds, model, tx, trainer, x, y = setup
+  ds, _, _, _, x, y = setup
+  # A learning rate of 0 never improves validation accuracy (GroupNorm: no
+  # running statistics drift either).
+  model = models.build("cnn", ds.num_classes, depth=1, width=8,
+                       dropout_rate=0.0, norm="group")
+  tx = train.make_optimizer("adam", learning_rate=0.0)
+  trainer = train.make_trainer(model, tx)
   state = train.init_state(model, tx, jax.random.key(0), ds.input_shape)
-  # A learning rate of 0 never improves validation accuracy.
   _, res = train.fit(trainer, state, x, y, np.arange(40), np.arange(40, 80),
                      jax.random.key(1), batch_size=16, max_epochs=30,
                      learning_rate=0.0, patience=3, progress=False)

@@ -11,12 +11,23 @@ import jax
 import jax.numpy as jnp
 
 
-def _norm(kind: str, train: bool) -> nn.Module:
+def make_norm(kind: str) -> nn.Module:
+  """BatchNorm (torch's momentum 0.1, eps 1e-5) or GroupNorm(1, C)."""
   if kind == "batch":
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9)
+    return nn.BatchNorm(momentum=0.9, epsilon=1e-5)
   if kind == "group":
-    return nn.GroupNorm(num_groups=1)
+    return nn.GroupNorm(num_groups=1, epsilon=1e-5)
   raise ValueError(f"unknown norm {kind!r}; valid: batch, group")
+
+
+def apply_norm(norm: nn.Module, x, *, train: bool):
+  if isinstance(norm, nn.BatchNorm):
+    return norm(x, use_running_average=not train)
+  return norm(x)
+
+
+def leaky(h):
+  return nn.leaky_relu(h, 0.01)
 
 
 def classifier_dropout(rate: float, x: jax.Array, *, train: bool,
@@ -31,6 +42,47 @@ def classifier_dropout(rate: float, x: jax.Array, *, train: bool,
     return x
   broadcast = () if train else (0,)
   return nn.Dropout(rate, broadcast_dims=broadcast, deterministic=False)(x)
+
+
+class ResidualBody(nn.Module):
+  """Everything of the residual CNN up to the feature vector.
+
+  Layer 0: 5x5 convolution (padding 1) -> LeakyReLU -> norm -> 2x2 average
+  pool. Layer l > 0: `h + active_l * (norm(LeakyReLU(conv3x3(h))) * z_l)`.
+  Then global average pooling and the residual head block
+  `g + norm(LeakyReLU(dense(g)))`, whose output is the feature vector.
+  `masks` `[width, depth]` and `threshold` are Depth-Dropout's (None: all
+  ones, all layers); the layers are built once, so several structure
+  samples share them.
+  """
+  width: int
+  depth: int
+  norm: str = "batch"
+
+  def setup(self):
+    self.convs = [nn.Conv(self.width, (5, 5), padding=((1, 1), (1, 1)),
+                          use_bias=False)] + [
+        nn.Conv(self.width, (3, 3), padding="SAME", use_bias=False)
+        for _ in range(self.depth - 1)]
+    self.norms = [make_norm(self.norm) for _ in range(self.depth)]
+    self.mlp = nn.Dense(self.width)
+    self.mlp_norm = make_norm(self.norm)
+
+  def __call__(self, x, *, train: bool = False, masks=None, threshold=None):
+    h = apply_norm(self.norms[0], leaky(self.convs[0](x)), train=train)
+    h = nn.avg_pool(h, (2, 2), strides=(2, 2))
+    if masks is not None:
+      h = h * masks[:, 0]
+    for layer in range(1, self.depth):
+      out = apply_norm(self.norms[layer], leaky(self.convs[layer](h)),
+                       train=train)
+      if masks is not None:
+        out = out * masks[:, layer]
+      if threshold is not None:
+        out = out * (layer < threshold).astype(out.dtype)
+      h = h + out
+    g = jnp.mean(h, axis=(1, 2))
+    return g + apply_norm(self.mlp_norm, leaky(self.mlp(g)), train=train)
 
 
 class CNN(nn.Module):
@@ -53,15 +105,7 @@ class CNN(nn.Module):
   def __call__(self, x, *, train: bool = False, mc: bool = False):
     if self.depth < 1:
       raise ValueError(f"depth must be >= 1, got {self.depth}")
-    act = lambda h: nn.leaky_relu(h, 0.01)
-    h = nn.Conv(self.width, (5, 5), padding=((1, 1), (1, 1)),
-                use_bias=False)(x)
-    h = _norm(self.norm, train)(act(h))
-    h = nn.avg_pool(h, (2, 2), strides=(2, 2))
-    for _ in range(self.depth - 1):
-      branch = nn.Conv(self.width, (3, 3), padding="SAME", use_bias=False)(h)
-      h = h + _norm(self.norm, train)(act(branch))
-    h = jnp.mean(h, axis=(1, 2))
-    features = h + _norm(self.norm, train)(act(nn.Dense(self.width)(h)))
+    features = ResidualBody(self.width, self.depth, self.norm,
+                            name="body")(x, train=train)
     h = classifier_dropout(self.dropout_rate, features, train=train, mc=mc)
     return nn.Dense(self.num_classes, name="classifier")(h), features
