@@ -182,6 +182,20 @@ def _format_row(record: dict) -> str:
           f"{t['select_s']:>7.2f}")
 
 
+def _format_architecture(arch: dict | None) -> str:
+  """One line: active filters per layer and/or depth."""
+  if not arch:
+    return ""
+  parts = []
+  if "depth" in arch:
+    parts.append(f"depth {arch['depth']:.2f}")
+  if "active_filters" in arch:
+    filters = " ".join(f"{v:g}" for v in arch["active_filters"])
+    parts.append(f"active filters per layer [{filters}] of "
+                 f"{arch.get('filters', '?')}")
+  return "      architecture: " + "; ".join(parts)
+
+
 TABLE_HEADER = (f"{'round':>5} {'labeled':>7} {'test%':>7} {'val%':>7} "
                 f"{'epochs':>6} {'stopped by':>14} {'train_s':>7} "
                 f"{'select_s':>7}")
@@ -314,6 +328,8 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
   log(TABLE_HEADER)
   for r in records:
     log(_format_row(r))
+    if r.get("architecture"):
+      log(_format_architecture(r["architecture"]))
 
   for r in range(start, settings.rounds):
     compiles_before = diagnostics.compilations()
@@ -381,6 +397,8 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
     ckpt.save(r, train_state=state, pool=pool, metrics=records, config=config)
     metrics.write_jsonl(metrics_path, records)
     log(_format_row(record))
+    if architecture:
+      log(_format_architecture(architecture))
   return records
 
 

@@ -123,7 +123,7 @@ def make(num_classes: int, *, layers: int = 20, filters: int = 64,
   """
   model = BBDropoutCNN(num_classes=num_classes, layers=layers,
                        filters=filters,
-                       a_uc_init=float(dists.softplus_inverse(a_init)),
+                       a_uc_init=dists.softplus_inverse(a_init),
                        threshold=threshold, temperature=temperature)
 
   def loss(params, model_state, x, y, weights, key, n_train):

@@ -64,9 +64,9 @@ class DepthDropoutCNN(nn.Module):
   def setup(self):
     k = self.truncation
     self.a_uc = self.param("a_uc", nn.initializers.constant(
-        float(dists.softplus_inverse(self.a_init))), (k,))
+        dists.softplus_inverse(self.a_init)), (k,))
     self.b_uc = self.param("b_uc", nn.initializers.constant(
-        float(dists.softplus_inverse(self.b_init))), (k,))
+        dists.softplus_inverse(self.b_init)), (k,))
     self.body = ResidualBody(self.width, self.truncation, self.norm)
     self.classifier = nn.Dense(self.num_classes)
 

@@ -6,6 +6,8 @@ code; `kl_kumaraswamy_beta` and `kl_beta_beta` are the KL terms of the
 losses. Formulas: reference/architecture-optimisation-spec.md §1.
 """
 
+import math
+
 import distrax
 import jax
 import jax.numpy as jnp
@@ -14,10 +16,14 @@ from jax.scipy.special import betaln, digamma, gammaln
 EULER_GAMMA = 0.5772156649015329
 
 
-def softplus_inverse(y):
-  """x with softplus(x) = y, for y > 0: `log(expm1(y))`."""
-  y = jnp.asarray(y, jnp.float32) if not hasattr(y, "dtype") else y
-  return jnp.log(jnp.expm1(y))
+def softplus_inverse(y: float) -> float:
+  """x with softplus(x) = y, for a constant y > 0: `log(expm1(y))`.
+
+  Plain Python (for parameter initialisers, which may run under jit).
+  """
+  if y <= 0:
+    raise ValueError(f"softplus_inverse needs y > 0, got {y}")
+  return math.log(math.expm1(y))
 
 
 class Kumaraswamy(distrax.Distribution):

@@ -79,7 +79,7 @@ class ResidualBody(nn.Module):
       if masks is not None:
         out = out * masks[:, layer]
       if threshold is not None:
-        out = out * (layer < threshold).astype(out.dtype)
+        out = out * jnp.asarray(layer < threshold, out.dtype)
       h = h + out
     g = jnp.mean(h, axis=(1, 2))
     return g + apply_norm(self.mlp_norm, leaky(self.mlp(g)), train=train)

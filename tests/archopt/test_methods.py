@@ -1,0 +1,87 @@
+"""Every method in every mode it supports, through the loop, tiny."""
+
+import os
+
+import pytest
+
+from jaxdal import archopt, loop, metrics, plots
+
+TINY_DATA = dict(dataset="synthetic",
+                 dataset_kwargs=dict(num_train=160, num_test=40,
+                                     shape=[12, 12, 1], num_classes=3,
+                                     noise=0.5, seed=1),
+                 rounds=2, initial=9, acquire=6, batch_size=16, max_epochs=2,
+                 patience=2, pretrain_epochs=1, pretrain_steps=2)
+TINY_METHOD = {
+    "bbdropout": dict(layers=2, filters=4),
+    "depth_dropout": dict(truncation=3, width=4),
+    "cnn1": dict(width=4), "cnn5": dict(width=4), "cnn9": dict(width=4),
+}
+CASES = [(m, mode) for m in archopt.names()
+         for mode in (archopt.MODES if m in ("bbdropout", "depth_dropout")
+                      else ("joint",))]
+
+
+def test_every_registered_method_is_covered():
+  assert set(TINY_METHOD) == set(archopt.names())
+
+
+@pytest.mark.parametrize("method,mode", CASES)
+def test_method_runs_in_mode(method, mode, tmp_path):
+  settings = loop.Settings(**TINY_DATA, method=method,
+                           method_kwargs=TINY_METHOD[method], mode=mode)
+  workdir = str(tmp_path / "w")
+  records = loop.run(settings, workdir, progress=False, log=lambda s: None)
+  assert [r["labeled"] for r in records] == [9, 15]
+  arch = records[-1]["architecture"]
+  assert arch["active_filters"] and len(arch["active_filters"]) >= 1
+  if mode == "spo":
+    assert os.path.isdir(os.path.join(workdir, "preoptimised"))
+  if mode == "upo":
+    assert os.path.isdir(os.path.join(workdir, "pretrained"))
+  if mode != "joint":
+    # The architecture is frozen after pre-optimisation.
+    assert records[0]["architecture"] == records[1]["architecture"]
+  figure = plots.architecture_evolution(workdir)
+  assert (figure is not None) == (method in ("bbdropout", "depth_dropout"))
+  _, on_disk = metrics.read_run(workdir)
+  assert on_disk[-1]["architecture"] == arch
+
+
+def test_fixed_networks_refuse_search_modes(tmp_path):
+  settings = loop.Settings(**TINY_DATA, method="cnn5", mode="spo")
+  with pytest.raises(ValueError, match="cnn5.* is fixed"):
+    loop.run(settings, str(tmp_path / "w"), progress=False)
+  assert not (tmp_path / "w").exists()
+
+
+def test_unknown_method_and_mode(tmp_path):
+  with pytest.raises(ValueError, match="valid: bbdropout, cnn1"):
+    loop.run(loop.Settings(**TINY_DATA, method="darts"), str(tmp_path / "a"),
+             progress=False)
+  with pytest.raises(ValueError, match="valid: joint, spo, upo"):
+    loop.run(loop.Settings(**TINY_DATA, method="bbdropout", mode="both"),
+             str(tmp_path / "b"), progress=False)
+
+
+def test_spo_rounds_keep_the_preoptimised_architecture(tmp_path):
+  import jax
+  import jax.numpy as jnp
+
+  from jaxdal import checkpoint, train
+
+  settings = loop.Settings(**TINY_DATA, method="bbdropout",
+                           method_kwargs=TINY_METHOD["bbdropout"], mode="spo")
+  workdir = str(tmp_path / "w")
+  records = loop.run(settings, workdir, progress=False, log=lambda s: None)
+  bundle = archopt.build("bbdropout", 3, **TINY_METHOD["bbdropout"])
+  like = bundle.model.init({"params": jax.random.key(0),
+                            **train.rngs_for(jax.random.key(0))},
+                           jnp.zeros((1, 12, 12, 1)))
+  pre = checkpoint.restore_tree(os.path.join(workdir, "preoptimised"),
+                                dict(like))
+  want = bundle.architecture(pre)
+  # The gates moved during pre-optimisation, then stayed put.
+  assert want["expected_pi"] != bundle.architecture(dict(like))["expected_pi"]
+  for r in records:
+    assert r["architecture"] == want
