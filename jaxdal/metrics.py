@@ -1,7 +1,12 @@
-"""Per-round metrics: the `metrics.jsonl` format and summaries of it."""
+"""Per-round metrics: the `metrics.jsonl` format, and the paper's measures
+(labeling efficiency, gain over random, normalised AUC, spread of
+performance, rank stability). Pure NumPy on curves."""
 
 import json
 import os
+from typing import NamedTuple
+
+import numpy as np
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
@@ -39,3 +44,224 @@ def learning_curve(records: list[dict]) -> tuple[list[int], list[float]]:
 def without_timings(record: dict) -> dict:
   """A record minus its machine-dependent `time` entry (for comparisons)."""
   return {k: v for k, v in record.items() if k != "time"}
+
+
+# ------------------------------------------------------- the paper's metrics
+
+
+def size_to_reach(sizes, accuracies, target: float) -> float:
+  """Labeled-set size at which a curve first reaches `target` accuracy.
+
+  Linear interpolation between the last point below and the first point at
+  or above the target (Beck et al., 2021); the first point if it already
+  reaches it; NaN if the curve never does. Later dips do not matter: it is
+  the first crossing.
+  """
+  sizes = np.asarray(sizes, float)
+  accuracies = np.asarray(accuracies, float)
+  hits = np.flatnonzero(accuracies >= target)
+  if hits.size == 0:
+    return float("nan")
+  i = int(hits[0])
+  if i == 0:
+    return float(sizes[0])
+  a0, a1 = accuracies[i - 1], accuracies[i]
+  s0, s1 = sizes[i - 1], sizes[i]
+  return float(s0 + (target - a0) * (s1 - s0) / (a1 - a0))
+
+
+def accuracy_targets(random_curve, num: int = 20) -> np.ndarray:
+  """Accuracy grid from random's initial accuracy to the best it reaches."""
+  _, accs = random_curve
+  return np.linspace(float(accs[0]), float(np.max(accs)), num)
+
+
+def labeling_efficiency(random_curve, strategy_curve, accuracies):
+  """`LE(a) = n_random(a) / n_strategy(a)` for each target accuracy a.
+
+  Args:
+    random_curve: `(sizes, accuracies)` of random sampling.
+    strategy_curve: `(sizes, accuracies)` of the strategy.
+    accuracies: target accuracies.
+
+  Returns:
+    `[len(accuracies)]` float; NaN where either curve never reaches a.
+
+  >>> le = labeling_efficiency(([100, 200, 300, 400], [.5, .6, .7, .8]),
+  ...                          ([100, 200, 300, 400], [.5, .65, .75, .82]),
+  ...                          [.6, .7, .75, .8])
+  >>> [round(float(v), 4) for v in le]
+  [1.2, 1.2, 1.1667, 1.0769]
+  """
+  return np.array([size_to_reach(*random_curve, a)
+                   / size_to_reach(*strategy_curve, a) for a in accuracies])
+
+
+def gain_over_random(strategy: np.ndarray, random: np.ndarray):
+  """Per-round accuracy gain over random, paired by seed.
+
+  Args:
+    strategy: `[seeds, rounds]` accuracies of a strategy.
+    random: `[seeds, rounds]` accuracies of random sampling, same seeds.
+
+  Returns:
+    `(mean [rounds], std [rounds])` over seeds (std 0 for one seed).
+  """
+  strategy, random = np.atleast_2d(strategy), np.atleast_2d(random)
+  if strategy.shape != random.shape:
+    raise ValueError(f"strategy {strategy.shape} and random {random.shape} "
+                     f"must have the same [seeds, rounds] shape")
+  gain = strategy - random
+  return gain.mean(0), gain.std(0)
+
+
+def normalised_auc(accuracies) -> float:
+  """Trapezoid area under a per-round curve over rounds, divided by
+  `rounds - 1` (dal-toolbox's normalised AUC).
+
+  >>> normalised_auc([0.5, 0.6, 0.7, 0.8])
+  0.65
+  """
+  y = np.asarray(accuracies, float)
+  if y.size < 2:
+    return float(y[0]) if y.size else float("nan")
+  return round(float((y[:-1] + y[1:]).sum() / 2 / (y.size - 1)), 12)
+
+
+def spread(table: dict, *, over: str) -> dict:
+  """Max minus min accuracy per round across acquisitions or architectures.
+
+  Args:
+    table: `{(architecture, acquisition): [rounds] accuracies}`.
+    over: "acquisition" (spread across acquisition functions for each
+      architecture, the paper's Figure 8) or "architecture" (across
+      architectures for each acquisition, Figure 10).
+
+  Returns:
+    `{fixed key: [rounds] spread}` over the rounds every member has.
+  """
+  if over not in ("acquisition", "architecture"):
+    raise ValueError(f"over must be 'acquisition' or 'architecture', got "
+                     f"{over!r}")
+  groups: dict = {}
+  for (arch, acq), curve in table.items():
+    key = arch if over == "acquisition" else acq
+    groups.setdefault(key, []).append(np.asarray(curve, float))
+  out = {}
+  for key, curves in groups.items():
+    n = min(len(c) for c in curves)
+    stacked = np.stack([c[:n] for c in curves])
+    out[key] = stacked.max(0) - stacked.min(0)
+  return out
+
+
+def kendall_tau(scores_a: dict, scores_b: dict) -> float:
+  """Kendall's tau-b between two rankings of the same acquisitions.
+
+  `scores_x`: `{acquisition: score}` (e.g. normalised AUC on one backbone).
+  1 = same order, -1 = reversed; NaN with fewer than two shared names.
+  """
+  names = sorted(set(scores_a) & set(scores_b))
+  if len(names) < 2:
+    return float("nan")
+  a = np.array([scores_a[n] for n in names])
+  b = np.array([scores_b[n] for n in names])
+  concordant = discordant = ties_a = ties_b = 0
+  for i in range(len(names)):
+    for j in range(i + 1, len(names)):
+      da, db = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
+      if da == 0 and db == 0:
+        continue
+      if da == 0:
+        ties_a += 1
+      elif db == 0:
+        ties_b += 1
+      elif da == db:
+        concordant += 1
+      else:
+        discordant += 1
+  denom = np.sqrt((concordant + discordant + ties_a)
+                  * (concordant + discordant + ties_b))
+  return float((concordant - discordant) / denom) if denom else float("nan")
+
+
+# ------------------------------------------------------- collections of runs
+
+
+class Run(NamedTuple):
+  """One run directory, read back."""
+  path: str
+  config: dict
+  records: list[dict]
+
+  @property
+  def model(self) -> str:
+    """The architecture: a backbone, or "method/mode"."""
+    if self.config.get("method"):
+      return f"{self.config['method']}/{self.config.get('mode', 'joint')}"
+    return self.config.get("backbone", "?")
+
+  @property
+  def curve(self) -> tuple[list[int], list[float]]:
+    return learning_curve(self.records)
+
+
+def collect_runs(root: str) -> list[Run]:
+  """Every run (a folder with config.json and metrics.jsonl) under `root`.
+
+  Raises:
+    ValueError: `root` is missing or holds no run.
+  """
+  if not os.path.isdir(root):
+    raise ValueError(f"--runs {root!r} is not a directory")
+  runs = []
+  for folder, _, files in sorted(os.walk(root)):
+    if CONFIG_FILE in files and METRICS_FILE in files:
+      config, records = read_run(folder)
+      if records:
+        runs.append(Run(folder, config, records))
+  if not runs:
+    raise ValueError(f"no jaxdal runs (folders with {CONFIG_FILE} and "
+                     f"{METRICS_FILE}) under {root!r}")
+  return runs
+
+
+def group_key(run: Run) -> tuple:
+  """Runs comparable on one plot: same data, architecture, pretraining and
+  initial size (acquisitions and seeds vary inside a group)."""
+  c = run.config
+  return (c.get("dataset"), run.model, c.get("pretrain", "none"),
+          c.get("initial"))
+
+
+def seed_curves(runs: list[Run]) -> dict:
+  """`{group: {acquisition: {seed: (sizes, accuracies)}}}`."""
+  out: dict = {}
+  for run in runs:
+    acq, seed = run.config.get("acquisition"), run.config.get("seed", 0)
+    out.setdefault(group_key(run), {}).setdefault(acq, {})[seed] = run.curve
+  return out
+
+
+def incomplete(runs: list[Run]) -> list[str]:
+  """Human-readable notes on runs with missing rounds or seeds."""
+  notes = []
+  for run in runs:
+    want = run.config.get("rounds")
+    if want is not None and len(run.records) < want:
+      notes.append(f"{run.path}: {len(run.records)} of {want} rounds")
+  for group, by_acq in seed_curves(runs).items():
+    seeds = set().union(*(set(s) for s in by_acq.values()))
+    for acq, by_seed in by_acq.items():
+      missing = sorted(seeds - set(by_seed))
+      if missing:
+        notes.append(f"{group}: {acq} lacks seeds {missing}")
+  return notes
+
+
+def stack_seeds(by_seed: dict) -> tuple[np.ndarray, np.ndarray]:
+  """`(sizes [R], accuracies [seeds, R])` over the rounds all seeds have."""
+  curves = [by_seed[s] for s in sorted(by_seed)]
+  n = min(len(c[0]) for c in curves)
+  return (np.asarray(curves[0][0][:n], float),
+          np.stack([np.asarray(c[1][:n], float) for c in curves]))

@@ -4,7 +4,8 @@
 - mnist: a TFDS array_record folder, else IDX gz files in `data_dir`;
 - fashion_mnist: a TFDS folder, else IDX gz (`data_dir`, or Debian's copy);
 - digits: scikit-learn's 8x8 digits;
-- synthetic: seeded class prototypes plus noise, any shape and class count.
+- synthetic: seeded class prototypes plus noise, any shape and class count;
+- moons: two interleaved 2-D half-moons (the toy study).
 """
 
 import csv
@@ -148,6 +149,23 @@ def synthetic(
   return Dataset("synthetic", x_train, y_train, x_test, y_test, num_classes)
 
 
+def moons(*, num_train: int = 300, num_test: int = 300, noise: float = 0.2,
+          seed: int = 0, data_dir: str | None = None,
+          download: bool = False) -> Dataset:
+  """Two interleaved half-moons in 2-D (the paper's toy study), seeded.
+
+  Inputs `[N, 2]`, standardised with the training split's statistics.
+  """
+  del data_dir, download
+  from sklearn.datasets import make_moons  # Only this source needs it.
+  x, y = make_moons(num_train + num_test, noise=noise, random_state=seed)
+  x = x.astype(np.float32)
+  mean, std = x[:num_train].mean(0), x[:num_train].std(0)
+  x = (x - mean) / std
+  return Dataset("moons", x[:num_train], y[:num_train].astype(np.int32),
+                 x[num_train:], y[num_train:].astype(np.int32), 2)
+
+
 SOURCES: dict[str, Callable[..., Dataset]] = {
     "mnist5k": mnist5k,
     "mnist": _tfds_or_idx("mnist", "mnist", ()),
@@ -155,6 +173,7 @@ SOURCES: dict[str, Callable[..., Dataset]] = {
                                   (DEBIAN_FASHION_MNIST,)),
     "digits": digits,
     "synthetic": synthetic,
+    "moons": moons,
 }
 
 

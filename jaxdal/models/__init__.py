@@ -11,9 +11,11 @@ from collections.abc import Callable
 import flax.linen as nn
 
 from jaxdal.models.cnn import CNN, classifier_dropout
+from jaxdal.models.mlp import MLP
 
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "cnn": CNN,
+    "mlp": MLP,
 }
 
 
@@ -43,5 +45,5 @@ def build(name: str, num_classes: int, **kwargs) -> nn.Module:
   return get(name)(num_classes=num_classes, **kwargs)
 
 
-__all__ = ["BACKBONES", "CNN", "build", "classifier_dropout", "get", "names",
-           "register"]
+__all__ = ["BACKBONES", "CNN", "MLP", "build", "classifier_dropout", "get",
+           "names", "register"]

@@ -1,0 +1,75 @@
+"""experiments.report on a tiny grid: 2 architectures x 3 acquisitions x 2
+seeds on synthetic data."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from experiments import report
+from jaxdal import loop
+from tests.conftest import REPO
+
+GRID = dict(dataset="synthetic",
+            dataset_kwargs=dict(num_train=150, num_test=60, shape=[8, 8, 1],
+                                num_classes=3, noise=0.6, seed=2),
+            rounds=3, initial=9, acquire=9, batch_size=16, max_epochs=3,
+            patience=3)
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+  root = tmp_path_factory.mktemp("grid")
+  for method in ("cnn1", "cnn5"):
+    for acq in ("random", "entropy", "margin"):
+      for seed in (0, 1):
+        settings = loop.Settings(**GRID, method=method,
+                                 method_kwargs=dict(width=4),
+                                 acquisition=acq, seed=seed)
+        loop.run(settings, str(root / f"{method}_{acq}_s{seed}"),
+                 progress=False, log=lambda s: None)
+  return root
+
+
+def test_every_figure_and_the_summary(grid, tmp_path):
+  out = tmp_path / "report"
+  written = report.write_report(str(grid), str(out))
+  names = {os.path.basename(p) for p in written}
+  assert names == {"labeling_efficiency.png", "gain_over_random.png",
+                   "learning_curves.png", "spread_across_acquisitions.png",
+                   "spread_across_architectures.png", "summary.md"}
+  for path in written:
+    assert os.path.getsize(path) > 1000
+  summary = (out / "summary.md").read_text()
+  assert "## Incomplete runs\n\nnone" in summary
+  assert summary.count("| synthetic / cnn") == 6  # 2 x 3 AUC rows
+  assert "| synthetic (init 9, pretrain none) | cnn1/joint | cnn5/joint | 3 |" \
+      in summary
+
+
+def test_missing_rounds_and_seeds_are_reported(grid, tmp_path):
+  partial = tmp_path / "partial"
+  shutil.copytree(grid, partial)
+  shutil.rmtree(partial / "cnn5_margin_s1")
+  metrics_file = partial / "cnn1_entropy_s0" / "metrics.jsonl"
+  lines = metrics_file.read_text().splitlines()
+  metrics_file.write_text("\n".join(lines[:2]) + "\n")
+  report.write_report(str(partial), str(tmp_path / "out"))
+  summary = (tmp_path / "out" / "summary.md").read_text()
+  assert "cnn1_entropy_s0: 2 of 3 rounds" in summary
+  assert "margin lacks seeds [1]" in summary
+
+
+@pytest.mark.parametrize("make", ["empty", "foreign"])
+def test_empty_or_foreign_directory_fails_clearly(make, tmp_path,
+                                                  subprocess_env):
+  if make == "foreign":
+    (tmp_path / "notes.txt").write_text("not a run")
+  out = subprocess.run([sys.executable, "-m", "experiments.report",
+                        "--runs", str(tmp_path)], cwd=REPO, env=subprocess_env,
+                       capture_output=True, text=True, timeout=120)
+  assert out.returncode == 2
+  lines = out.stderr.strip().splitlines()
+  assert len(lines) == 1 and "no jaxdal runs" in lines[0]

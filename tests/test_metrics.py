@@ -1,0 +1,81 @@
+"""The paper's measures: golden values (anchors (d) 8-9) and edge cases."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from jaxdal import metrics
+
+RANDOM = ([100, 200, 300, 400], [0.5, 0.6, 0.7, 0.8])
+ACTIVE = ([100, 200, 300, 400], [0.5, 0.65, 0.75, 0.82])
+
+
+def test_labeling_efficiency_golden():
+  le = metrics.labeling_efficiency(RANDOM, ACTIVE, [0.6, 0.7, 0.75, 0.8])
+  np.testing.assert_allclose(le, [1.2, 1.2, 1.1667, 1.0769], atol=1e-4)
+
+
+def test_random_against_itself_is_one():
+  targets = metrics.accuracy_targets(RANDOM, num=7)
+  np.testing.assert_allclose(targets[[0, -1]], [0.5, 0.8])
+  np.testing.assert_allclose(
+      metrics.labeling_efficiency(RANDOM, RANDOM, targets), 1.0)
+
+
+def test_never_reached_target_is_nan():
+  weak = ([100, 200, 300, 400], [0.5, 0.55, 0.6, 0.62])
+  le = metrics.labeling_efficiency(RANDOM, weak, [0.6, 0.7])
+  assert le[0] == pytest.approx(200 / 300)
+  assert np.isnan(le[1])
+
+
+def test_first_crossing_of_a_non_monotone_curve():
+  bumpy = ([100, 200, 300, 400], [0.5, 0.72, 0.6, 0.9])
+  assert metrics.size_to_reach(*bumpy, 0.7) == pytest.approx(
+      100 + 0.2 / 0.22 * 100)
+  assert metrics.size_to_reach(*bumpy, 0.5) == 100.0
+
+
+def test_gain_over_random():
+  strategy = np.array([[0.5, 0.7], [0.5, 0.6]])
+  random = np.array([[0.5, 0.6], [0.5, 0.6]])
+  mean, std = metrics.gain_over_random(strategy, random)
+  np.testing.assert_allclose(mean, [0.0, 0.05])
+  np.testing.assert_allclose(std, [0.0, 0.05])
+  mean, std = metrics.gain_over_random(strategy[0], random[0])  # one seed
+  np.testing.assert_allclose(std, 0.0)
+  with pytest.raises(ValueError, match="same"):
+    metrics.gain_over_random(strategy, random[:1])
+
+
+def test_normalised_auc():
+  assert metrics.normalised_auc([0.5, 0.6, 0.7, 0.8]) == pytest.approx(0.65)
+  assert metrics.normalised_auc([0.7]) == 0.7
+
+
+def test_spread_both_ways():
+  table = {("cnn1", "entropy"): [0.5, 0.7], ("cnn1", "random"): [0.5, 0.6],
+           ("cnn5", "entropy"): [0.4, 0.8], ("cnn5", "random"): [0.6, 0.65]}
+  by_arch = metrics.spread(table, over="acquisition")
+  np.testing.assert_allclose(by_arch["cnn1"], [0.0, 0.1])
+  np.testing.assert_allclose(by_arch["cnn5"], [0.2, 0.15])
+  by_acq = metrics.spread(table, over="architecture")
+  np.testing.assert_allclose(by_acq["entropy"], [0.1, 0.1])
+  with pytest.raises(ValueError, match="over"):
+    metrics.spread(table, over="seed")
+
+
+def test_kendall_tau_matches_scipy():
+  rng = np.random.default_rng(0)
+  for _ in range(20):
+    a, b = rng.integers(0, 4, 6), rng.integers(0, 4, 6)
+    names = [f"s{i}" for i in range(6)]
+    got = metrics.kendall_tau(dict(zip(names, a, strict=True)),
+                              dict(zip(names, b, strict=True)))
+    want = stats.kendalltau(a, b).statistic
+    if np.isnan(want):
+      assert np.isnan(got)
+    else:
+      assert got == pytest.approx(want)
+  # A single shared name ranks nothing.
+  assert np.isnan(metrics.kendall_tau({"a": 1}, {"a": 2, "b": 3}))
