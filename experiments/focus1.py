@@ -41,6 +41,8 @@ HELPS = {
     "optimizer": "sgd or adam",
     "mc_samples": "MC-dropout samples for acquisitions that need them (bald)",
     "warm_start": "keep last round's weights instead of re-initialising",
+    "augment": "random flips and 4-pixel crops of training batches (never "
+               "when scoring)",
     "pretrain": "unsupervised pretraining of every round's initial weights: "
                 "none or deepcluster",
     "pretrain_epochs": "DeepCluster alternations of k-means and training",
@@ -82,7 +84,7 @@ def settings_from_config(c, backbone_kwargs: dict,
       target_train_accuracy=c.target_train_accuracy, optimizer=c.optimizer,
       learning_rate=c.learning_rate, momentum=c.momentum,
       weight_decay=c.weight_decay, schedule=c.schedule, mc_samples=c.mc_samples,
-      warm_start=c.warm_start, pretrain=c.pretrain,
+      warm_start=c.warm_start, augment=c.augment, pretrain=c.pretrain,
       pretrain_epochs=c.pretrain_epochs, pretrain_steps=c.pretrain_steps,
       chunk=c.chunk, data_dir=c.data_dir or None,
       download=c.download)

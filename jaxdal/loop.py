@@ -80,6 +80,7 @@ class Settings:
   schedule: str = "cosine"
   mc_samples: int = 10
   warm_start: bool = False
+  augment: bool = False
   pretrain: str = "none"
   pretrain_epochs: int = 5
   pretrain_steps: int = 50
@@ -229,6 +230,9 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
   except TypeError as e:
     raise ValueError(f"bad dataset_kwargs {settings.dataset_kwargs} for "
                      f"{settings.dataset!r}: {e}") from None
+  if settings.augment and len(ds.input_shape) != 3:
+    raise ValueError(f"augment needs images [H, W, C]; {settings.dataset!r} "
+                     f"has inputs of shape {ds.input_shape}")
   run_key = jax.random.key(settings.seed)
   pool = data.init_pool(jax.random.fold_in(run_key, _POOL), ds.y_train,
                         initial=settings.initial,
@@ -276,7 +280,8 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
   # architecture is optimised once, before round 0, then frozen.
   tx = bundle.optimizer(settings.learning_rate,
                         train_arch=settings.mode == "joint")
-  trainer = train_lib.make_trainer(model, tx, bundle.loss)
+  trainer = train_lib.make_trainer(model, tx, bundle.loss,
+                                   augment=settings.augment)
   predictor = predict_lib.make_predictor(
       model, mc_samples=settings.mc_samples if acq.uses_mc else 0,
       chunk=settings.chunk)

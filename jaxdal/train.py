@@ -17,6 +17,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from jaxdal.data.augment import flip_and_crop
 from jaxdal.data.batching import epoch_batches, padded_chunks
 
 
@@ -127,7 +128,7 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation,
 def train_step(state: TrainState, x_all: jax.Array, y_all: jax.Array,
                idx: jax.Array, mask: jax.Array, key: jax.Array,
                n_train: jax.Array, *, loss_fn: Callable,
-               tx: optax.GradientTransformation):
+               tx: optax.GradientTransformation, augment: bool = False):
   """One optimiser step on the masked batch `x_all[idx]`.
 
   Args:
@@ -141,11 +142,15 @@ def train_step(state: TrainState, x_all: jax.Array, y_all: jax.Array,
     loss_fn: `(params, model_state, x, y, weights, key, n_train) ->
       (loss, aux)`, e.g. `cross_entropy_loss(model)`.
     tx: the optimiser.
+    augment: random flips and 4-pixel crops of the batch (key
+      `fold_in(key, 2)`); scoring and evaluation never augment.
 
   Returns:
     `(new_state, {"loss", "correct", "count"})`.
   """
   x, y = x_all[idx], y_all[idx]
+  if augment:
+    x = flip_and_crop(jax.random.fold_in(key, 2), x)
   weights = mask.astype(jnp.float32)
 
   def objective(params):
@@ -183,10 +188,12 @@ class Trainer(NamedTuple):
 
 
 def make_trainer(model: nn.Module, tx: optax.GradientTransformation,
-                 loss_fn: Callable | None = None) -> Trainer:
+                 loss_fn: Callable | None = None, *,
+                 augment: bool = False) -> Trainer:
   """Binds model, loss and optimiser into jitted `train_step`/`eval_step`.
 
-  `loss_fn` defaults to `cross_entropy_loss(model)`.
+  `loss_fn` defaults to `cross_entropy_loss(model)`; `augment` turns on
+  flip-and-crop augmentation of training batches.
   """
   loss_fn = cross_entropy_loss(model) if loss_fn is None else loss_fn
   # Donation saves a copy of the state on accelerators; XLA:CPU ignores it
@@ -196,7 +203,8 @@ def make_trainer(model: nn.Module, tx: optax.GradientTransformation,
       model=model,
       tx=tx,
       train_step=jax.jit(functools.partial(train_step, loss_fn=loss_fn,
-                                           tx=tx), donate_argnums=donate),
+                                           tx=tx, augment=augment),
+                         donate_argnums=donate),
       eval_step=jax.jit(functools.partial(eval_step, model=model)),
   )
 

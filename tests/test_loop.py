@@ -153,3 +153,13 @@ def test_deepcluster_pretraining_is_saved_and_reused(tmp_path):
                    log=lambda s: None)
   assert ([metrics.without_timings(r) for r in first] ==
           [metrics.without_timings(r) for r in again])
+
+
+def test_augmentation_changes_training_only(tmp_path):
+  plain = loop.run(loop.Settings(**dict(TINY, rounds=1)), str(tmp_path / "a"),
+                   progress=False, log=lambda s: None)
+  aug = loop.run(loop.Settings(**dict(TINY, rounds=1, augment=True)),
+                 str(tmp_path / "b"), progress=False, log=lambda s: None)
+  assert plain[0]["labeled"] == aug[0]["labeled"]
+  # Same keys and data: any difference comes from the augmented batches.
+  assert plain[0]["train_accuracy"] != aug[0]["train_accuracy"]

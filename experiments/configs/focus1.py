@@ -33,6 +33,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   c.schedule = "cosine"
   c.mc_samples = 10
   c.warm_start = False
+  c.augment = False
   c.pretrain = "none"
   c.pretrain_epochs = 5
   c.pretrain_steps = 50

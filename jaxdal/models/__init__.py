@@ -12,10 +12,18 @@ import flax.linen as nn
 
 from jaxdal.models.cnn import CNN, classifier_dropout
 from jaxdal.models.mlp import MLP
+from jaxdal.models.resnet import ResNet, ResNet18, ResNet34, ResNet50
+from jaxdal.models.vgg import VGG, VGG11, VGG16, VGG19
 
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "cnn": CNN,
     "mlp": MLP,
+    "resnet18": ResNet18,
+    "resnet34": ResNet34,
+    "resnet50": ResNet50,
+    "vgg11": VGG11,
+    "vgg16": VGG16,
+    "vgg19": VGG19,
 }
 
 
@@ -45,5 +53,5 @@ def build(name: str, num_classes: int, **kwargs) -> nn.Module:
   return get(name)(num_classes=num_classes, **kwargs)
 
 
-__all__ = ["BACKBONES", "CNN", "MLP", "build", "classifier_dropout", "get",
-           "names", "register"]
+__all__ = ["BACKBONES", "CNN", "MLP", "VGG", "ResNet", "build",
+           "classifier_dropout", "get", "names", "register"]
