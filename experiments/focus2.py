@@ -26,6 +26,9 @@ HELPS = {
     "dataset": f"dataset name ({', '.join(data.names())})",
     "method": f"architecture method ({', '.join(archopt.names())})",
     "mode": "when the architecture is optimised: joint, spo or upo",
+    "train_arch": "train the architecture parameters (BBDropout gates, "
+                  "Depth-Dropout structure); --notrain_arch freezes them at "
+                  "their initial values, as the ArchDAL code does",
     "acquisition": f"acquisition function ({', '.join(acquisition.names())})",
     "seed": "root seed; every random draw is folded in from it",
     "rounds": "training rounds; the labeled set grows by --acquire between "
@@ -78,6 +81,7 @@ def settings_from_config(c, preset: str, method_kwargs: dict,
   return loop.Settings(
       dataset=c.dataset, dataset_kwargs=dataset_kwargs, method=c.method,
       method_kwargs={**defaults["kwargs"], **method_kwargs}, mode=c.mode,
+      train_arch=c.train_arch,
       acquisition=c.acquisition, rounds=c.rounds, initial=c.initial,
       acquire=c.acquire, seed=c.seed, val_fraction=c.val_fraction,
       pool_size=c.pool_size or None, batch_size=c.batch_size,

@@ -61,6 +61,10 @@ class Settings:
   method: str = ""
   method_kwargs: dict = dataclasses.field(default_factory=dict)
   mode: str = "joint"
+  # False freezes the architecture parameters at their initial values in
+  # joint mode (the ArchDAL code's behaviour for BBDropout and
+  # Depth-Dropout: train_gates / train_structure = False).
+  train_arch: bool = True
   dataset_kwargs: dict = dataclasses.field(default_factory=dict)
   acquisition: str = "entropy"
   rounds: int = 5
@@ -279,7 +283,8 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
   # Joint: architecture and weights train every round. SPO/UPO: the
   # architecture is optimised once, before round 0, then frozen.
   tx = bundle.optimizer(settings.learning_rate,
-                        train_arch=settings.mode == "joint")
+                        train_arch=(settings.mode == "joint"
+                                    and settings.train_arch))
   trainer = train_lib.make_trainer(model, tx, bundle.loss,
                                    augment=settings.augment)
   predictor = predict_lib.make_predictor(

@@ -67,6 +67,7 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   c.dataset = "mnist5k"
   c.method = "bbdropout"
   c.mode = "joint"
+  c.train_arch = True
   c.acquisition = "entropy"
   c.seed = 0
   c.val_fraction = 0.1

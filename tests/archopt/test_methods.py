@@ -85,3 +85,17 @@ def test_spo_rounds_keep_the_preoptimised_architecture(tmp_path):
   assert want["expected_pi"] != bundle.architecture(dict(like))["expected_pi"]
   for r in records:
     assert r["architecture"] == want
+
+
+@pytest.mark.parametrize("method", ["bbdropout", "depth_dropout"])
+def test_frozen_architecture_in_joint_mode(method, tmp_path):
+  settings = loop.Settings(**TINY_DATA, method=method,
+                           method_kwargs=TINY_METHOD[method],
+                           train_arch=False)
+  records = loop.run(settings, str(tmp_path / "w"), progress=False,
+                     log=lambda s: None)
+  trained = loop.run(loop.Settings(**TINY_DATA, method=method,
+                                   method_kwargs=TINY_METHOD[method]),
+                     str(tmp_path / "t"), progress=False, log=lambda s: None)
+  assert records[0]["architecture"] == records[1]["architecture"]
+  assert records[1]["architecture"] != trained[1]["architecture"]
