@@ -186,10 +186,41 @@ def jax_read_bandwidth(feats, probs, probs_mc, labeled, k):
   return None, x.size * 4 / sec / 1e9, None
 
 
+def coreset_vs_floor(feats, probs, probs_mc, labeled, k):
+  """Coreset time against the bandwidth floor, measured alternately in one
+  process (the machine's bandwidth drifts), best of 3 each."""
+  import jax
+  import jax.numpy as jnp
+
+  from jaxdal import acquisition as acq
+  x, lab = jnp.asarray(feats), jnp.asarray(labeled)
+  read = jax.jit(lambda a: jnp.sum(a, axis=1))
+  read(x).block_until_ready()
+  acq.kcenter_greedy(x, lab, k).block_until_ready()
+  acq.kcenter_greedy(x, lab, k, prune=True).block_until_ready()
+  bw, plain, pruned = [], [], []
+  for _ in range(3):
+    t0 = time.perf_counter()
+    for _ in range(20):
+      read(x).block_until_ready()
+    bw.append(x.size * 4 * 20 / (time.perf_counter() - t0) / 1e9)
+    t0 = time.perf_counter()
+    acq.kcenter_greedy(x, lab, k).block_until_ready()
+    plain.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    acq.kcenter_greedy(x, lab, k, prune=True).block_until_ready()
+    pruned.append(time.perf_counter() - t0)
+  floor = k * x.size * 4 / (max(bw) * 1e9)
+  return None, {"bandwidth_gbs": max(bw), "floor_s": floor,
+                "plain_s": min(plain), "pruned_s": min(pruned),
+                "plain_over_floor": min(plain) / floor,
+                "pruned_over_floor": min(pruned) / floor}, None
+
+
 METHODS = {f.__name__: f for f in (
     jaxdal_coreset, jaxdal_coreset_pruned, numpy_coreset, distil_coreset,
     jaxdal_badge, distil_badge,
-    jaxdal_scores, baal_scores, jax_read_bandwidth)}
+    jaxdal_scores, baal_scores, jax_read_bandwidth, coreset_vs_floor)}
 NEEDS = {"distil_coreset": "distil", "distil_badge": "distil",
          "baal_scores": "baal"}
 
@@ -200,7 +231,7 @@ def _import_runtime(name):
     import distil.active_learning_strategies  # noqa: F401
   elif name.startswith("baal"):
     import baal.active.heuristics  # noqa: F401
-  elif name.startswith(("jaxdal", "jax_")):
+  elif name.startswith(("jaxdal", "jax_", "coreset_")):
     import jax.numpy as jnp
 
     import jaxdal.acquisition  # noqa: F401

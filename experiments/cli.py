@@ -33,6 +33,21 @@ def define_flags_from_config(config: ml_collections.ConfigDict,
   return list(config)
 
 
+def define_run_flags(presets, workdir_default: str) -> None:
+  """The flags every experiment CLI has: preset, workdir, overwrite,
+  progress bars, and the dataset's keyword arguments."""
+  flags.DEFINE_enum("preset", "quick", presets,
+                    "base settings; explicit flags override them")
+  flags.DEFINE_string("workdir", "",
+                      f"output folder (default {workdir_default})")
+  flags.DEFINE_bool("overwrite", False,
+                    "replace a workdir that holds a different run")
+  flags.DEFINE_bool("progress", True, "show progress bars")
+  flags.DEFINE_string("dataset_kwargs", "{}",
+                      "JSON keyword arguments of the dataset source "
+                      "(synthetic, moons), e.g. '{\"num_train\": 300}'")
+
+
 def apply_flag_overrides(config: ml_collections.ConfigDict,
                          flag_values: flags.FlagValues
                          ) -> ml_collections.ConfigDict:

@@ -15,60 +15,40 @@ from absl import app, flags
 
 from experiments import cli
 from experiments.configs import focus1 as focus1_config
-from jaxdal import acquisition, data, loop, models
+from experiments.configs import grids, protocol
+from jaxdal import acquisition, data, loop, metrics, models
 
 HELPS = {
+    **protocol.HELPS,
     "dataset": f"dataset name ({', '.join(data.names())})",
     "backbone": f"backbone name ({', '.join(models.names())})",
     "acquisition": f"acquisition function ({', '.join(acquisition.names())})",
-    "seed": "root seed; every random draw is folded in from it",
-    "batch_size": "training batch size (fixed; the last batch is padded)",
     "learning_rate": "base learning rate",
     "momentum": "SGD momentum",
     "weight_decay": "L2 weight decay added to the gradient",
     "schedule": "per-epoch learning rate: cosine (to 0), constant, or "
                 "multistep (x0.1 at 50% and 80% of max_epochs)",
-    "rounds": "training rounds; the labeled set grows by --acquire between "
-              "rounds",
-    "initial": "size of the class-balanced initial labeled set",
-    "acquire": "examples acquired per round",
-    "pool_size": "cap on the unlabeled pool (0 = all remaining examples)",
-    "val_fraction": "share of the non-initial examples held out for "
-                    "validation",
-    "max_epochs": "maximum epochs per round",
-    "patience": "stop after this many epochs without validation improvement",
-    "target_train_accuracy": "stop when training accuracy reaches this",
     "optimizer": "sgd or adam",
-    "mc_samples": "MC-dropout samples for acquisitions that need them (bald)",
     "warm_start": "keep last round's weights instead of re-initialising",
     "augment": "random flips and 4-pixel crops of training batches (never "
                "when scoring)",
     "pretrain": "unsupervised pretraining of every round's initial weights: "
                 "none or deepcluster",
-    "pretrain_epochs": "DeepCluster alternations of k-means and training",
-    "pretrain_steps": "training steps per DeepCluster alternation",
-    "chunk": "rows per compiled prediction call",
-    "data_dir": "folder with a prepared TFDS tree or raw IDX .gz files",
-    "download": "let TFDS download missing datasets (needs network)",
 }
 
-flags.DEFINE_enum("preset", "quick", focus1_config.PRESETS,
-                  "base settings; explicit flags override them")
-flags.DEFINE_string("workdir", "",
-                    "output folder (default runs/focus1/<dataset>_<backbone>_"
-                    "<acquisition>_s<seed>)")
-flags.DEFINE_bool("overwrite", False,
-                  "replace a workdir that holds a different run")
-flags.DEFINE_bool("progress", True, "show progress bars")
+cli.define_run_flags(focus1_config.PRESETS,
+                     "runs/focus1/<dataset>_<backbone>_<acquisition>_s<seed>")
 flags.DEFINE_string("backbone_kwargs", "{}",
                     'JSON keyword arguments of the backbone, e.g. '
                     '\'{"depth": 2, "width": 16}\'')
-flags.DEFINE_string("dataset_kwargs", "{}",
-                    'JSON keyword arguments of the dataset source (synthetic '
-                    'only), e.g. \'{"num_train": 300}\'')
 for _name in cli.define_flags_from_config(focus1_config.get_config("quick"),
                                          HELPS):
   flags.declare_key_flag(_name)
+flags.DEFINE_string("grid", "", "run the cells of a grid (paper_images, "
+                    "smoke) instead of one run; with --task_index and "
+                    "--num_tasks each process takes every num_tasks-th cell")
+flags.DEFINE_integer("task_index", 0, "this process's share of --grid")
+flags.DEFINE_integer("num_tasks", 1, "how many processes share --grid")
 FLAGS = flags.FLAGS
 
 
@@ -90,8 +70,50 @@ def settings_from_config(c, backbone_kwargs: dict,
       download=c.download)
 
 
+def _finished(workdir: str, settings: loop.Settings) -> bool:
+  """True when `workdir` holds this exact run with every round done."""
+  try:
+    config, records = metrics.read_run(workdir)
+  except FileNotFoundError:
+    return False
+  return config == settings.to_dict() and len(records) >= settings.rounds
+
+
+def run_grid() -> None:
+  """Runs this task's cells of `--grid`, skipping finished ones."""
+  if not 0 <= FLAGS.task_index < FLAGS.num_tasks:
+    raise ValueError(f"--task_index must be in [0, {FLAGS.num_tasks}), got "
+                     f"{FLAGS.task_index}")
+  grid = grids.GRIDS.get(FLAGS.grid)
+  all_cells = grids.cells(FLAGS.grid)
+  preset = FLAGS.preset if FLAGS["preset"].present else grid["preset"]
+  root = FLAGS.workdir or os.path.join("runs", "focus1", FLAGS.grid)
+  mine = [c for i, c in enumerate(all_cells)
+          if i % FLAGS.num_tasks == FLAGS.task_index]
+  print(f"grid {FLAGS.grid}: {len(all_cells)} cells, task "
+        f"{FLAGS.task_index}/{FLAGS.num_tasks} runs {len(mine)}")
+  for cell in mine:
+    config = cli.apply_flag_overrides(focus1_config.get_config(preset), FLAGS)
+    config.update(cell)
+    settings = settings_from_config(
+        config, cli.parse_json_flag("backbone_kwargs", FLAGS.backbone_kwargs),
+        cli.parse_json_flag("dataset_kwargs", FLAGS.dataset_kwargs))
+    workdir = os.path.join(root, grids.cell_name(cell))
+    if _finished(workdir, settings):
+      print(f"skip {grids.cell_name(cell)}: finished")
+      continue
+    print(f"run {grids.cell_name(cell)}")
+    records = loop.run(settings, workdir, overwrite=FLAGS.overwrite,
+                       progress=FLAGS.progress)
+    print(f"done {grids.cell_name(cell)}: test accuracy "
+          f"{100 * records[-1]['test_accuracy']:.2f}%")
+
+
 def main(argv):
   del argv
+  if FLAGS.grid:
+    cli.run_reporting_errors(run_grid)
+    return
 
   def go():
     config = cli.apply_flag_overrides(

@@ -20,9 +20,11 @@ from absl import app, flags
 
 from experiments import cli
 from experiments.configs import focus2 as focus2_config
+from experiments.configs import protocol
 from jaxdal import acquisition, archopt, data, loop, plots
 
 HELPS = {
+    **protocol.HELPS,
     "dataset": f"dataset name ({', '.join(data.names())})",
     "method": f"architecture method ({', '.join(archopt.names())})",
     "mode": "when the architecture is optimised: joint, spo or upo",
@@ -30,34 +32,13 @@ HELPS = {
                   "Depth-Dropout structure); --notrain_arch freezes them at "
                   "their initial values, as the ArchDAL code does",
     "acquisition": f"acquisition function ({', '.join(acquisition.names())})",
-    "seed": "root seed; every random draw is folded in from it",
-    "rounds": "training rounds; the labeled set grows by --acquire between "
-              "rounds",
-    "initial": "size of the class-balanced initial labeled set",
-    "acquire": "examples acquired per round",
-    "pool_size": "cap on the unlabeled pool (0 = all remaining examples)",
-    "val_fraction": "share of the non-initial examples held out for "
-                    "validation",
-    "batch_size": "training batch size (fixed; the last batch is padded)",
-    "max_epochs": "maximum epochs per round",
-    "patience": "stop after this many epochs without validation improvement",
-    "target_train_accuracy": "stop when training accuracy reaches this",
-    "mc_samples": "MC samples for acquisitions that need them (bald)",
-    "chunk": "rows per compiled prediction call",
-    "data_dir": "folder with a prepared TFDS tree or raw IDX .gz files",
-    "download": "let TFDS download missing datasets (needs network)",
     "pretrain_epochs": "UPO: DeepCluster alternations",
     "pretrain_steps": "UPO: training steps per DeepCluster alternation",
 }
 
-flags.DEFINE_enum("preset", "quick", focus2_config.PRESETS,
-                  "base settings; explicit flags override them")
-flags.DEFINE_string("workdir", "",
-                    "output folder (default runs/focus2/<dataset>_<method>_"
-                    "<mode>_<acquisition>_s<seed>)")
-flags.DEFINE_bool("overwrite", False,
-                  "replace a workdir that holds a different run")
-flags.DEFINE_bool("progress", True, "show progress bars")
+cli.define_run_flags(focus2_config.PRESETS,
+                     "runs/focus2/<dataset>_<method>_<mode>_<acquisition>_"
+                     "s<seed>")
 flags.DEFINE_string("method_kwargs", "{}",
                     "JSON arguments of the method, over the preset's, e.g. "
                     "'{\"layers\": 20, \"filters\": 64, \"a_init\": 1.3133}'")
@@ -65,8 +46,6 @@ flags.DEFINE_float("learning_rate", None,
                    "base learning rate (default: the preset's, per method)")
 flags.DEFINE_enum("schedule", None, ("cosine", "constant", "multistep"),
                   "learning-rate schedule (default: the preset's, per method)")
-flags.DEFINE_string("dataset_kwargs", "{}",
-                    "JSON arguments of the dataset source (synthetic only)")
 for _name in cli.define_flags_from_config(focus2_config.get_config("quick"),
                                          HELPS):
   flags.declare_key_flag(_name)

@@ -119,7 +119,8 @@ def _save(fig, out: str) -> str:
 def group_title(group) -> str:
   dataset, model, pre, initial = group
   extra = "" if pre in (None, "none") else f" + {pre}"
-  return f"{dataset} / {model}{extra} (init {initial})"
+  init = "" if initial is None else f" (init {initial})"
+  return f"{dataset} / {model}{extra}{init}"
 
 
 def mean_labeling_efficiency(random_by_seed,
@@ -221,7 +222,7 @@ def learning_curves_by_initial(curves: dict, out: str) -> str:
                 marker=".", label=f"{a}, init {initial}")
     ax.set_xlabel("labeled examples")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(group_title((dataset, model, pre, "*")), fontsize=9)
+    ax.set_title(group_title((dataset, model, pre, None)), fontsize=9)
     ax.legend(fontsize=6)
     ax.grid(alpha=0.3)
   return _save(fig, out)

