@@ -28,7 +28,7 @@ def focus1(args, env, **kwargs):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["--dataset", "cifar11"], "valid: digits, fashion_mnist"),
+    (["--dataset", "cifar11"], "valid: cifar10, digits, fashion_mnist"),
     (["--backbone", "resnet7"], "valid: cnn"),
     (["--acquisition", "entropi"], "valid: badge, bald, batchbald"),
     (["--acquire", "-5"], "acquire must be a positive integer, got -5"),
