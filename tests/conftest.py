@@ -37,3 +37,21 @@ def subprocess_env(tmp_path):
              TFDS_DATA_DIR=str(tmp_path / "no-tfds"), HOME=str(tmp_path),
              JAX_DISABLE_MOST_OPTIMIZATIONS="1", PYTHONPATH=REPO)
   return env
+
+
+def pytest_addoption(parser):
+  parser.addoption("--runslow", action="store_true",
+                   help="also run tests marked slow (minutes each)")
+
+
+def pytest_configure(config):
+  config.addinivalue_line("markers", "slow: takes minutes; run with --runslow")
+
+
+def pytest_collection_modifyitems(config, items):
+  if config.getoption("--runslow"):
+    return
+  skip = pytest.mark.skip(reason="slow: run with --runslow")
+  for item in items:
+    if "slow" in item.keywords:
+      item.add_marker(skip)

@@ -9,6 +9,7 @@ Spec: reference/architecture-optimisation-spec.md §4 (the official
 `chenxin061/pdarts` behaviour). Channels-last (NHWC) throughout.
 """
 
+import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -34,17 +35,19 @@ def _bn(train: bool, affine: bool = False) -> nn.BatchNorm:
 
 class ReLUConvBN(nn.Module):
   channels: int
+  affine: bool = False
 
   @nn.compact
   def __call__(self, x, *, train: bool):
     x = nn.Conv(self.channels, (1, 1), use_bias=False)(nn.relu(x))
-    return _bn(train)(x)
+    return _bn(train, self.affine)(x)
 
 
 class FactorizedReduce(nn.Module):
   """Halves H and W: two stride-2 1x1 convolutions, one shifted by a pixel,
   concatenated (`channels` even)."""
   channels: int
+  affine: bool = False
 
   @nn.compact
   def __call__(self, x, *, train: bool):
@@ -53,13 +56,14 @@ class FactorizedReduce(nn.Module):
     a = nn.Conv(half, (1, 1), strides=2, use_bias=False)(x)
     b = nn.Conv(self.channels - half, (1, 1), strides=2,
                 use_bias=False)(x[:, 1:, 1:, :])
-    return _bn(train)(jnp.concatenate([a, b], axis=-1))
+    return _bn(train, self.affine)(jnp.concatenate([a, b], axis=-1))
 
 
 class SepConv(nn.Module):
   channels: int
   kernel: int
   stride: int
+  affine: bool = False
 
   @nn.compact
   def __call__(self, x, *, train: bool):
@@ -69,7 +73,8 @@ class SepConv(nn.Module):
                   padding=((pad, pad), (pad, pad)),
                   feature_group_count=x.shape[-1], use_bias=False)(
                       nn.relu(x))
-      x = _bn(train)(nn.Conv(self.channels, (1, 1), use_bias=False)(x))
+      x = _bn(train, self.affine)(nn.Conv(self.channels, (1, 1),
+                                          use_bias=False)(x))
     return x
 
 
@@ -77,6 +82,7 @@ class DilConv(nn.Module):
   channels: int
   kernel: int
   stride: int
+  affine: bool = False
 
   @nn.compact
   def __call__(self, x, *, train: bool):
@@ -84,19 +90,22 @@ class DilConv(nn.Module):
     x = nn.Conv(x.shape[-1], (self.kernel, self.kernel), strides=self.stride,
                 padding=((pad, pad), (pad, pad)), kernel_dilation=2,
                 feature_group_count=x.shape[-1], use_bias=False)(nn.relu(x))
-    return _bn(train)(nn.Conv(self.channels, (1, 1), use_bias=False)(x))
+    return _bn(train, self.affine)(nn.Conv(self.channels, (1, 1),
+                                           use_bias=False)(x))
 
 
 class Operation(nn.Module):
   """Candidate operation `PRIMITIVES[index]`: `[N, H, W, C] -> [N, H/s,
-  W/s, C]`. `skip_dropout` is the search-time dropout after an identity."""
+  W/s, C]`. In training an identity skip is followed by inverted dropout
+  at `skip_rate` (a call argument, so its schedule never recompiles).
+  `affine` BatchNorms are used by derived (evaluation) networks."""
   index: int
   channels: int
   stride: int
-  skip_dropout: float = 0.0
+  affine: bool = False
 
   @nn.compact
-  def __call__(self, x, *, train: bool):
+  def __call__(self, x, *, train: bool, skip_rate=0.0):
     s, name = self.stride, PRIMITIVES[self.index]
     if name == "none":
       return jnp.zeros_like(x[:, ::s, ::s, :])
@@ -104,17 +113,20 @@ class Operation(nn.Module):
       pool = nn.max_pool if name == "max_pool_3x3" else nn.avg_pool
       kwargs = {} if name == "max_pool_3x3" else {"count_include_pad": False}
       x = pool(x, (3, 3), strides=(s, s), padding=((1, 1), (1, 1)), **kwargs)
-      return _bn(train)(x)
+      return _bn(train, self.affine)(x)
     if name == "skip_connect":
       if s == 2:
-        return FactorizedReduce(self.channels)(x, train=train)
-      if self.skip_dropout > 0 and train:
-        x = nn.Dropout(self.skip_dropout, deterministic=False)(x)
+        return FactorizedReduce(self.channels, self.affine)(x, train=train)
+      constant_zero = isinstance(skip_rate, (int, float)) and skip_rate == 0
+      if train and not constant_zero:
+        keep = 1.0 - skip_rate
+        mask = jax.random.bernoulli(self.make_rng("dropout"), keep, x.shape)
+        x = jnp.where(mask, x / jnp.maximum(keep, 1e-6), 0.0)
       return x
     kernel = 3 if name.endswith("3x3") else 5
     if name.startswith("sep"):
-      return SepConv(self.channels, kernel, s)(x, train=train)
-    return DilConv(self.channels, kernel, s)(x, train=train)
+      return SepConv(self.channels, kernel, s, self.affine)(x, train=train)
+    return DilConv(self.channels, kernel, s, self.affine)(x, train=train)
 
 
 class MixedOp(nn.Module):
@@ -122,14 +134,13 @@ class MixedOp(nn.Module):
   channels: int
   stride: int
   ops: Sequence[int]
-  skip_dropout: float = 0.0
 
   @nn.compact
-  def __call__(self, x, weights, *, train: bool):
+  def __call__(self, x, weights, *, train: bool, skip_rate=0.0):
     out = 0.0
     for w, index in zip(weights, self.ops, strict=True):
-      out = out + w * Operation(index, self.channels, self.stride,
-                                self.skip_dropout)(x, train=train)
+      out = out + w * Operation(index, self.channels, self.stride)(
+          x, train=train, skip_rate=skip_rate)
     return out
 
 
@@ -145,10 +156,9 @@ class Cell(nn.Module):
   reduction: bool
   reduction_prev: bool
   switches: Sequence[Sequence[int]]  # per edge, the operation indices on
-  skip_dropout: float = 0.0
 
   @nn.compact
-  def __call__(self, s0, s1, weights, *, train: bool):
+  def __call__(self, s0, s1, weights, *, train: bool, skip_rate=0.0):
     if self.reduction_prev:
       s0 = FactorizedReduce(self.channels)(s0, train=train)
     else:
@@ -161,9 +171,9 @@ class Cell(nn.Module):
       for j in range(2 + i):
         stride = 2 if self.reduction and j < 2 else 1
         total = total + MixedOp(self.channels, stride,
-                                tuple(self.switches[edge]),
-                                self.skip_dropout)(states[j], weights[edge],
-                                                   train=train)
+                                tuple(self.switches[edge]))(
+                                    states[j], weights[edge], train=train,
+                                    skip_rate=skip_rate)
         edge += 1
       states.append(total)
     return jnp.concatenate(states[-STEPS:], axis=-1)
@@ -183,10 +193,10 @@ class SearchNetwork(nn.Module):
       tuple(range(8)) for _ in range(NUM_EDGES))
   switches_reduce: Sequence[Sequence[int]] = tuple(
       tuple(range(8)) for _ in range(NUM_EDGES))
-  skip_dropout: float = 0.0
 
   @nn.compact
-  def __call__(self, x, *, train: bool = False, mc: bool = False):
+  def __call__(self, x, *, train: bool = False, mc: bool = False,
+               skip_rate=0.0):
     del mc
     n_normal = len(self.switches_normal[0])
     n_reduce = len(self.switches_reduce[0])
@@ -206,10 +216,10 @@ class SearchNetwork(nn.Module):
       if reduction:
         c *= 2
       cell = Cell(c, reduction, reduction_prev,
-                  self.switches_reduce if reduction else self.switches_normal,
-                  0.0 if reduction else self.skip_dropout)
+                  self.switches_reduce if reduction else self.switches_normal)
+      # Stride-2 skips are never dropped (they are FactorizedReduce).
       s0, s1 = s1, cell(s0, s1, w_reduce if reduction else w_normal,
-                        train=train)
+                        train=train, skip_rate=0.0 if reduction else skip_rate)
       reduction_prev = reduction
     features = jnp.mean(s1, axis=(1, 2))
     return nn.Dense(self.num_classes, name="classifier")(features), features
@@ -357,3 +367,183 @@ def search_optimizers(*, weight_lr: float = 0.025,
                           optax.adam(arch_lr, b1=0.5, b2=0.999)),
       "weights": optax.set_to_zero()}, labels)
   return weights_tx, alphas_tx
+
+
+class DerivedCell(nn.Module):
+  """A cell compiled from a genotype: node i = op1(h_a) + op2(h_b)."""
+  channels: int
+  reduction: bool
+  reduction_prev: bool
+  ops: Sequence[tuple[str, int]]
+
+  @nn.compact
+  def __call__(self, s0, s1, *, train: bool):
+    if self.reduction_prev:
+      s0 = FactorizedReduce(self.channels, affine=True)(s0, train=train)
+    else:
+      s0 = ReLUConvBN(self.channels, affine=True)(s0, train=train)
+    s1 = ReLUConvBN(self.channels, affine=True)(s1, train=train)
+    states = [s0, s1]
+    for node in range(STEPS):
+      total = 0.0
+      for name, j in self.ops[2 * node:2 * node + 2]:
+        stride = 2 if self.reduction and j < 2 else 1
+        total = total + Operation(PRIMITIVES.index(name), self.channels,
+                                  stride, affine=True)(states[j], train=train)
+      states.append(total)
+    return jnp.concatenate(states[-STEPS:], axis=-1)
+
+
+class DerivedNetwork(nn.Module):
+  """The evaluation network of a genotype (no auxiliary head, no
+  drop-path): stem, `layers` derived cells with reductions at L//3 and
+  2L//3, global average pooling (features), classifier."""
+  num_classes: int
+  genotype: Genotype
+  channels: int = 16
+  layers: int = 8
+  dropout_rate: float = 0.3
+
+  @nn.compact
+  def __call__(self, x, *, train: bool = False, mc: bool = False):
+    from jaxdal.models.cnn import classifier_dropout
+    c = self.channels
+    s = _bn(train, affine=True)(nn.Conv(3 * c, (3, 3), padding=((1, 1),
+                                                               (1, 1)),
+                                        use_bias=False)(x))
+    s0 = s1 = s
+    reduction_prev = False
+    for i in range(self.layers):
+      reduction = i in reduction_cells(self.layers)
+      if reduction:
+        c *= 2
+      ops = self.genotype.reduce if reduction else self.genotype.normal
+      s0, s1 = s1, DerivedCell(c, reduction, reduction_prev,
+                               tuple(map(tuple, ops)))(s0, s1, train=train)
+      reduction_prev = reduction
+    features = jnp.mean(s1, axis=(1, 2))
+    h = classifier_dropout(self.dropout_rate, features, train=train, mc=mc)
+    return nn.Dense(self.num_classes, name="classifier")(h), features
+
+
+class SearchConfig(NamedTuple):
+  """The search's knobs (official values by default; `reduced()` for CPU)."""
+  channels: int = 16
+  layers: int = 5
+  add_layers: tuple[int, int, int] = (0, 6, 12)
+  epochs: int = 25
+  eps_no_arch: int = 10
+  batch_size: int = 64
+  steps_per_epoch: int = 50
+  drop_rate: tuple[float, float, float] = (0.1, 0.4, 0.7)
+  weight_lr: float = 0.025
+  arch_lr: float = 6e-4
+  max_skip: int = 2
+
+  @classmethod
+  def reduced(cls) -> "SearchConfig":
+    """The spec's 2-core CPU configuration (§4.10)."""
+    return cls(channels=4, layers=3, add_layers=(0, 1, 2), epochs=3,
+               eps_no_arch=1, batch_size=8, steps_per_epoch=3)
+
+
+def search(x_train, y_train, x_val, y_val, key, *, num_classes: int,
+           config: SearchConfig | None = None,
+           progress: bool = False) -> tuple[Genotype, dict]:
+  """The three-stage PDARTS search, first order.
+
+  Stage sp builds a fresh network of `layers + add_layers[sp]` cells with
+  the operations still switched on, trains it `epochs` epochs; from epoch
+  `eps_no_arch` on, each step first moves the alphas on a validation batch
+  (Adam), then the weights on a training batch (SGD, per-epoch cosine
+  learning rate). Between stages the weakest operations are dropped; the
+  last stage's alphas give the genotype. Stage sp, epoch e, step t use
+  keys `fold_in(fold_in(fold_in(key, sp), e), t)`.
+
+  Args:
+    x_train, y_train: weight-training data `[N, ...]`, `[N]`.
+    x_val, y_val: architecture data.
+    key: PRNG key.
+    num_classes: C.
+    config: `SearchConfig` (default: the official values).
+    progress: print one line per stage.
+
+  Returns:
+    `(genotype, {"switches_normal", "switches_reduce", "val_accuracy"})`.
+  """
+  config = SearchConfig() if config is None else config
+  x_train, y_train = jnp.asarray(x_train), jnp.asarray(y_train)
+  x_val, y_val = jnp.asarray(x_val), jnp.asarray(y_val)
+  sw_normal = [list(range(len(PRIMITIVES))) for _ in range(NUM_EDGES)]
+  sw_reduce = [list(range(len(PRIMITIVES))) for _ in range(NUM_EDGES)]
+  info = {}
+  for stage in range(3):
+    k_stage = jax.random.fold_in(key, stage)
+    net = SearchNetwork(num_classes, config.channels,
+                        config.layers + config.add_layers[stage],
+                        tuple(map(tuple, sw_normal)),
+                        tuple(map(tuple, sw_reduce)))
+    variables = net.init({"params": jax.random.fold_in(k_stage, 10_000),
+                          "dropout": k_stage}, x_train[:1])
+    params, batch_stats = variables["params"], variables["batch_stats"]
+    steps = config.steps_per_epoch
+
+    def lr_at(count, steps=steps):
+      epoch = count // steps
+      return 0.5 * config.weight_lr * (1 + jnp.cos(jnp.pi * epoch /
+                                                  config.epochs))
+
+    weights_tx, alphas_tx = search_optimizers(weight_lr=lr_at,
+                                              arch_lr=config.arch_lr)
+    w_state, a_state = weights_tx.init(params), alphas_tx.init(params)
+
+    def step(params, batch_stats, opt_state, x, y, key, rate, *, tx, net=net):
+      def loss(p):
+        (logits, _), new = net.apply(
+            {"params": p, "batch_stats": batch_stats}, x, train=True,
+            skip_rate=rate, rngs={"dropout": key}, mutable=["batch_stats"])
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        return ce.mean(), new["batch_stats"]
+
+      (value, batch_stats), grads = jax.value_and_grad(loss, has_aux=True)(
+          params)
+      updates, opt_state = tx.update(grads, opt_state, params)
+      return optax.apply_updates(params, updates), batch_stats, opt_state
+
+    weight_step = jax.jit(functools.partial(step, tx=weights_tx))
+    arch_step = jax.jit(functools.partial(step, tx=alphas_tx))
+    for epoch in range(config.epochs):
+      rate = jnp.float32(skip_dropout_rate(config.drop_rate[stage], epoch,
+                                           config.epochs, config.eps_no_arch))
+      k_epoch = jax.random.fold_in(k_stage, epoch)
+      for t in range(steps):
+        k = jax.random.fold_in(k_epoch, t)
+        k_val, k_train, k_arch, k_weights = jax.random.split(k, 4)
+        if epoch >= config.eps_no_arch:
+          vi = jax.random.randint(k_val, (config.batch_size,), 0,
+                                  x_val.shape[0])
+          params, batch_stats, a_state = arch_step(
+              params, batch_stats, a_state, x_val[vi], y_val[vi], k_arch,
+              rate)
+        ti = jax.random.randint(k_train, (config.batch_size,), 0,
+                                x_train.shape[0])
+        params, batch_stats, w_state = weight_step(
+            params, batch_stats, w_state, x_train[ti], y_train[ti],
+            k_weights, rate)
+    logits, _ = net.apply({"params": params, "batch_stats": batch_stats},
+                          x_val[:512])
+    info[f"stage{stage}_val_accuracy"] = float(
+        (logits.argmax(-1) == y_val[:512]).mean())
+    if progress:
+      print(f"pdarts stage {stage}: {net.layers} cells, ops per edge "
+            f"{len(sw_normal[0])}, val accuracy "
+            f"{info[f'stage{stage}_val_accuracy']:.3f}")
+    a_n = np.asarray(params["alphas_normal"])
+    a_r = np.asarray(params["alphas_reduce"])
+    if stage < 2:
+      sw_normal = drop_operations(sw_normal, a_n, stage)
+      sw_reduce = drop_operations(sw_reduce, a_r, stage)
+  genotype = derive_genotype(a_n, a_r, sw_normal, sw_reduce,
+                             max_skip=config.max_skip)
+  info.update(switches_normal=sw_normal, switches_reduce=sw_reduce)
+  return genotype, info

@@ -221,3 +221,29 @@ def test_derivation_matches_the_official_loop(seed, max_skip):
       assert all(j < 2 + node for _, j in cell[2 * node:2 * node + 2])
     assert [j for _, j in cell[:2]] == [0, 1]
   assert geno.normal_concat == geno.reduce_concat == [2, 3, 4, 5]
+
+
+@pytest.mark.slow
+def test_reduced_search_returns_a_valid_genotype():
+  # Spec §6, 46: the reduced CPU configuration runs all 3 stages. About
+  # 2-3 minutes here, nearly all XLA compilation of the supernets: run with
+  # `pytest --runslow`.
+  from jaxdal import data
+  ds = data.synthetic(num_train=200, num_test=50, shape=(16, 16, 1),
+                      num_classes=4, seed=0)
+  genotype, info = pdarts.search(
+      ds.x_train[:100], ds.y_train[:100], ds.x_train[100:], ds.y_train[100:],
+      jax.random.key(0), num_classes=4,
+      config=pdarts.SearchConfig.reduced())
+  for cell in (genotype.normal, genotype.reduce):
+    assert len(cell) == 8 and all(op in pdarts.PRIMITIVES[1:]
+                                  for op, _ in cell)
+    for node in range(4):
+      assert all(j < 2 + node for _, j in cell[2 * node:2 * node + 2])
+  assert sum(op == "skip_connect" for op, _ in genotype.normal) <= 2
+  assert all(len(ops) == 3 for ops in info["switches_normal"])
+  net = pdarts.DerivedNetwork(4, genotype, channels=4, layers=3)
+  x = jnp.asarray(ds.x_test[:2])
+  variables = net.init({"params": jax.random.key(0)}, x)
+  logits, features = net.apply(variables, x)
+  assert logits.shape == (2, 4) and features.shape == (2, 4 * 4 * 4)
