@@ -57,7 +57,7 @@ def summary_markdown(runs, curves, figures) -> str:
           n = min(strat.shape[1], rand.shape[1])
           gain = 100 * float(metrics.gain_over_random(
               strat[:, :n], rand[:, :n])[0].mean())
-          les = plots.mean_labeling_efficiency(by_acq["random"],
+          les = metrics.mean_labeling_efficiency(by_acq["random"],
                                                 by_seed)
           le = float(np.nanmean(les)) if np.isfinite(les).any() else None
       lines.append(f"| {plots.group_title(group)} | {acq} | {len(by_seed)} | "

@@ -97,6 +97,21 @@ def labeling_efficiency(random_curve, strategy_curve, accuracies):
                    / size_to_reach(*strategy_curve, a) for a in accuracies])
 
 
+def mean_labeling_efficiency(random_by_seed: dict,
+                             strategy_by_seed: dict) -> np.ndarray:
+  """Mean labeling efficiency over random's accuracy grid, one per seed.
+
+  `{seed: (sizes, accuracies)}` for random and for the strategy; a seed
+  without its own random curve is compared with the first random seed.
+  The grid's first target (the shared initial accuracy) is left out.
+  """
+  out = []
+  for seed, curve in strategy_by_seed.items():
+    rand = random_by_seed.get(seed, next(iter(random_by_seed.values())))
+    le = labeling_efficiency(rand, curve, accuracy_targets(rand)[1:])
+    out.append(np.nanmean(le) if np.isfinite(le).any() else np.nan)
+  return np.asarray(out)
+
 def gain_over_random(strategy: np.ndarray, random: np.ndarray):
   """Per-round accuracy gain over random, paired by seed.
 

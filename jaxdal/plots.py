@@ -123,18 +123,6 @@ def group_title(group) -> str:
   return f"{dataset} / {model}{extra}{init}"
 
 
-def mean_labeling_efficiency(random_by_seed,
-                             strategy_by_seed) -> np.ndarray:
-  """Mean labeling efficiency over random's accuracy grid, one per seed."""
-  out = []
-  for seed, curve in strategy_by_seed.items():
-    rand = random_by_seed.get(seed, next(iter(random_by_seed.values())))
-    le = metrics.labeling_efficiency(rand, curve,
-                                     metrics.accuracy_targets(rand)[1:])
-    out.append(np.nanmean(le) if np.isfinite(le).any() else np.nan)
-  return np.asarray(out)
-
-
 def labeling_efficiency_bars(curves: dict, out: str) -> str | None:
   """Mean labeling efficiency per acquisition (the paper's Figures 2, 4):
   one panel per dataset and architecture, bars with and without
@@ -154,7 +142,8 @@ def labeling_efficiency_bars(curves: dict, out: str) -> str | None:
     for i, (pre, by_acq) in enumerate(sorted(by_pre.items())):
       means, errs = [], []
       for a in acqs:
-        le = (mean_labeling_efficiency(by_acq["random"], by_acq[a])
+        le = (metrics.mean_labeling_efficiency(by_acq["random"],
+                                               by_acq[a])
               if a in by_acq else np.array([np.nan]))
         means.append(np.nanmean(le) if np.isfinite(le).any() else np.nan)
         errs.append(np.nanstd(le) if np.isfinite(le).any() else 0.0)

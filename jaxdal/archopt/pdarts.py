@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxdal.models.cnn import classifier_dropout
+
 PRIMITIVES = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
               "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 NONE, SKIP = 0, 3
@@ -183,6 +185,26 @@ def reduction_cells(layers: int) -> tuple[int, int]:
   return (layers // 3, 2 * layers // 3)
 
 
+def cell_plan(channels: int, layers: int) -> list[tuple[int, bool, bool]]:
+  """`(C, reduction, previous was reduction)` per cell; C doubles at the
+  reduction cells (L//3 and 2L//3)."""
+  plan, c, prev = [], channels, False
+  for i in range(layers):
+    reduction = i in reduction_cells(layers)
+    c = 2 * c if reduction else c
+    plan.append((c, reduction, prev))
+    prev = reduction
+  return plan
+
+
+def stem(channels: int, x, *, train: bool):
+  """3x3 convolution to 3C channels and BatchNorm (call in a compact
+  module)."""
+  x = nn.Conv(3 * channels, (3, 3), padding=((1, 1), (1, 1)),
+              use_bias=False)(x)
+  return _bn(train, affine=True)(x)
+
+
 class SearchNetwork(nn.Module):
   """Stem (3x3 conv, 3C, BN) -> `layers` cells (reductions at L//3 and
   2L//3 double C) -> global average pool (features) -> classifier."""
@@ -205,22 +227,14 @@ class SearchNetwork(nn.Module):
     alphas_reduce = self.param("alphas_reduce", init, (NUM_EDGES, n_reduce))
     w_normal = jax.nn.softmax(alphas_normal, axis=-1)
     w_reduce = jax.nn.softmax(alphas_reduce, axis=-1)
-    c = self.channels
-    s = _bn(train, affine=True)(nn.Conv(3 * c, (3, 3), padding=((1, 1),
-                                                               (1, 1)),
-                                        use_bias=False)(x))
-    s0 = s1 = s
-    reduction_prev = False
-    for i in range(self.layers):
-      reduction = i in reduction_cells(self.layers)
-      if reduction:
-        c *= 2
+    s0 = s1 = stem(self.channels, x, train=train)
+    for c, reduction, reduction_prev in cell_plan(self.channels,
+                                                  self.layers):
       cell = Cell(c, reduction, reduction_prev,
                   self.switches_reduce if reduction else self.switches_normal)
       # Stride-2 skips are never dropped (they are FactorizedReduce).
       s0, s1 = s1, cell(s0, s1, w_reduce if reduction else w_normal,
                         train=train, skip_rate=0.0 if reduction else skip_rate)
-      reduction_prev = reduction
     features = jnp.mean(s1, axis=(1, 2))
     return nn.Dense(self.num_classes, name="classifier")(features), features
 
@@ -406,21 +420,12 @@ class DerivedNetwork(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, mc: bool = False):
-    from jaxdal.models.cnn import classifier_dropout
-    c = self.channels
-    s = _bn(train, affine=True)(nn.Conv(3 * c, (3, 3), padding=((1, 1),
-                                                               (1, 1)),
-                                        use_bias=False)(x))
-    s0 = s1 = s
-    reduction_prev = False
-    for i in range(self.layers):
-      reduction = i in reduction_cells(self.layers)
-      if reduction:
-        c *= 2
+    s0 = s1 = stem(self.channels, x, train=train)
+    for c, reduction, reduction_prev in cell_plan(self.channels,
+                                                  self.layers):
       ops = self.genotype.reduce if reduction else self.genotype.normal
       s0, s1 = s1, DerivedCell(c, reduction, reduction_prev,
                                tuple(map(tuple, ops)))(s0, s1, train=train)
-      reduction_prev = reduction
     features = jnp.mean(s1, axis=(1, 2))
     h = classifier_dropout(self.dropout_rate, features, train=train, mc=mc)
     return nn.Dense(self.num_classes, name="classifier")(h), features
