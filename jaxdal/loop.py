@@ -72,6 +72,7 @@ class Settings:
   acquire: int = 100
   seed: int = 0
   val_fraction: float = 0.1
+  val_size: int | None = None
   pool_size: int | None = None
   batch_size: int = 64
   max_epochs: int = 50
@@ -241,6 +242,7 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
   pool = data.init_pool(jax.random.fold_in(run_key, _POOL), ds.y_train,
                         initial=settings.initial,
                         val_fraction=settings.val_fraction,
+                        val_size=settings.val_size,
                         pool_size=settings.pool_size,
                         num_classes=ds.num_classes)
   n_available = int(data.available(pool).sum())

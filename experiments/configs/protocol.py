@@ -20,6 +20,7 @@ def protocol(preset: str) -> ml_collections.ConfigDict:
   c.acquisition = "entropy"
   c.seed = 0
   c.val_fraction = 0.1
+  c.val_size = 0  # 0 = no cap
   c.target_train_accuracy = 0.99
   c.mc_samples = 10
   c.chunk = 1024
@@ -47,6 +48,8 @@ HELPS = {
     "pool_size": "cap on the unlabeled pool (0 = all remaining examples)",
     "val_fraction": "share of the non-initial examples held out for "
                     "validation",
+    "val_size": "cap on the validation examples, evaluated every epoch "
+                "(0 = no cap)",
     "batch_size": "training batch size (fixed; the last batch is padded)",
     "max_epochs": "maximum epochs per round",
     "patience": "stop after this many epochs without validation improvement",

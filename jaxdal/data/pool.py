@@ -69,6 +69,7 @@ def init_pool(
     *,
     initial: int,
     val_fraction: float = 0.1,
+    val_size: int | None = None,
     pool_size: int | None = None,
     num_classes: int | None = None,
 ) -> PoolState:
@@ -80,6 +81,8 @@ def init_pool(
     initial: size of the class-balanced initial labeled set.
     val_fraction: share of the remaining examples held out for validation
       (the paper uses 0.1).
+    val_size: cap on the validation examples (None = no cap); validation
+      runs every epoch, so large sets dominate a quick run's time.
     pool_size: cap on the unlabeled pool (None = all remaining examples).
     num_classes: C; defaults to `labels.max() + 1`.
 
@@ -108,6 +111,10 @@ def init_pool(
   rest = perm(1)
   rest = rest[~labeled[rest]]
   n_val = int(round(val_fraction * len(rest)))
+  if val_size is not None:
+    if val_size < 0:
+      raise ValueError(f"val_size must be >= 0, got {val_size}")
+    n_val = min(n_val, val_size)
   validation = np.zeros(n, bool)
   validation[rest[:n_val]] = True
   pool = rest[n_val:]

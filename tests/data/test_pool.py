@@ -35,6 +35,12 @@ def test_same_key_same_split_other_key_differs(pool):
   assert not np.array_equal(pool.labeled, other.labeled)
 
 
+def test_val_size_caps_the_validation_split():
+  p = data.init_pool(jax.random.key(0), LABELS, initial=10, val_size=7)
+  assert int(p.validation.sum()) == 7
+  assert int(data.available(p).sum()) == 500 - 10 - 7
+
+
 def test_pool_size_caps_the_pool():
   p = data.init_pool(jax.random.key(0), LABELS, initial=10, pool_size=50)
   assert int(data.available(p).sum()) == 50
