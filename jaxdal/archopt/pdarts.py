@@ -61,7 +61,19 @@ class FactorizedReduce(nn.Module):
     return _bn(train, self.affine)(jnp.concatenate([a, b], axis=-1))
 
 
+def _relu_dw_pw_bn(x, channels: int, kernel: int, stride: int,
+                   dilation: int, affine: bool, *, train: bool):
+  """ReLU -> depthwise kxk (stride, dilation) -> 1x1 conv -> BN (call in a
+  compact module)."""
+  pad = dilation * (kernel - 1) // 2
+  x = nn.Conv(x.shape[-1], (kernel, kernel), strides=stride,
+              padding=((pad, pad), (pad, pad)), kernel_dilation=dilation,
+              feature_group_count=x.shape[-1], use_bias=False)(nn.relu(x))
+  return _bn(train, affine)(nn.Conv(channels, (1, 1), use_bias=False)(x))
+
+
 class SepConv(nn.Module):
+  """The separable convolution applied twice (the second with stride 1)."""
   channels: int
   kernel: int
   stride: int
@@ -69,18 +81,14 @@ class SepConv(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train: bool):
-    pad = (self.kernel - 1) // 2
-    for stride in (self.stride, 1):
-      x = nn.Conv(x.shape[-1], (self.kernel, self.kernel), strides=stride,
-                  padding=((pad, pad), (pad, pad)),
-                  feature_group_count=x.shape[-1], use_bias=False)(
-                      nn.relu(x))
-      x = _bn(train, self.affine)(nn.Conv(self.channels, (1, 1),
-                                          use_bias=False)(x))
-    return x
+    x = _relu_dw_pw_bn(x, self.channels, self.kernel, self.stride, 1,
+                       self.affine, train=train)
+    return _relu_dw_pw_bn(x, self.channels, self.kernel, 1, 1, self.affine,
+                          train=train)
 
 
 class DilConv(nn.Module):
+  """One dilated (x2) separable convolution."""
   channels: int
   kernel: int
   stride: int
@@ -88,12 +96,8 @@ class DilConv(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train: bool):
-    pad = self.kernel - 1  # dilation 2
-    x = nn.Conv(x.shape[-1], (self.kernel, self.kernel), strides=self.stride,
-                padding=((pad, pad), (pad, pad)), kernel_dilation=2,
-                feature_group_count=x.shape[-1], use_bias=False)(nn.relu(x))
-    return _bn(train, self.affine)(nn.Conv(self.channels, (1, 1),
-                                           use_bias=False)(x))
+    return _relu_dw_pw_bn(x, self.channels, self.kernel, self.stride, 2,
+                          self.affine, train=train)
 
 
 class Operation(nn.Module):
