@@ -1,5 +1,6 @@
 """Shared fixtures; keeps the CPU suite fast and offline."""
 
+import ast
 import os
 
 # Never wait on a network: hub and TFDS lookups fail at once.
@@ -14,6 +15,19 @@ import pytest  # noqa: E402
 jax.config.update("jax_disable_most_optimizations", True)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def modules_loaded_by(statement: str, names) -> list[str]:
+  """Which of `names` a fresh interpreter has in sys.modules after
+  running `statement` (an import)."""
+  import subprocess
+  import sys
+  code = (f"import sys; {statement}; "
+          f"print(sorted(m for m in {tuple(names)!r} if m in sys.modules))")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=120)
+  assert out.returncode == 0, out.stderr
+  return ast.literal_eval(out.stdout.strip())
 
 
 @pytest.fixture(scope="session")

@@ -72,12 +72,15 @@ def _relu_dw_pw_bn(x, channels: int, kernel: int, stride: int,
   return _bn(train, affine)(nn.Conv(channels, (1, 1), use_bias=False)(x))
 
 
-class SepConv(nn.Module):
-  """The separable convolution applied twice (the second with stride 1)."""
+class _Separable(nn.Module):
   channels: int
   kernel: int
   stride: int
   affine: bool = False
+
+
+class SepConv(_Separable):
+  """The separable convolution applied twice (the second with stride 1)."""
 
   @nn.compact
   def __call__(self, x, *, train: bool):
@@ -87,12 +90,8 @@ class SepConv(nn.Module):
                           train=train)
 
 
-class DilConv(nn.Module):
+class DilConv(_Separable):
   """One dilated (x2) separable convolution."""
-  channels: int
-  kernel: int
-  stride: int
-  affine: bool = False
 
   @nn.compact
   def __call__(self, x, *, train: bool):
