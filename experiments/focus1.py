@@ -3,13 +3,17 @@ r"""Focus 1: how acquisition functions compare on a given backbone.
   python -m experiments.focus1 --dataset mnist5k --backbone cnn \
       --acquisition entropy --rounds 5 --initial 100 --acquire 100 \
       --workdir runs/x
+  python -m experiments.focus1 --seeds 0,1,2 --vmap_seeds
 
-Flags default to the `quick` preset; `--preset paper` switches to the
-paper's protocol, and any flag typed explicitly overrides the preset.
+Flags default to the `quick` preset (smaller pool, validation and test
+subsets and fewer epochs for ResNets and VGGs); `--preset paper` switches to
+the paper's protocol, and any flag typed explicitly overrides the preset.
 Re-running a command resumes its workdir from the latest round.
 """
 
+import dataclasses
 import os
+import time
 
 from absl import app, flags
 
@@ -47,6 +51,10 @@ for _name in cli.define_flags_from_config(focus1_config.get_config("quick"),
 flags.DEFINE_string("grid", "", "run the cells of a grid (paper_images, "
                     "smoke) instead of one run; with --task_index and "
                     "--num_tasks each process takes every num_tasks-th cell")
+flags.DEFINE_string("seeds", "", "comma-separated seeds to run (e.g. "
+                    "0,1,2), each into <workdir>/s<seed>; overrides --seed")
+flags.DEFINE_bool("vmap_seeds", False, "train the --seeds together: one "
+                  "jax.vmap-ed step over their stacked parameters")
 flags.DEFINE_integer("task_index", 0, "this process's share of --grid")
 flags.DEFINE_integer("num_tasks", 1, "how many processes share --grid")
 FLAGS = flags.FLAGS
@@ -60,6 +68,7 @@ def settings_from_config(c, backbone_kwargs: dict,
       backbone_kwargs=backbone_kwargs, dataset_kwargs=dataset_kwargs,
       rounds=c.rounds, initial=c.initial, acquire=c.acquire, seed=c.seed,
       val_fraction=c.val_fraction, val_size=c.val_size or None,
+      test_size=c.test_size or None,
       pool_size=c.pool_size or None,
       batch_size=c.batch_size, max_epochs=c.max_epochs, patience=c.patience,
       target_train_accuracy=c.target_train_accuracy, optimizer=c.optimizer,
@@ -94,7 +103,8 @@ def run_grid() -> None:
   print(f"grid {FLAGS.grid}: {len(all_cells)} cells, task "
         f"{FLAGS.task_index}/{FLAGS.num_tasks} runs {len(mine)}")
   for cell in mine:
-    config = cli.apply_flag_overrides(focus1_config.get_config(preset), FLAGS)
+    config = cli.apply_flag_overrides(focus1_config.get_config(
+        preset, cell.get("backbone", FLAGS.backbone)), FLAGS)
     config.update(cell)
     settings = settings_from_config(
         config, cli.parse_json_flag("backbone_kwargs", FLAGS.backbone_kwargs),
@@ -110,6 +120,46 @@ def run_grid() -> None:
           f"{100 * records[-1]['test_accuracy']:.2f}%")
 
 
+def parse_seeds(text: str) -> list[int]:
+  """`"0,1,2"` -> `[0, 1, 2]`; a one-line ValueError otherwise."""
+  try:
+    seeds = [int(part) for part in text.split(",") if part.strip()]
+  except ValueError:
+    raise ValueError(f"--seeds must be comma-separated integers, got "
+                     f"{text!r}") from None
+  if not seeds or len(set(seeds)) != len(seeds):
+    raise ValueError(f"--seeds must list distinct integers, got {text!r}")
+  return seeds
+
+
+def run_seeds(settings: loop.Settings) -> None:
+  """`--seeds` one after another, or together with `--vmap_seeds`."""
+  if not FLAGS.seeds:
+    raise ValueError("--vmap_seeds needs --seeds, e.g. --seeds 0,1,2")
+  seeds = parse_seeds(FLAGS.seeds)
+  root = FLAGS.workdir or os.path.join(
+      "runs", "focus1",
+      f"{settings.dataset}_{settings.backbone}_{settings.acquisition}")
+  all_settings = [dataclasses.replace(settings, seed=s) for s in seeds]
+  workdirs = [os.path.join(root, f"s{s}") for s in seeds]
+  t0 = time.perf_counter()
+  if FLAGS.vmap_seeds:
+    results = loop.run_seeds(all_settings, workdirs,
+                             overwrite=FLAGS.overwrite,
+                             progress=FLAGS.progress)
+  else:
+    results = [loop.run(s, w, overwrite=FLAGS.overwrite,
+                        progress=FLAGS.progress)
+               for s, w in zip(all_settings, workdirs, strict=True)]
+  for seed, records in zip(seeds, results, strict=True):
+    last = records[-1]
+    print(f"seed {seed}: final test accuracy "
+          f"{100 * last['test_accuracy']:.2f}% with {last['labeled']} labels")
+  how = "together (vmap)" if FLAGS.vmap_seeds else "one by one"
+  print(f"{len(seeds)} seeds {how} in {time.perf_counter() - t0:.1f}s; "
+        f"results in {root}")
+
+
 def main(argv):
   del argv
   if FLAGS.grid:
@@ -118,10 +168,13 @@ def main(argv):
 
   def go():
     config = cli.apply_flag_overrides(
-        focus1_config.get_config(FLAGS.preset), FLAGS)
+        focus1_config.get_config(FLAGS.preset, FLAGS.backbone), FLAGS)
     settings = settings_from_config(
         config, cli.parse_json_flag("backbone_kwargs", FLAGS.backbone_kwargs),
         cli.parse_json_flag("dataset_kwargs", FLAGS.dataset_kwargs))
+    if FLAGS.seeds or FLAGS.vmap_seeds:
+      run_seeds(settings)
+      return
     workdir = FLAGS.workdir or os.path.join(
         "runs", "focus1", f"{settings.dataset}_{settings.backbone}_"
         f"{settings.acquisition}_s{settings.seed}")

@@ -4,14 +4,16 @@ r"""Focus 2: architecture optimisation during active learning.
   python -m experiments.focus2 --method depth_dropout --mode spo \
       --acquisition margin --workdir runs/dd_spo
 
-`--method` is bbdropout, depth_dropout or a fixed CNN (cnn1, cnn5, cnn9);
-`--mode` says when the architecture is optimised: `joint` (every round,
-with the weights), `spo` (once, on the initial labeled set) or `upo` (once,
-on unlabeled data with DeepCluster pseudo-labels). With no other flag the
+`--method` is bbdropout, depth_dropout, pdarts or a fixed CNN (cnn1,
+cnn5, cnn9); `--mode` says when the architecture is optimised: `joint`
+(every round, with the weights; PDARTS searches a new genotype every
+round), `spo` (once, on the initial labeled set) or `upo` (once, on
+unlabeled data with DeepCluster pseudo-labels). With no other flag the
 quick preset runs on the embedded MNIST digits. Each round prints the test
 accuracy and the inferred architecture; the workdir gets `metrics.jsonl`,
 a learning curve and an architecture figure (per-layer activation bars over
-a filters-by-layers mask, one column per round).
+a filters-by-layers mask, one column per round; PDARTS: operations per
+cell and round).
 """
 
 import os
@@ -30,7 +32,8 @@ HELPS = {
     "mode": "when the architecture is optimised: joint, spo or upo",
     "train_arch": "train the architecture parameters (BBDropout gates, "
                   "Depth-Dropout structure); --notrain_arch freezes them at "
-                  "their initial values, as the ArchDAL code does",
+                  "their initial values, as the ArchDAL code does (PDARTS: "
+                  "no search, the published CIFAR-10 genotype)",
     "acquisition": f"acquisition function ({', '.join(acquisition.names())})",
     "pretrain_epochs": "UPO: DeepCluster alternations",
     "pretrain_steps": "UPO: training steps per DeepCluster alternation",
@@ -63,7 +66,7 @@ def settings_from_config(c, preset: str, method_kwargs: dict,
       train_arch=c.train_arch,
       acquisition=c.acquisition, rounds=c.rounds, initial=c.initial,
       acquire=c.acquire, seed=c.seed, val_fraction=c.val_fraction,
-      val_size=c.val_size or None,
+      val_size=c.val_size or None, test_size=c.test_size or None,
       pool_size=c.pool_size or None, batch_size=c.batch_size,
       max_epochs=c.max_epochs, patience=c.patience,
       target_train_accuracy=c.target_train_accuracy,

@@ -58,6 +58,14 @@ class RoundCheckpointer:
     return (out.train_state, PoolState(**out.pool), list(out.metrics),
             dict(out.config))
 
+  def restore_pool(self, round_: int, pool_like: PoolState) -> PoolState:
+    """Reads only the pool of round `round_` (enough to rebuild the network
+    a search chose for it, before the train state can be shaped)."""
+    out = self._manager.restore(
+        round_, args=ocp.args.Composite(
+            pool=ocp.args.StandardRestore(_abstract(pool_like._asdict()))))
+    return PoolState(**out.pool)
+
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()

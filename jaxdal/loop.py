@@ -7,16 +7,19 @@ rewrite `metrics.jsonl`. Keys are derived, never carried: round r uses
 checkpoint reproduces the uninterrupted run exactly.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from jaxdal import (
     acquisition,
@@ -30,10 +33,11 @@ from jaxdal import (
     pretrain,
 )
 from jaxdal import predict as predict_lib
+from jaxdal import seeds as seeds_lib
 from jaxdal import train as train_lib
 
 # Sub-streams of a round key.
-_INIT, _TRAIN, _PREDICT, _SELECT = 0, 1, 2, 3
+_INIT, _TRAIN, _PREDICT, _SELECT, _SEARCH = 0, 1, 2, 3, 4
 # Sub-streams of the run key.
 _POOL, _ROUNDS, _PRETRAIN = 0, 1, 2
 
@@ -73,6 +77,8 @@ class Settings:
   seed: int = 0
   val_fraction: float = 0.1
   val_size: int | None = None
+  # Evaluate on `test_size` evenly spaced test examples (None = all).
+  test_size: int | None = None
   pool_size: int | None = None
   batch_size: int = 64
   max_epochs: int = 50
@@ -113,6 +119,11 @@ def _check_settings(s: Settings) -> None:
   if s.mode == "upo" and s.pretrain != "none":
     raise ValueError("mode 'upo' already pretrains with DeepCluster; leave "
                      "--pretrain at none")
+  if bundle.search is not None and s.pretrain != "none":
+    raise ValueError(f"--pretrain {s.pretrain} transfers a body into a "
+                     f"fixed network; {s.method!r} searches its network, so "
+                     f"leave --pretrain at none (mode 'upo' searches on "
+                     f"DeepCluster pseudo-labels)")
   acquisition.get(s.acquisition)
   if s.schedule not in train_lib.SCHEDULES:
     raise ValueError(f"unknown schedule {s.schedule!r}; valid: "
@@ -129,6 +140,10 @@ def _check_settings(s: Settings) -> None:
   if s.pretrain not in PRETRAINING:
     raise ValueError(f"unknown pretraining {s.pretrain!r}; valid: "
                      f"{', '.join(PRETRAINING)}")
+  if s.test_size is not None and (not isinstance(s.test_size, int)
+                                  or s.test_size <= 0):
+    raise ValueError(f"test_size must be a positive integer or None, got "
+                     f"{s.test_size!r}")
   if acquisition.get(s.acquisition).uses_mc and s.mc_samples < 2:
     raise ValueError(f"acquisition {s.acquisition!r} needs mc_samples >= 2, "
                      f"got {s.mc_samples}")
@@ -188,11 +203,22 @@ def _format_row(record: dict) -> str:
           f"{t['select_s']:>7.2f}")
 
 
+_SHORT_OPS = {"max_pool_3x3": "max", "avg_pool_3x3": "avg",
+              "skip_connect": "skip", "sep_conv_3x3": "sep3",
+              "sep_conv_5x5": "sep5", "dil_conv_3x3": "dil3",
+              "dil_conv_5x5": "dil5"}
+
+
 def _format_architecture(arch: dict | None) -> str:
-  """One line: active filters per layer and/or depth."""
+  """One line: active filters per layer and/or depth, or a genotype."""
   if not arch:
     return ""
   parts = []
+  if "genotype" in arch:
+    for cell in ("normal", "reduce"):
+      ops = " ".join(f"{_SHORT_OPS.get(op, op)}({j})"
+                     for op, j in arch["genotype"][cell])
+      parts.append(f"{cell} {ops}")
   if "depth" in arch:
     parts.append(f"depth {arch['depth']:.2f}")
   if "active_filters" in arch:
@@ -207,27 +233,12 @@ TABLE_HEADER = (f"{'round':>5} {'labeled':>7} {'test%':>7} {'val%':>7} "
                 f"{'select_s':>7}")
 
 
-def run(settings: Settings, workdir: str, *, overwrite: bool = False,
-        progress: bool = True, log: Callable[[str], None] = print
-        ) -> list[dict]:
-  """Runs (or resumes) an active-learning experiment in `workdir`.
-
-  Args:
-    settings: the run's definition.
-    workdir: output folder (`config.json`, `metrics.jsonl`, `checkpoints/`,
-      `figures/`). A folder holding the same config resumes from its latest
-      checkpoint; a different config is refused unless `overwrite`.
-    overwrite: replace whatever `workdir` holds.
-    progress: show progress bars.
-    log: where the per-round table goes.
-
-  Returns:
-    The per-round metric records (as in `metrics.jsonl`).
-
-  Raises:
-    ValueError: a bad setting or a workdir conflict, before any file is
-      written. `DatasetNotFoundError` for missing data, likewise.
-  """
+@contextlib.contextmanager
+def _session(settings: Settings, workdir: str, overwrite: bool):
+  """Checks `settings`, loads data, prepares `workdir`; yields
+  `(ds, pool, run_key, config, ckpt)`. Nothing is written before every
+  check passed; a failure before the first checkpoint removes a workdir
+  this session created."""
   _check_settings(settings)
   try:
     ds = data.load(settings.dataset, data_dir=settings.data_dir,
@@ -258,8 +269,7 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
   ckpt = None
   try:
     ckpt = checkpoint.RoundCheckpointer(os.path.join(workdir, "checkpoints"))
-    records = _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt,
-                          progress, log)
+    yield ds, pool, run_key, config, ckpt
   except BaseException:
     if ckpt is not None:
       ckpt.close()
@@ -273,48 +283,252 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
   finally:
     if ckpt is not None:
       ckpt.close()
+
+
+class _FitRequest(NamedTuple):
+  """What a round asks its driver to train (answered with `fit`'s
+  `(state, FitResult)`)."""
+  machine: "_Machine"
+  state: train_lib.TrainState
+  x_train: jax.Array
+  y_train: jax.Array
+  train_idx: np.ndarray
+  val_idx: np.ndarray
+  key: jax.Array
+  kwargs: dict
+  augment: bool
+
+
+def _fit_one(request: _FitRequest):
+  return train_lib.fit(request.machine.trainer, request.state,
+                       request.x_train, request.y_train, request.train_idx,
+                       request.val_idx, request.key, **request.kwargs)
+
+
+def _drive(rounds, answer: Callable[[_FitRequest], tuple]):
+  """Runs a `_run_rounds` generator, answering its fit requests."""
+  try:
+    request = next(rounds)
+    while True:
+      request = rounds.send(answer(request))
+  except StopIteration as done:
+    return done.value
+
+
+def run(settings: Settings, workdir: str, *, overwrite: bool = False,
+        progress: bool = True, log: Callable[[str], None] = print
+        ) -> list[dict]:
+  """Runs (or resumes) an active-learning experiment in `workdir`.
+
+  Args:
+    settings: the run's definition.
+    workdir: output folder (`config.json`, `metrics.jsonl`, `checkpoints/`,
+      `figures/`). A folder holding the same config resumes from its latest
+      checkpoint; a different config is refused unless `overwrite`.
+    overwrite: replace whatever `workdir` holds.
+    progress: show progress bars.
+    log: where the per-round table goes.
+
+  Returns:
+    The per-round metric records (as in `metrics.jsonl`).
+
+  Raises:
+    ValueError: a bad setting or a workdir conflict, before any file is
+      written. `DatasetNotFoundError` for missing data, likewise.
+  """
+  with _session(settings, workdir, overwrite) as (ds, pool, run_key, config,
+                                                  ckpt):
+    records = _drive(_run_rounds(settings, ds, pool, run_key, workdir,
+                                 config, ckpt, progress, log), _fit_one)
   plots.learning_curve(workdir)
   return records
 
 
+def run_seeds(settings: list[Settings], workdirs: list[str], *,
+              overwrite: bool = False, progress: bool = True,
+              log: Callable[[str], None] = print) -> list[list[dict]]:
+  """Runs several seeds of one configuration in lockstep, training them
+  together: one `jax.vmap`-ed step over the seeds' stacked train states.
+
+  Each seed keeps its own workdir, keys, pool, stopping rule and
+  checkpoints, and gets the records `run(settings[i], workdirs[i])` would
+  give (a seed that stops early is frozen while the others go on). Rounds
+  whose seeds train different networks (PDARTS searches) train one by one.
+
+  Args:
+    settings: one `Settings` per seed, equal but for `seed`.
+    workdirs: one output folder per seed.
+    overwrite, progress, log: as in `run`.
+
+  Returns:
+    The per-round records of every seed.
+
+  Raises:
+    ValueError: settings that differ in more than the seed, or workdirs
+      at different rounds (resume them with `run`).
+  """
+  if len(settings) != len(workdirs) or not settings:
+    raise ValueError(f"need one workdir per seed, got {len(settings)} "
+                     f"settings and {len(workdirs)} workdirs")
+  first = {**settings[0].to_dict(), "seed": None}
+  for s in settings[1:]:
+    other = {**s.to_dict(), "seed": None}
+    if other != first:
+      changed = sorted(k for k in first if first[k] != other[k])
+      raise ValueError(f"run_seeds needs settings equal but for the seed; "
+                       f"they differ in {', '.join(changed)}")
+  with contextlib.ExitStack() as stack:
+    generators = []
+    for s, workdir in zip(settings, workdirs, strict=True):
+      ds, pool, run_key, config, ckpt = stack.enter_context(
+          _session(s, workdir, overwrite))
+      tag = f"seed {s.seed}: " if len(settings) > 1 else ""
+      generators.append(_run_rounds(s, ds, pool, run_key, workdir, config,
+                                    ckpt, progress,
+                                    lambda line, tag=tag: log(tag + line)))
+    records = _drive_together(generators)
+  for workdir in workdirs:
+    plots.learning_curve(workdir)
+  return records
+
+
+def _drive_together(generators):
+  """Runs `_run_rounds` generators in lockstep, answering each wave of fit
+  requests together (`_fit_together`)."""
+  results: list = [None] * len(generators)
+  pending: dict[int, _FitRequest] = {}
+  for i, g in enumerate(generators):
+    try:
+      pending[i] = next(g)
+    except StopIteration as done:
+      results[i] = done.value
+  seed_trainers: dict = {}
+  while pending:
+    order = sorted(pending)
+    answers = _fit_together([pending[i] for i in order], seed_trainers)
+    for i, answer in zip(order, answers, strict=True):
+      try:
+        pending[i] = generators[i].send(answer)
+      except StopIteration as done:
+        results[i] = done.value
+        del pending[i]
+  return results
+
+
+def _fit_together(requests: list[_FitRequest], seed_trainers: dict):
+  """Answers fit requests; those with the same network and data shapes
+  train together in one vmapped fit, the others one by one."""
+  groups: dict = {}
+  for i, r in enumerate(requests):
+    groups.setdefault((r.machine.bundle.model, len(r.train_idx),
+                       len(r.val_idx)), []).append(i)
+  answers: list = [None] * len(requests)
+  for members in groups.values():
+    if len(members) == 1:
+      answers[members[0]] = _fit_one(requests[members[0]])
+      continue
+    first = requests[members[0]]
+    trainer_key = id(first.machine)
+    if trainer_key not in seed_trainers:
+      seed_trainers[trainer_key] = seeds_lib.make_seed_trainer(
+          first.machine.bundle.model, first.machine.tx,
+          first.machine.bundle.loss, augment=first.augment)
+    fitted = seeds_lib.fit_seeds(
+        seed_trainers[trainer_key], [requests[i].state for i in members],
+        first.x_train, first.y_train,
+        [requests[i].train_idx for i in members],
+        [requests[i].val_idx for i in members],
+        [requests[i].key for i in members], **first.kwargs)
+    for i, answer in zip(members, fitted, strict=True):
+      answers[i] = answer
+  return answers
+
+
+class _Machine(NamedTuple):
+  """A bundle with its optimiser and compiled trainer and predictor."""
+  bundle: archopt.Bundle
+  tx: optax.GradientTransformation
+  trainer: train_lib.Trainer
+  predictor: predict_lib.Predictor
+
+
 def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
                 log):
-  bundle = _bundle(settings, ds.num_classes)
-  model = bundle.model
+  base = _bundle(settings, ds.num_classes)
   acq = acquisition.get(settings.acquisition)
   # Joint: architecture and weights train every round. SPO/UPO: the
-  # architecture is optimised once, before round 0, then frozen.
-  tx = bundle.optimizer(settings.learning_rate,
-                        train_arch=(settings.mode == "joint"
-                                    and settings.train_arch))
-  trainer = train_lib.make_trainer(model, tx, bundle.loss,
-                                   augment=settings.augment)
-  predictor = predict_lib.make_predictor(
-      model, mc_samples=settings.mc_samples if acq.uses_mc else 0,
-      chunk=settings.chunk)
+  # architecture is optimised once, before round 0, then frozen. A discrete
+  # search (PDARTS) replaces the network instead; --notrain_arch keeps the
+  # method's default network.
+  train_arch = settings.mode == "joint" and settings.train_arch
+  searches = base.search is not None and settings.train_arch
+  machines: dict[str, _Machine] = {}
+
+  def machine_for(bundle: archopt.Bundle, tag: str) -> _Machine:
+    """Built once per architecture, so unchanged ones never recompile."""
+    if tag not in machines:
+      tx = bundle.optimizer(settings.learning_rate, train_arch=train_arch)
+      machines[tag] = _Machine(
+          bundle, tx,
+          train_lib.make_trainer(bundle.model, tx, bundle.loss,
+                                 augment=settings.augment),
+          predict_lib.make_predictor(
+              bundle.model,
+              mc_samples=settings.mc_samples if acq.uses_mc else 0,
+              chunk=settings.chunk))
+    return machines[tag]
+
   select = jax.jit(acq.select, static_argnums=1)
   x_train, y_train = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
   x_test, y_test = jnp.asarray(ds.x_test), jnp.asarray(ds.y_test)
-  test_idx = np.arange(len(ds.y_test))
+  test_idx = data.test_indices(len(ds.y_test), settings.test_size)
   val_idx = np.flatnonzero(np.asarray(pool.validation))
   # Predictions cover the fixed candidate set, so their shapes never change.
   candidates = np.flatnonzero(np.asarray(pool.candidate))
   rounds_root = jax.random.fold_in(run_key, _ROUNDS)
+  pretrain_key = jax.random.fold_in(run_key, _PRETRAIN)
 
   # Starting weights of every round: DeepCluster's body (focus 1's
-  # --pretrain, and UPO), or the whole SPO network.
+  # --pretrain, and UPO), or the whole SPO network. A search's network
+  # starts fresh: nothing pre-trained fits it.
   init_from, keep = None, "body"
-  if settings.pretrain == "deepcluster" or settings.mode == "upo":
-    init_from = _deepcluster(settings, ds, x_train,
-                         jax.random.fold_in(run_key, _PRETRAIN), workdir,
-                         progress, log)
+  if searches:
+    pass  # the search itself uses the data (UPO: DeepCluster pseudo-labels)
+  elif settings.pretrain == "deepcluster" or settings.mode == "upo":
+    init_from = _deepcluster(settings, ds, x_train, pretrain_key, workdir,
+                             progress, log)
   elif settings.mode == "spo":
     init_from, keep = _supervised_preoptimisation(
-        settings, ds, pool, x_train, y_train, val_idx,
-        jax.random.fold_in(run_key, _PRETRAIN), workdir, progress, log), "all"
+        settings, ds, pool, x_train, y_train, val_idx, pretrain_key, workdir,
+        progress, log), "all"
 
-  def fresh_state(key):
-    state = train_lib.init_state(model, tx, key, ds.input_shape)
+  search_info: dict[int, dict] = {}
+  initial_pool = pool
+
+  def machine_at(r: int, pool_r: data.PoolState) -> _Machine:
+    """The network trained in round r (searching for it if needed)."""
+    if not searches:
+      return machine_for(base, "")
+    if settings.mode == "joint":
+      found = _cached_search(
+          base, f"round_{r:03d}", x_train, y_train,
+          data.labeled_indices(pool_r), val_idx,
+          jax.random.fold_in(jax.random.fold_in(rounds_root, r), _SEARCH),
+          workdir, progress, log)
+    elif settings.mode == "spo":
+      found = _cached_search(base, "spo", x_train, y_train,
+                             data.labeled_indices(initial_pool), val_idx,
+                             pretrain_key, workdir, progress, log)
+    else:
+      found = _cached_unsupervised_search(settings, base, ds, x_train,
+                                          initial_pool, pretrain_key, workdir,
+                                          progress, log)
+    search_info[r] = {k: v for k, v in found.items() if k != "genotype"}
+    return machine_for(base.adopt(found), json.dumps(found["genotype"]))
+
+  def fresh_state(machine: _Machine, key):
+    state = train_lib.init_state(machine.bundle.model, machine.tx, key,
+                                 ds.input_shape)
     if init_from is None:
       return state
     fresh = {"params": state.params, **state.model_state}
@@ -322,16 +536,19 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
          else pretrain.transfer_body(init_from, fresh))
     params = v.pop("params")
     return state._replace(params=params, model_state=v,
-                          opt_state=tx.init(params))
+                          opt_state=machine.tx.init(params))
 
-  state = fresh_state(jax.random.fold_in(jax.random.fold_in(rounds_root, 0),
-                                         _INIT))
   records: list[dict] = []
-  start = 0
+  start, state, machine = 0, None, None
   latest = ckpt.latest_round()
   metrics_path = os.path.join(workdir, metrics.METRICS_FILE)
   if latest is not None:
-    state, pool, records, _ = ckpt.restore(latest, train_state_like=state,
+    # The pool of round `latest` is needed to rebuild its network: the
+    # searches are cached in the workdir, so this reads, not searches.
+    pool_latest = ckpt.restore_pool(latest, pool)
+    machine = machine_at(latest, _pool_before(pool_latest, latest))
+    like = fresh_state(machine, jax.random.key(0))
+    state, pool, records, _ = ckpt.restore(latest, train_state_like=like,
                                            pool_like=pool)
     records = records[: latest + 1]
     start = latest + 1
@@ -346,18 +563,24 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
   for r in range(start, settings.rounds):
     compiles_before = diagnostics.compilations()
     key_r = jax.random.fold_in(rounds_root, r)
-    if r > 0 and settings.warm_start:
-      state = state._replace(opt_state=tx.init(state.params))
-    elif r > 0:
-      state = fresh_state(jax.random.fold_in(key_r, _INIT))
+    t_search = time.perf_counter()
+    previous, machine = machine, machine_at(r, pool)
+    search_s = time.perf_counter() - t_search
+    trainer, predictor = machine.trainer, machine.predictor
+    if r > 0 and settings.warm_start and machine is previous:
+      state = state._replace(opt_state=machine.tx.init(state.params))
+    else:
+      state = fresh_state(machine, jax.random.fold_in(key_r, _INIT))
     t0 = time.perf_counter()
-    state, fit = train_lib.fit(
-        trainer, state, x_train, y_train, data.labeled_indices(pool), val_idx,
-        jax.random.fold_in(key_r, _TRAIN), batch_size=settings.batch_size,
-        max_epochs=settings.max_epochs, learning_rate=settings.learning_rate,
-        patience=settings.patience,
-        target_train_accuracy=settings.target_train_accuracy,
-        schedule=settings.schedule, progress=progress)
+    # The driver trains (alone, or with other seeds: `run_seeds`).
+    state, fit = yield _FitRequest(
+        machine, state, x_train, y_train, data.labeled_indices(pool), val_idx,
+        jax.random.fold_in(key_r, _TRAIN), dict(
+            batch_size=settings.batch_size, max_epochs=settings.max_epochs,
+            learning_rate=settings.learning_rate, patience=settings.patience,
+            target_train_accuracy=settings.target_train_accuracy,
+            schedule=settings.schedule, progress=progress),
+        settings.augment)
     test_acc = train_lib.evaluate(trainer, state, x_test, y_test, test_idx)
     train_s = time.perf_counter() - t0
     labeled_count = int(pool.labeled.sum())
@@ -367,11 +590,14 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
     if r < settings.rounds - 1:
       variables = {"params": state.params, **state.model_state}
       inputs = {"probs": None, "features": None}
-      if acq.uses_probs:
+      k_predict = jax.random.fold_in(key_r, _PREDICT)
+      if acq.uses_probs and acq.uses_features and not acq.uses_mc:
+        inputs["probs"], inputs["features"] = predict_lib.probs_and_features(
+            predictor, variables, x_train, k_predict, candidates)
+      elif acq.uses_probs:
         inputs["probs"] = predict_lib.predict_probs(
-            predictor, variables, x_train, jax.random.fold_in(key_r, _PREDICT),
-            candidates)
-      if acq.uses_features:
+            predictor, variables, x_train, k_predict, candidates)
+      if acq.uses_features and inputs["features"] is None:
         inputs["features"] = predict_lib.features(predictor, variables,
                                                   x_train, candidates)
       jax.block_until_ready(inputs)
@@ -388,7 +614,7 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
     else:
       predict_s = select_s = 0.0
 
-    architecture = bundle.architecture(
+    architecture = machine.bundle.architecture(
         {"params": state.params, **state.model_state})
     record = {
         "round": r,
@@ -403,8 +629,11 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
         "architecture": architecture,
         "time": {"train_s": round(train_s, 3), "predict_s": round(predict_s, 3),
                  "select_s": round(select_s, 3),
+                 "search_s": round(search_s, 3),
                  "compilations": diagnostics.compilations() - compiles_before},
     }
+    if r in search_info:
+      record["search"] = search_info[r]
     records.append(record)
     ckpt.save(r, train_state=state, pool=pool, metrics=records, config=config)
     metrics.write_jsonl(metrics_path, records)
@@ -476,3 +705,67 @@ def _supervised_preoptimisation(settings, ds, pool, x_train, y_train,
 
   like = _init_variables(bundle, key, ds.input_shape)
   return _cached_variables(workdir, "preoptimised", like, compute, log)
+
+
+def _pool_before(pool: data.PoolState, r: int) -> data.PoolState:
+  """The pool as round r trained on it (labels acquired in rounds <= r)."""
+  label_round = np.asarray(pool.label_round)
+  labeled = (label_round >= 0) & (label_round <= r)
+  return pool._replace(labeled=jnp.asarray(labeled),
+                       round=jnp.asarray(r, jnp.int32))
+
+
+def _cached_json(workdir, name, compute, log):
+  """`workdir/searches/<name>.json`, computed and written if absent (a
+  resumed run never searches twice)."""
+  path = os.path.join(workdir, "searches", f"{name}.json")
+  if os.path.isfile(path):
+    with open(path) as f:
+      return json.load(f)
+  t0 = time.perf_counter()
+  found = compute()
+  found["time_s"] = round(time.perf_counter() - t0, 3)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path + ".tmp", "w") as f:
+    json.dump(found, f, indent=1)
+  os.replace(path + ".tmp", path)
+  log(f"search {name}: {_format_architecture(found).strip()} "
+      f"({found['time_s']:.1f}s)")
+  return found
+
+
+def _cached_search(bundle, name, x_train, y_train, weight_idx, arch_idx, key,
+                   workdir, progress, log):
+  """A search with weights on `weight_idx` (the labeled set) and the
+  architecture on `arch_idx` (the validation split), as ArchDAL does."""
+  weight_idx, arch_idx = np.asarray(weight_idx), np.asarray(arch_idx)
+  return _cached_json(workdir, name, lambda: bundle.search(
+      x_train[weight_idx], y_train[weight_idx], x_train[arch_idx],
+      y_train[arch_idx], key, progress), log)
+
+
+def _cached_unsupervised_search(settings, bundle, ds, x_train, pool, key,
+                                workdir, progress, log):
+  """UPO: DeepCluster pseudo-labels of every training image (with the
+  method's default network), then a search on the unlabeled pool split
+  50/50 between weights and architecture (PDARTS's train_portion)."""
+  def compute():
+    result = pretrain.deepcluster(
+        lambda k: _bundle(settings, k), x_train, jax.random.fold_in(key, 0),
+        num_clusters=ds.num_classes, epochs=settings.pretrain_epochs,
+        steps_per_epoch=settings.pretrain_steps,
+        batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate, progress=progress)
+    pseudo = jnp.asarray(result.assignments[-1])
+    unlabeled = np.flatnonzero(np.asarray(data.available(pool)))
+    order = unlabeled[np.asarray(jax.random.permutation(
+        jax.random.fold_in(key, 1), len(unlabeled)))]
+    half = len(order) // 2
+    found = bundle.search(x_train[order[:half]], pseudo[order[:half]],
+                          x_train[order[half:]], pseudo[order[half:]],
+                          jax.random.fold_in(key, 2), progress)
+    found["pseudo_label_purity"] = pretrain.purity(
+        np.asarray(pseudo), np.asarray(ds.y_train))
+    return found
+
+  return _cached_json(workdir, "upo", compute, log)

@@ -44,16 +44,24 @@ def architecture_evolution(workdir: str, out: str | None = None) -> str | None:
   filters-by-layers mask (1 = filter active / kept). Reads the
   "architecture" entries of `metrics.jsonl`.
 
+  For a searched network (PDARTS) it shows the genotype per round instead:
+  how many edges of the normal and the reduction cell use each operation.
+
   Returns:
     The PNG path (default `workdir/figures/architecture.png`), or None when
-    the run records no mask (fixed networks).
+    the run records no mask or genotype (fixed networks).
   """
   config, records = metrics.read_run(workdir)
-  records = [r for r in sorted(records, key=lambda r: r["round"])
+  records = sorted(records, key=lambda r: r["round"])
+  out = out or os.path.join(workdir, "figures", "architecture.png")
+  genotypes = [r for r in records
+               if (r.get("architecture") or {}).get("genotype")]
+  if genotypes:
+    return _genotype_evolution(config, genotypes, out)
+  records = [r for r in records
              if (r.get("architecture") or {}).get("mask") is not None]
   if not records:
     return None
-  out = out or os.path.join(workdir, "figures", "architecture.png")
   os.makedirs(os.path.dirname(out), exist_ok=True)
   n = len(records)
   fig, axes = plt.subplots(2, n, figsize=(2.2 * n + 0.8, 4.6), dpi=120,
@@ -90,6 +98,38 @@ def architecture_evolution(workdir: str, out: str | None = None) -> str | None:
   fig.suptitle(f"{config.get('method', '?')} ({config.get('mode', '?')}) on "
                f"{config.get('dataset', '?')}, {config.get('acquisition')}",
                fontsize=10)
+  fig.savefig(out, bbox_inches="tight")
+  plt.close(fig)
+  return out
+
+
+def _genotype_evolution(config: dict, records: list[dict], out: str) -> str:
+  """Operation counts of the normal and reduction cells, one column per
+  round (each cell has 8 edges)."""
+  ops = ["max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
+         "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
+  colors = plt.cm.tab10(np.arange(len(ops)))
+  fig, axes = plt.subplots(1, 2, figsize=(1.0 * len(records) + 4.5, 3.4),
+                           dpi=120, sharey=True)
+  x = np.arange(len(records))
+  for ax, cell in zip(axes, ("normal", "reduce"), strict=True):
+    bottom = np.zeros(len(records))
+    for op, color in zip(ops, colors, strict=True):
+      counts = np.array([sum(o == op for o, _ in
+                             r["architecture"]["genotype"][cell])
+                         for r in records], float)
+      ax.bar(x, counts, bottom=bottom, color=color, label=op, width=0.7)
+      bottom += counts
+    ax.set_xticks(x, [f"{r['round']}\n{r['labeled']}" for r in records],
+                  fontsize=7)
+    ax.set_xlabel("round / labels", fontsize=8)
+    ax.set_title(f"{cell} cell", fontsize=9)
+  axes[0].set_ylabel("edges using the operation", fontsize=8)
+  axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+  fig.suptitle(f"{config.get('method', '?')} ({config.get('mode', '?')}) on "
+               f"{config.get('dataset', '?')}, {config.get('acquisition')}: "
+               f"genotype per round", fontsize=10)
+  os.makedirs(os.path.dirname(out), exist_ok=True)
   fig.savefig(out, bbox_inches="tight")
   plt.close(fig)
   return out

@@ -41,11 +41,18 @@ def _features_chunk(variables, x_all, idx, key, *, model: nn.Module):
   return features
 
 
+def _both_chunk(variables, x_all, idx, key, *, model: nn.Module):
+  logits, features = model.apply(variables, x_all[idx], train=False,
+                                 rngs=rngs_for(key))
+  return jax.nn.softmax(logits)[None], features
+
+
 class Predictor(NamedTuple):
   """Jitted chunk functions of one model, built once per run."""
   probs_chunk: Callable
   features_chunk: Callable
   chunk: int
+  both_chunk: Callable
 
 
 def make_predictor(model: nn.Module, *, mc_samples: int = 0,
@@ -65,6 +72,7 @@ def make_predictor(model: nn.Module, *, mc_samples: int = 0,
                                             mc_samples=mc_samples)),
       features_chunk=jax.jit(functools.partial(_features_chunk, model=model)),
       chunk=chunk,
+      both_chunk=jax.jit(functools.partial(_both_chunk, model=model)),
   )
 
 
@@ -105,6 +113,22 @@ def features(predictor: Predictor, variables, x_all: jax.Array,
   return _run_chunks(
       lambda c: predictor.features_chunk(variables, x_all, c, key),
       indices, predictor.chunk, axis=0)
+
+
+def probs_and_features(predictor: Predictor, variables, x_all: jax.Array,
+                       key: jax.Array, indices: np.ndarray | None = None):
+  """Deterministic probabilities `[1, P, C]` and features `[P, D]` from one
+  inference pass (what BADGE needs), instead of two.
+
+  `key` drives models whose inference is sampled.
+  """
+  indices = np.arange(x_all.shape[0]) if indices is None else indices
+  chunks, _ = padded_chunks(indices, predictor.chunk)
+  outs = [predictor.both_chunk(variables, x_all, c, key) for c in chunks]
+  n = len(indices)
+  probs = jnp.concatenate([p for p, _ in outs], axis=1)[:, :n]
+  feats = jnp.concatenate([f for _, f in outs], axis=0)[:n]
+  return probs, feats
 
 
 def grad_embedding(apply_fn: Callable, variables, x: jax.Array, *,

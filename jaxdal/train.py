@@ -209,7 +209,7 @@ def make_trainer(model: nn.Module, tx: optax.GradientTransformation,
   )
 
 
-_EVAL_KEY = 0x5EED
+EVAL_KEY = 0x5EED
 
 
 def evaluate(trainer: Trainer, state: TrainState, x_all: jax.Array,
@@ -222,7 +222,10 @@ def evaluate(trainer: Trainer, state: TrainState, x_all: jax.Array,
   """
   if len(indices) == 0:
     return float("nan")
-  key = jax.random.key(_EVAL_KEY) if key is None else key
+  key = jax.random.key(EVAL_KEY) if key is None else key
+  # A small split (a capped validation set) pads to a multiple of 64 rows,
+  # not to a whole chunk.
+  chunk = min(chunk, -(-len(indices) // 64) * 64)
   chunks, masks = padded_chunks(indices, chunk)
   correct = [trainer.eval_step(state, x_all, y_all, c, m,
                                jax.random.fold_in(key, i))
@@ -238,6 +241,39 @@ class FitResult(NamedTuple):
   best_val_accuracy: float
   stop_reason: str
   steps: int
+
+
+class StoppingRule:
+  """The paper's stopping rule, fed one epoch at a time: stop when training
+  accuracy reaches `target_train_accuracy`, or after `patience` epochs
+  without a new best validation accuracy (if there is validation data)."""
+
+  def __init__(self, target_train_accuracy: float, patience: int, *,
+               has_validation: bool):
+    self.target = target_train_accuracy
+    self.patience = patience
+    self.has_validation = has_validation
+    self.best_val, self.since_best = -1.0, 0
+
+  def update(self, train_acc: float, val_acc: float) -> str | None:
+    """The reason to stop after this epoch, or None to go on."""
+    if train_acc >= self.target:
+      return "train_accuracy"
+    if self.has_validation:
+      if val_acc > self.best_val:
+        self.best_val, self.since_best = val_acc, 0
+      else:
+        self.since_best += 1
+        if self.since_best >= self.patience:
+          return "patience"
+    return None
+
+  def result(self, epochs: int, train_acc: float, val_acc: float,
+             reason: str, steps: int) -> "FitResult":
+    return FitResult(epochs=epochs, train_accuracy=train_acc,
+                     val_accuracy=val_acc,
+                     best_val_accuracy=max(self.best_val, val_acc),
+                     stop_reason=reason, steps=steps)
 
 
 def fit(
@@ -276,7 +312,9 @@ def fit(
                         jnp.float32)
   shuffle_root = jax.random.fold_in(key, 0)
   dropout_root = jax.random.fold_in(key, 1)
-  best_val, since_best, step = -1.0, 0, 0
+  rule = StoppingRule(target_train_accuracy, patience,
+                      has_validation=len(val_idx) > 0)
+  step = 0
   train_acc = val_acc = float("nan")
   reason = "max_epochs"
   # disable=None: bars only on a terminal, not in logs.
@@ -301,19 +339,9 @@ def fit(
     val_acc = evaluate(trainer, state, x_all, y_all, val_idx,
                        chunk=eval_chunk)
     epochs.set_postfix(train=f"{train_acc:.3f}", val=f"{val_acc:.3f}")
-    if train_acc >= target_train_accuracy:
-      reason = "train_accuracy"
+    stop = rule.update(train_acc, val_acc)
+    if stop is not None:
+      reason = stop
       break
-    if len(val_idx):
-      if val_acc > best_val:
-        best_val, since_best = val_acc, 0
-      else:
-        since_best += 1
-        if since_best >= patience:
-          reason = "patience"
-          break
   epochs.close()
-  return state, FitResult(epochs=epoch + 1, train_accuracy=train_acc,
-                          val_accuracy=val_acc,
-                          best_val_accuracy=max(best_val, val_acc),
-                          stop_reason=reason, steps=step)
+  return state, rule.result(epoch + 1, train_acc, val_acc, reason, step)

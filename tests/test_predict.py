@@ -101,3 +101,18 @@ def test_grad_embedding_of_any_subtree(trained):
   n_params = sum(v.size for v in variables["params"]["classifier"].values())
   assert g.shape == (3, n_params)
   assert np.isfinite(np.asarray(g)).all()
+
+
+def test_probs_and_features_in_one_pass_equal_two_passes(trained):
+  model, variables, x = trained
+  predictor = predict.make_predictor(model, chunk=48)
+  idx = np.arange(5, 105)
+  probs, feats = predict.probs_and_features(predictor, variables, x,
+                                            jax.random.key(0), idx)
+  np.testing.assert_allclose(
+      probs, predict.predict_probs(predictor, variables, x, jax.random.key(0),
+                                   idx), rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(
+      feats, predict.features(predictor, variables, x, idx), rtol=1e-6,
+      atol=1e-7)
+  assert probs.shape == (1, 100, 4) and feats.shape == (100, 8)

@@ -4,6 +4,7 @@ Run:
   python -m experiments.focus2 --method bbdropout
   python -m experiments.focus2 --method depth_dropout --mode spo
   python -m experiments.focus2 --method cnn5 --acquisition margin
+  python -m experiments.focus2 --method pdarts --mode spo
 """
 
 import ml_collections
@@ -18,10 +19,12 @@ __all__ = ["PRESETS", "get_config", "method_defaults"]
 # Paper: K = 20 layers of 64 filters and its stated initialisations
 # (BBDropout a = 1.3133, b = 1; the official code's a is 0.3133: pass
 # --method_kwargs '{"a_init": 0.3133}'), ArchDAL's threshold 0.1.
-def _methods(layers: int, width: int, bb_lr: float, bb_schedule: str) -> dict:
+def _methods(layers: int, width: int, bb_lr: float, bb_schedule: str,
+             pdarts: dict) -> dict:
   fixed = {f"cnn{d}": dict(kwargs=dict(width=width), learning_rate=1e-3,
                            schedule="cosine") for d in (1, 5, 9)}
   return {
+      "pdarts": dict(kwargs=pdarts, learning_rate=1e-3, schedule="cosine"),
       "bbdropout": dict(kwargs=dict(layers=layers, filters=width,
                                     a_init=1.3133, threshold=0.1),
                         learning_rate=bb_lr, schedule=bb_schedule),
@@ -32,9 +35,17 @@ def _methods(layers: int, width: int, bb_lr: float, bb_schedule: str) -> dict:
   }
 
 
-_METHOD_QUICK = _methods(8, 32, 5e-3, "cosine")
+# PDARTS, quick: the spec's reduced search (4 channels, 3/4/5 cells, 3
+# epochs of which 1 warm-up, batches of 8; masked, so each stage compiles
+# once per run) and a 5-cell, 8-channel derived network. Paper: the
+# official search and a 16-channel, 8-cell derived network.
+_PDARTS_QUICK = dict(channels=8, layers=5, search_config=dict(
+    channels=4, layers=3, add_layers=[0, 1, 2], epochs=3, eps_no_arch=1,
+    batch_size=8, steps_per_epoch=4, masked=True))
+_PDARTS_PAPER = dict(channels=16, layers=8, search_config={})
+_METHOD_QUICK = _methods(8, 32, 5e-3, "cosine", _PDARTS_QUICK)
 # The BBDropout code's optimiser: base lr 1e-3 (gates 1e-2), MultiStepLR.
-_METHOD_PAPER = _methods(20, 64, 1e-3, "multistep")
+_METHOD_PAPER = _methods(20, 64, 1e-3, "multistep", _PDARTS_PAPER)
 
 
 def method_defaults(preset: str, method: str) -> dict:

@@ -21,6 +21,7 @@ def protocol(preset: str) -> ml_collections.ConfigDict:
   c.seed = 0
   c.val_fraction = 0.1
   c.val_size = 0  # 0 = no cap
+  c.test_size = 0  # 0 = the whole test split
   c.target_train_accuracy = 0.99
   c.mc_samples = 10
   c.chunk = 1024
@@ -50,6 +51,8 @@ HELPS = {
                     "validation",
     "val_size": "cap on the validation examples, evaluated every epoch "
                 "(0 = no cap)",
+    "test_size": "evaluate on this many evenly spaced test examples "
+                 "(0 = the whole test split)",
     "batch_size": "training batch size (fixed; the last batch is padded)",
     "max_epochs": "maximum epochs per round",
     "patience": "stop after this many epochs without validation improvement",

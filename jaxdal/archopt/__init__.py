@@ -4,7 +4,7 @@ for comparison, fixed CNNs). `METHODS` maps a name to
 
 from collections.abc import Callable
 
-from jaxdal.archopt import bbdropout, depth_dropout, distributions
+from jaxdal.archopt import bbdropout, depth_dropout, distributions, pdarts
 from jaxdal.archopt.base import Bundle, fixed_bundle
 from jaxdal.models.cnn import CNN
 
@@ -26,6 +26,7 @@ def _fixed_cnn(depth: int) -> Callable[..., Bundle]:
 METHODS: dict[str, Callable[..., Bundle]] = {
     "bbdropout": bbdropout.make,
     "depth_dropout": depth_dropout.make,
+    "pdarts": pdarts.make,
     "cnn1": _fixed_cnn(1),
     "cnn5": _fixed_cnn(5),
     "cnn9": _fixed_cnn(9),
@@ -58,4 +59,4 @@ def build(name: str, num_classes: int, **kwargs) -> Bundle:
 
 
 __all__ = ["METHODS", "MODES", "Bundle", "bbdropout", "build",
-           "depth_dropout", "distributions", "get", "names"]
+           "depth_dropout", "distributions", "get", "names", "pdarts"]

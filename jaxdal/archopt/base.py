@@ -26,12 +26,20 @@ class Bundle(NamedTuple):
     architecture: `variables -> dict` (JSON-able): the inferred
       architecture, e.g. active filters per layer, depth, genotype.
     searchable: False for fixed baselines, which have no modes.
+    search: for discrete searches (PDARTS), `(x_weights, y_weights,
+      x_arch, y_arch, key, progress) -> dict`: the JSON-able architecture
+      found on the given data; None when the architecture is trained with
+      the weights (BBDropout, Depth-Dropout).
+    adopt: with `search`, `found -> Bundle`: the fixed bundle of a found
+      architecture (this bundle's own model is the method's default).
   """
   model: nn.Module
   loss: Callable
   optimizer: Callable
   architecture: Callable
   searchable: bool = True
+  search: Callable | None = None
+  adopt: Callable | None = None
 
 
 def is_arch_path(path, arch_names: tuple[str, ...]) -> bool:

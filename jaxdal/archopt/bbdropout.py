@@ -16,6 +16,7 @@ import optax
 from jaxdal.archopt import distributions as dists
 from jaxdal.archopt.base import Bundle, two_group_optimizer, weighted_ce
 from jaxdal.models.cnn import classifier_dropout
+from jaxdal.models.conv import matmul_conv
 
 GATE_PARAMS = ("a_uc", "b_uc")
 
@@ -72,12 +73,13 @@ class BBDropoutCNN(nn.Module):
       return BBGate(a_uc_init=self.a_uc_init, threshold=self.threshold,
                     temperature=self.temperature, name=name)
 
-    h = nn.Conv(self.filters, (5, 5), padding="VALID", name="conv_0")(x)
+    h = nn.Conv(self.filters, (5, 5), padding="VALID", name="conv_0",
+                conv_general_dilated=matmul_conv)(x)
     h = nn.relu(gate("gate_0")(h, train=train, mc=mc))
     h = nn.max_pool(h, (2, 2), strides=(2, 2))
     for layer in range(1, self.layers):
       out = nn.Conv(self.filters, (3, 3), padding=((1, 1), (1, 1)),
-                    name=f"conv_{layer}")(h)
+                    name=f"conv_{layer}", conv_general_dilated=matmul_conv)(h)
       h = nn.leaky_relu(gate(f"gate_{layer}")(out, train=train, mc=mc),
                         0.01) + h
     g = jnp.mean(h, axis=(1, 2))

@@ -10,7 +10,7 @@ Spec: reference/architecture-optimisation-spec.md §4 (the official
 """
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import flax.linen as nn
@@ -19,7 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxdal.archopt.base import Bundle, fixed_bundle
 from jaxdal.models.cnn import classifier_dropout
+from jaxdal.models.conv import matmul_conv
 
 PRIMITIVES = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
               "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
@@ -28,6 +30,11 @@ STEPS = 4  # intermediate nodes per cell
 NUM_EDGES = sum(2 + i for i in range(STEPS))  # 14
 NUM_TO_KEEP = (5, 3, 1)
 NUM_TO_DROP = (3, 2, 2)
+
+
+# Bias-free convolutions; 1x1s and the stem run as matmuls on XLA:CPU.
+_conv = functools.partial(nn.Conv, use_bias=False,
+                          conv_general_dilated=matmul_conv)
 
 
 def _bn(train: bool, affine: bool = False) -> nn.BatchNorm:
@@ -41,7 +48,7 @@ class ReLUConvBN(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train: bool):
-    x = nn.Conv(self.channels, (1, 1), use_bias=False)(nn.relu(x))
+    x = _conv(self.channels, (1, 1))(nn.relu(x))
     return _bn(train, self.affine)(x)
 
 
@@ -55,9 +62,8 @@ class FactorizedReduce(nn.Module):
   def __call__(self, x, *, train: bool):
     x = nn.relu(x)
     half = self.channels // 2
-    a = nn.Conv(half, (1, 1), strides=2, use_bias=False)(x)
-    b = nn.Conv(self.channels - half, (1, 1), strides=2,
-                use_bias=False)(x[:, 1:, 1:, :])
+    a = _conv(half, (1, 1), strides=2)(x)
+    b = _conv(self.channels - half, (1, 1), strides=2)(x[:, 1:, 1:, :])
     return _bn(train, self.affine)(jnp.concatenate([a, b], axis=-1))
 
 
@@ -66,10 +72,10 @@ def _relu_dw_pw_bn(x, channels: int, kernel: int, stride: int,
   """ReLU -> depthwise kxk (stride, dilation) -> 1x1 conv -> BN (call in a
   compact module)."""
   pad = dilation * (kernel - 1) // 2
-  x = nn.Conv(x.shape[-1], (kernel, kernel), strides=stride,
-              padding=((pad, pad), (pad, pad)), kernel_dilation=dilation,
-              feature_group_count=x.shape[-1], use_bias=False)(nn.relu(x))
-  return _bn(train, affine)(nn.Conv(channels, (1, 1), use_bias=False)(x))
+  x = _conv(x.shape[-1], (kernel, kernel), strides=stride,
+            padding=((pad, pad), (pad, pad)), kernel_dilation=dilation,
+            feature_group_count=x.shape[-1])(nn.relu(x))
+  return _bn(train, affine)(_conv(channels, (1, 1))(x))
 
 
 class _Separable(nn.Module):
@@ -203,8 +209,7 @@ def cell_plan(channels: int, layers: int) -> list[tuple[int, bool, bool]]:
 def stem(channels: int, x, *, train: bool):
   """3x3 convolution to 3C channels and BatchNorm (call in a compact
   module)."""
-  x = nn.Conv(3 * channels, (3, 3), padding=((1, 1), (1, 1)),
-              use_bias=False)(x)
+  x = _conv(3 * channels, (3, 3), padding=((1, 1), (1, 1)))(x)
   return _bn(train, affine=True)(x)
 
 
@@ -221,13 +226,19 @@ class SearchNetwork(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, mc: bool = False,
-               skip_rate=0.0):
+               skip_rate=0.0, masks=None):
+    """`masks`: optional bool `([14, n_normal], [14, n_reduce])`; an
+    operation masked off gets softmax weight exactly 0 (its alpha logit is
+    -inf), which equals a network built without it."""
     del mc
     n_normal = len(self.switches_normal[0])
     n_reduce = len(self.switches_reduce[0])
     init = nn.initializers.normal(1e-3)
     alphas_normal = self.param("alphas_normal", init, (NUM_EDGES, n_normal))
     alphas_reduce = self.param("alphas_reduce", init, (NUM_EDGES, n_reduce))
+    if masks is not None:
+      alphas_normal = jnp.where(masks[0], alphas_normal, -jnp.inf)
+      alphas_reduce = jnp.where(masks[1], alphas_reduce, -jnp.inf)
     w_normal = jax.nn.softmax(alphas_normal, axis=-1)
     w_reduce = jax.nn.softmax(alphas_reduce, axis=-1)
     s0 = s1 = stem(self.channels, x, train=train)
@@ -435,7 +446,15 @@ class DerivedNetwork(nn.Module):
 
 
 class SearchConfig(NamedTuple):
-  """The search's knobs (official values by default; `reduced()` for CPU)."""
+  """The search's knobs (official values by default; `reduced()` for CPU).
+
+  `masked=True` keeps all 8 operations in every stage's network and masks
+  the dropped ones (weight exactly 0): the same function as the official
+  per-stage networks, with shapes that depend only on the cell count, so
+  each stage compiles once per process, however often (every active
+  learning round) the search runs; it computes every operation, so the
+  official structural form (`masked=False`) is lighter on large inputs.
+  """
   channels: int = 16
   layers: int = 5
   add_layers: tuple[int, int, int] = (0, 6, 12)
@@ -447,12 +466,91 @@ class SearchConfig(NamedTuple):
   weight_lr: float = 0.025
   arch_lr: float = 6e-4
   max_skip: int = 2
+  masked: bool = False
 
   @classmethod
   def reduced(cls) -> "SearchConfig":
     """The spec's 2-core CPU configuration (§4.10)."""
     return cls(channels=4, layers=3, add_layers=(0, 1, 2), epochs=3,
-               eps_no_arch=1, batch_size=8, steps_per_epoch=3)
+               eps_no_arch=1, batch_size=8, steps_per_epoch=3, masked=True)
+
+  @classmethod
+  def from_dict(cls, values: dict) -> "SearchConfig":
+    """From JSON-like values (lists become tuples); ValueError naming an
+    unknown key and the valid ones."""
+    unknown = sorted(set(values) - set(cls._fields))
+    if unknown:
+      raise ValueError(f"unknown search setting(s) {', '.join(unknown)}; "
+                       f"valid: {', '.join(cls._fields)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v
+                  for k, v in values.items()})
+
+
+def switch_mask(switches: Sequence[Sequence[int]]) -> np.ndarray:
+  """bool `[14, 8]`: which of the 8 operations each edge still has on."""
+  mask = np.zeros((len(switches), len(PRIMITIVES)), bool)
+  for e, ops in enumerate(switches):
+    mask[e, list(ops)] = True
+  return mask
+
+
+def alphas_on(alphas: np.ndarray, switches: Sequence[Sequence[int]]
+              ) -> np.ndarray:
+  """`[14, 8]` alphas of a masked network -> `[14, n_on]`, the columns of
+  the operations switched on (what the official network would hold)."""
+  alphas = np.asarray(alphas)
+  return np.stack([alphas[e, list(ops)] for e, ops in enumerate(switches)])
+
+
+def _cosine_lr(config: SearchConfig):
+  def lr_at(count):
+    epoch = count // config.steps_per_epoch
+    return 0.5 * config.weight_lr * (1 + jnp.cos(jnp.pi * epoch /
+                                                config.epochs))
+  return lr_at
+
+
+class _StageFns(NamedTuple):
+  weights_tx: optax.GradientTransformation
+  alphas_tx: optax.GradientTransformation
+  grads: Callable  # (params, batch_stats, x, y, key, rate, masks)
+  update_weights: Callable  # (grads, opt_state, params)
+  update_alphas: Callable
+
+
+@functools.lru_cache(maxsize=32)
+def _stage_fns(net: SearchNetwork, config: SearchConfig) -> _StageFns:
+  """The jitted pieces of a stage's steps, cached so a repeated search
+  (next round, same shapes) reuses them. One gradient function serves the
+  architecture step (validation batch) and the weight step (training
+  batch): the supernet's forward and backward compile once per stage."""
+  weights_tx, alphas_tx = search_optimizers(weight_lr=_cosine_lr(config),
+                                            arch_lr=config.arch_lr)
+
+  def grads(params, batch_stats, x, y, key, rate, masks):
+    def loss(p):
+      (logits, _), new = net.apply(
+          {"params": p, "batch_stats": batch_stats}, x, train=True,
+          skip_rate=rate, masks=masks, rngs={"dropout": key},
+          mutable=["batch_stats"])
+      ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+      return ce.mean(), new["batch_stats"]
+    (_, batch_stats), g = jax.value_and_grad(loss, has_aux=True)(params)
+    return g, batch_stats
+
+  def updater(tx):
+    def update(g, opt_state, params):
+      updates, opt_state = tx.update(g, opt_state, params)
+      return optax.apply_updates(params, updates), opt_state
+    return jax.jit(update)
+
+  return _StageFns(weights_tx, alphas_tx, jax.jit(grads), updater(weights_tx),
+                   updater(alphas_tx))
+
+
+@functools.lru_cache(maxsize=32)
+def _stage_eval(net: SearchNetwork):
+  return jax.jit(lambda v, x, masks: net.apply(v, x, masks=masks)[0])
 
 
 def search(x_train, y_train, x_val, y_val, key, *, num_classes: int,
@@ -477,69 +575,49 @@ def search(x_train, y_train, x_val, y_val, key, *, num_classes: int,
     progress: print one line per stage.
 
   Returns:
-    `(genotype, {"switches_normal", "switches_reduce", "val_accuracy"})`.
+    `(genotype, {"switches_normal", "switches_reduce",
+    "stage<i>_val_accuracy"})`.
   """
   config = SearchConfig() if config is None else config
   x_train, y_train = jnp.asarray(x_train), jnp.asarray(y_train)
   x_val, y_val = jnp.asarray(x_val), jnp.asarray(y_val)
-  sw_normal = [list(range(len(PRIMITIVES))) for _ in range(NUM_EDGES)]
-  sw_reduce = [list(range(len(PRIMITIVES))) for _ in range(NUM_EDGES)]
+  full = [list(range(len(PRIMITIVES))) for _ in range(NUM_EDGES)]
+  sw_normal, sw_reduce = full, [list(ops) for ops in full]
   info = {}
   for stage in range(3):
     k_stage = jax.random.fold_in(key, stage)
+    built_n, built_r = ((full, full) if config.masked
+                        else (sw_normal, sw_reduce))
     net = SearchNetwork(num_classes, config.channels,
                         config.layers + config.add_layers[stage],
-                        tuple(map(tuple, sw_normal)),
-                        tuple(map(tuple, sw_reduce)))
+                        tuple(map(tuple, built_n)), tuple(map(tuple, built_r)))
+    masks = ((jnp.asarray(switch_mask(sw_normal)),
+              jnp.asarray(switch_mask(sw_reduce))) if config.masked else None)
     variables = net.init({"params": jax.random.fold_in(k_stage, 10_000),
                           "dropout": k_stage}, x_train[:1])
+    fns = _stage_fns(net, config)
     params, batch_stats = variables["params"], variables["batch_stats"]
-    steps = config.steps_per_epoch
-
-    def lr_at(count, steps=steps):
-      epoch = count // steps
-      return 0.5 * config.weight_lr * (1 + jnp.cos(jnp.pi * epoch /
-                                                  config.epochs))
-
-    weights_tx, alphas_tx = search_optimizers(weight_lr=lr_at,
-                                              arch_lr=config.arch_lr)
-    w_state, a_state = weights_tx.init(params), alphas_tx.init(params)
-
-    def step(params, batch_stats, opt_state, x, y, key, rate, *, tx, net=net):
-      def loss(p):
-        (logits, _), new = net.apply(
-            {"params": p, "batch_stats": batch_stats}, x, train=True,
-            skip_rate=rate, rngs={"dropout": key}, mutable=["batch_stats"])
-        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-        return ce.mean(), new["batch_stats"]
-
-      (value, batch_stats), grads = jax.value_and_grad(loss, has_aux=True)(
-          params)
-      updates, opt_state = tx.update(grads, opt_state, params)
-      return optax.apply_updates(params, updates), batch_stats, opt_state
-
-    weight_step = jax.jit(functools.partial(step, tx=weights_tx))
-    arch_step = jax.jit(functools.partial(step, tx=alphas_tx))
+    w_state, a_state = fns.weights_tx.init(params), fns.alphas_tx.init(params)
     for epoch in range(config.epochs):
       rate = jnp.float32(skip_dropout_rate(config.drop_rate[stage], epoch,
                                            config.epochs, config.eps_no_arch))
       k_epoch = jax.random.fold_in(k_stage, epoch)
-      for t in range(steps):
+      for t in range(config.steps_per_epoch):
         k = jax.random.fold_in(k_epoch, t)
         k_val, k_train, k_arch, k_weights = jax.random.split(k, 4)
         if epoch >= config.eps_no_arch:
           vi = jax.random.randint(k_val, (config.batch_size,), 0,
                                   x_val.shape[0])
-          params, batch_stats, a_state = arch_step(
-              params, batch_stats, a_state, x_val[vi], y_val[vi], k_arch,
-              rate)
+          g, batch_stats = fns.grads(params, batch_stats, x_val[vi],
+                                     y_val[vi], k_arch, rate, masks)
+          params, a_state = fns.update_alphas(g, a_state, params)
         ti = jax.random.randint(k_train, (config.batch_size,), 0,
                                 x_train.shape[0])
-        params, batch_stats, w_state = weight_step(
-            params, batch_stats, w_state, x_train[ti], y_train[ti],
-            k_weights, rate)
-    logits, _ = net.apply({"params": params, "batch_stats": batch_stats},
-                          x_val[:512])
+        g, batch_stats = fns.grads(params, batch_stats, x_train[ti],
+                                   y_train[ti], k_weights, rate, masks)
+        params, w_state = fns.update_weights(g, w_state, params)
+    logits = _stage_eval(net)({"params": params, "batch_stats": batch_stats},
+                              x_val[:512], masks)
     info[f"stage{stage}_val_accuracy"] = float(
         (logits.argmax(-1) == y_val[:512]).mean())
     if progress:
@@ -548,6 +626,8 @@ def search(x_train, y_train, x_val, y_val, key, *, num_classes: int,
             f"{info[f'stage{stage}_val_accuracy']:.3f}")
     a_n = np.asarray(params["alphas_normal"])
     a_r = np.asarray(params["alphas_reduce"])
+    if config.masked:
+      a_n, a_r = alphas_on(a_n, sw_normal), alphas_on(a_r, sw_reduce)
     if stage < 2:
       sw_normal = drop_operations(sw_normal, a_n, stage)
       sw_reduce = drop_operations(sw_reduce, a_r, stage)
@@ -555,3 +635,77 @@ def search(x_train, y_train, x_val, y_val, key, *, num_classes: int,
                              max_skip=config.max_skip)
   info.update(switches_normal=sw_normal, switches_reduce=sw_reduce)
   return genotype, info
+
+
+# The genotype PDARTS found on CIFAR-10 (Chen et al. 2019; `genotypes.PDARTS`
+# of the official code): the architecture of `--method pdarts` before any
+# search, and with `--notrain_arch`.
+PUBLISHED = Genotype(
+    normal=[("skip_connect", 0), ("dil_conv_3x3", 1), ("skip_connect", 0),
+            ("sep_conv_3x3", 1), ("sep_conv_3x3", 1), ("sep_conv_3x3", 3),
+            ("sep_conv_3x3", 0), ("dil_conv_5x5", 4)],
+    normal_concat=[2, 3, 4, 5],
+    reduce=[("avg_pool_3x3", 0), ("sep_conv_5x5", 1), ("sep_conv_3x3", 0),
+            ("dil_conv_5x5", 2), ("max_pool_3x3", 0), ("dil_conv_3x3", 1),
+            ("dil_conv_3x3", 1), ("dil_conv_5x5", 3)],
+    reduce_concat=[2, 3, 4, 5])
+
+
+def genotype_to_dict(genotype: Genotype) -> dict:
+  """JSON-able `{"normal": [[op, input], ...] x 8, "reduce": ...}`."""
+  return {"normal": [[op, int(j)] for op, j in genotype.normal],
+          "reduce": [[op, int(j)] for op, j in genotype.reduce]}
+
+
+def genotype_from_dict(d: dict) -> Genotype:
+  """Inverse of `genotype_to_dict`; ValueError on an unknown operation or
+  a malformed cell."""
+  cells = {}
+  for name in ("normal", "reduce"):
+    cell = [(str(op), int(j)) for op, j in d[name]]
+    bad = [op for op, _ in cell if op not in PRIMITIVES[1:]]
+    if len(cell) != 2 * STEPS or bad:
+      raise ValueError(f"bad {name} cell {d[name]!r}: need {2 * STEPS} "
+                       f"(operation, input) pairs with operations among "
+                       f"{', '.join(PRIMITIVES[1:])}")
+    cells[name] = cell
+  return Genotype(normal=cells["normal"], normal_concat=[2, 3, 4, 5],
+                  reduce=cells["reduce"], reduce_concat=[2, 3, 4, 5])
+
+
+def make(num_classes: int, *, channels: int = 16, layers: int = 8,
+         dropout_rate: float = 0.3, genotype: dict | None = None,
+         search_config: dict | None = None) -> Bundle:
+  """PDARTS as an active-learning method.
+
+  The network is a `DerivedNetwork` (`channels`, `layers` cells) of a
+  genotype: `genotype` (a `genotype_to_dict` dict) or the published
+  CIFAR-10 one until a search replaces it. `search_config` holds
+  `SearchConfig` fields (default: the official search). The loop calls
+  `bundle.search` on its data when the mode asks for it (every round in
+  joint mode; once in SPO/UPO) and trains `bundle.adopt(found)`, a fixed
+  network.
+  """
+  config = SearchConfig.from_dict(search_config or {})
+  start = PUBLISHED if genotype is None else genotype_from_dict(genotype)
+
+  def derived(genotype: Genotype, source: str) -> Bundle:
+    net = DerivedNetwork(num_classes, genotype, channels=channels,
+                         layers=layers, dropout_rate=dropout_rate)
+    return fixed_bundle(net, {"genotype": genotype_to_dict(genotype),
+                              "cells": layers, "source": source})
+
+  def run_search(x_weights, y_weights, x_arch, y_arch, key,
+                 progress=False) -> dict:
+    genotype, info = search(x_weights, y_weights, x_arch, y_arch, key,
+                               num_classes=num_classes, config=config,
+                               progress=progress)
+    return {"genotype": genotype_to_dict(genotype),
+            **{k: v for k, v in info.items() if k.endswith("accuracy")}}
+
+  def adopt(found: dict) -> Bundle:
+    return derived(genotype_from_dict(found["genotype"]), "search")
+
+  return derived(start, "given" if genotype else "published")._replace(
+      searchable=True, search=run_search, adopt=adopt)
+

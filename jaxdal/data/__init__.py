@@ -9,6 +9,7 @@ from jaxdal.data.pool import (
     history,
     init_pool,
     labeled_indices,
+    test_indices,
 )
 from jaxdal.data.sources import SOURCES, load, names, synthetic
 from jaxdal.data.tfds_folder import write_array_record
@@ -29,5 +30,6 @@ __all__ = [
     "names",
     "padded_chunks",
     "synthetic",
+    "test_indices",
     "write_array_record",
 ]

@@ -137,6 +137,22 @@ def init_pool(
   )
 
 
+def test_indices(num_test: int, test_size: int | None = None) -> np.ndarray:
+  """The test examples a run evaluates: all, or `test_size` evenly spaced.
+
+  Evenly spaced (`floor(i * num_test / test_size)`), not drawn, so every
+  seed and method of a grid is scored on the same subset.
+
+  Returns:
+    int `[min(num_test, test_size)]` sorted test indices.
+  """
+  if test_size is None or test_size >= num_test:
+    return np.arange(num_test)
+  if test_size <= 0:
+    raise ValueError(f"test_size must be positive, got {test_size}")
+  return (np.arange(test_size) * num_test) // test_size
+
+
 def acquire(state: PoolState, idx) -> PoolState:
   """Labels `idx` and advances the round.
 

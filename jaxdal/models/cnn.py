@@ -10,6 +10,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxdal.models.conv import matmul_conv
+
 
 def make_norm(kind: str) -> nn.Module:
   """BatchNorm (torch's momentum 0.1, eps 1e-5) or GroupNorm(1, C)."""
@@ -61,8 +63,10 @@ class ResidualBody(nn.Module):
 
   def setup(self):
     self.convs = [nn.Conv(self.width, (5, 5), padding=((1, 1), (1, 1)),
-                          use_bias=False)] + [
-        nn.Conv(self.width, (3, 3), padding="SAME", use_bias=False)
+                          use_bias=False, conv_general_dilated=matmul_conv)
+                  ] + [
+        nn.Conv(self.width, (3, 3), padding="SAME", use_bias=False,
+                conv_general_dilated=matmul_conv)
         for _ in range(self.depth - 1)]
     self.norms = [make_norm(self.norm) for _ in range(self.depth)]
     self.mlp = nn.Dense(self.width)

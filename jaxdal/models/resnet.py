@@ -13,8 +13,10 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxdal.models.cnn import classifier_dropout
+from jaxdal.models.conv import matmul_conv
 
-_conv = functools.partial(nn.Conv, use_bias=False, padding="SAME")
+_conv = functools.partial(nn.Conv, use_bias=False, padding="SAME",
+                          conv_general_dilated=matmul_conv)
 
 
 def _bn(train: bool):

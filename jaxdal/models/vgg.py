@@ -14,6 +14,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxdal.models.cnn import classifier_dropout
+from jaxdal.models.conv import matmul_conv
 
 CONFIGS = {
     "A": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
@@ -41,7 +42,8 @@ class VGG(nn.Module):
         if h.shape[1] >= 2 and h.shape[2] >= 2:
           h = nn.max_pool(h, (2, 2), strides=(2, 2))
       else:
-        h = nn.Conv(v, (3, 3), padding="SAME")(h)
+        h = nn.Conv(v, (3, 3), padding="SAME",
+                    conv_general_dilated=matmul_conv)(h)
         h = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9,
                                  epsilon=1e-5)(h))
     h = jnp.mean(h, axis=(1, 2))

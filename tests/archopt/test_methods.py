@@ -16,10 +16,15 @@ TINY_METHOD = {
     "bbdropout": dict(layers=2, filters=4),
     "depth_dropout": dict(truncation=3, width=4),
     "cnn1": dict(width=4), "cnn5": dict(width=4), "cnn9": dict(width=4),
+    # Derived network 12 -> 6 -> 3 pixels; masked search stages of 3 cells
+    # each, so one supernet compile serves every stage, round and mode.
+    "pdarts": dict(channels=2, layers=3, search_config=dict(
+        channels=2, layers=3, add_layers=[0, 0, 0], epochs=2, eps_no_arch=1,
+        batch_size=4, steps_per_epoch=1, masked=True)),
 }
+SEARCHED = ("bbdropout", "depth_dropout", "pdarts")
 CASES = [(m, mode) for m in archopt.names()
-         for mode in (archopt.MODES if m in ("bbdropout", "depth_dropout")
-                      else ("joint",))]
+         for mode in (archopt.MODES if m in SEARCHED else ("joint",))]
 
 
 def test_every_registered_method_is_covered():
@@ -34,16 +39,24 @@ def test_method_runs_in_mode(method, mode, tmp_path):
   records = loop.run(settings, workdir, progress=False, log=lambda s: None)
   assert [r["labeled"] for r in records] == [9, 15]
   arch = records[-1]["architecture"]
-  assert arch["active_filters"] and len(arch["active_filters"]) >= 1
-  if mode == "spo":
+  if method == "pdarts":
+    assert arch["source"] == "search"
+    for cell in ("normal", "reduce"):
+      assert len(arch["genotype"][cell]) == 8
+    searches = sorted(os.listdir(os.path.join(workdir, "searches")))
+    assert searches == ({"joint": ["round_000.json", "round_001.json"],
+                         "spo": ["spo.json"], "upo": ["upo.json"]}[mode])
+  else:
+    assert arch["active_filters"] and len(arch["active_filters"]) >= 1
+  if mode == "spo" and method != "pdarts":
     assert os.path.isdir(os.path.join(workdir, "preoptimised"))
-  if mode == "upo":
+  if mode == "upo" and method != "pdarts":
     assert os.path.isdir(os.path.join(workdir, "pretrained"))
   if mode != "joint":
     # The architecture is frozen after pre-optimisation.
     assert records[0]["architecture"] == records[1]["architecture"]
   figure = plots.architecture_evolution(workdir)
-  assert (figure is not None) == (method in ("bbdropout", "depth_dropout"))
+  assert (figure is not None) == (method in SEARCHED)
   _, on_disk = metrics.read_run(workdir)
   assert on_disk[-1]["architecture"] == arch
 
@@ -56,7 +69,7 @@ def test_fixed_networks_refuse_search_modes(tmp_path):
 
 
 def test_unknown_method_and_mode(tmp_path):
-  with pytest.raises(ValueError, match="valid: bbdropout, cnn1"):
+  with pytest.raises(ValueError, match="valid: bbdropout, cnn1.*pdarts"):
     loop.run(loop.Settings(**TINY_DATA, method="darts"), str(tmp_path / "a"),
              progress=False)
   with pytest.raises(ValueError, match="valid: joint, spo, upo"):
@@ -99,3 +112,60 @@ def test_frozen_architecture_in_joint_mode(method, tmp_path):
                      str(tmp_path / "t"), progress=False, log=lambda s: None)
   assert records[0]["architecture"] == records[1]["architecture"]
   assert records[1]["architecture"] != trained[1]["architecture"]
+
+
+class _InterruptError(Exception):
+  pass
+
+
+def test_pdarts_joint_resumed_after_round_0_equals_uninterrupted(tmp_path):
+  # Round 1's network comes from a search cached in the workdir: a resumed
+  # run rebuilds round 0's network from it, restores, and continues.
+  settings = loop.Settings(**{**TINY_DATA, "rounds": 3}, method="pdarts",
+                           method_kwargs=TINY_METHOD["pdarts"])
+  whole = loop.run(settings, str(tmp_path / "a"), progress=False,
+                   log=lambda s: None)
+
+  def stop_after_round_0(line):
+    if line.startswith("    0 "):
+      raise _InterruptError
+
+  workdir = str(tmp_path / "b")
+  with pytest.raises(_InterruptError):
+    loop.run(settings, workdir, progress=False, log=stop_after_round_0)
+  lines = []
+  resumed = loop.run(settings, workdir, progress=False, log=lines.append)
+  assert any(line.startswith("resuming") for line in lines)
+  keys = ("labeled", "test_accuracy", "acquired", "architecture", "epochs")
+  for a, b in zip(whole, resumed, strict=True):
+    assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
+
+
+def test_pdarts_without_search_trains_the_published_genotype(tmp_path):
+  from jaxdal.archopt import pdarts
+  settings = loop.Settings(**TINY_DATA, method="pdarts",
+                           method_kwargs=TINY_METHOD["pdarts"],
+                           train_arch=False)
+  workdir = str(tmp_path / "w")
+  records = loop.run(settings, workdir, progress=False, log=lambda s: None)
+  published = pdarts.genotype_to_dict(pdarts.PUBLISHED)
+  for r in records:
+    assert r["architecture"]["genotype"] == published
+    assert r["architecture"]["source"] == "published"
+  assert not os.path.exists(os.path.join(workdir, "searches"))
+
+
+def test_pdarts_refuses_body_pretraining(tmp_path):
+  settings = loop.Settings(**TINY_DATA, method="pdarts",
+                           method_kwargs=TINY_METHOD["pdarts"],
+                           pretrain="deepcluster")
+  with pytest.raises(ValueError, match="'pdarts' searches its network"):
+    loop.run(settings, str(tmp_path / "w"), progress=False)
+  assert not (tmp_path / "w").exists()
+
+
+def test_pdarts_bad_search_setting_is_one_line(tmp_path):
+  settings = loop.Settings(**TINY_DATA, method="pdarts",
+                           method_kwargs={"search_config": {"epoch": 2}})
+  with pytest.raises(ValueError, match="unknown search setting.*epochs"):
+    loop.run(settings, str(tmp_path / "w"), progress=False)

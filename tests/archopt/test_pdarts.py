@@ -247,3 +247,81 @@ def test_reduced_search_returns_a_valid_genotype():
   variables = net.init({"params": jax.random.key(0)}, x)
   logits, features = net.apply(variables, x)
   assert logits.shape == (2, 4) and features.shape == (2, 4 * 4 * 4)
+
+
+def _rename_ops(params_masked, switches_normal, switches_reduce, layers):
+  """Masked-network parameters -> those of the network built with only the
+  switched-on operations (its j-th op of an edge is the masked net's
+  Operation_{ops[j]})."""
+  out = dict(params_masked)
+  plan = pdarts.cell_plan(C, layers)
+  for i, (_, reduction, _) in enumerate(plan):
+    switches = switches_reduce if reduction else switches_normal
+    cell = dict(params_masked[f"Cell_{i}"])
+    for e, ops in enumerate(switches):
+      edge = params_masked[f"Cell_{i}"][f"MixedOp_{e}"]
+      cell[f"MixedOp_{e}"] = {f"Operation_{j}": edge[f"Operation_{op}"]
+                              for j, op in enumerate(ops)
+                              if f"Operation_{op}" in edge}
+    out[f"Cell_{i}"] = cell
+  return out
+
+
+def test_masked_network_equals_the_network_without_the_masked_ops():
+  # The static-shape search form: all 8 ops built, dropped ones masked to
+  # weight 0, is the same function as the official per-stage network.
+  rng = np.random.default_rng(0)
+  sw_n = [sorted(rng.choice(8, 3, replace=False).tolist())
+          for _ in range(pdarts.NUM_EDGES)]
+  sw_r = [sorted(rng.choice(8, 3, replace=False).tolist())
+          for _ in range(pdarts.NUM_EDGES)]
+  x = jax.random.normal(jax.random.key(0), (4, 8, 8, 1))
+  masked = pdarts.SearchNetwork(3, C, 3)
+  masks = (jnp.asarray(pdarts.switch_mask(sw_n)),
+           jnp.asarray(pdarts.switch_mask(sw_r)))
+  v = masked.init({"params": jax.random.key(1)}, x, masks=masks)
+  params = jax.tree.map(lambda a: a + 0.1 * jax.random.normal(
+      jax.random.key(2), a.shape), v["params"])
+  small = pdarts.SearchNetwork(3, C, 3, tuple(map(tuple, sw_n)),
+                               tuple(map(tuple, sw_r)))
+  small_params = _rename_ops(params, sw_n, sw_r, 3)
+  small_params["alphas_normal"] = pdarts.alphas_on(params["alphas_normal"],
+                                                   sw_n)
+  small_params["alphas_reduce"] = pdarts.alphas_on(params["alphas_reduce"],
+                                                   sw_r)
+  small_stats = _rename_ops(v["batch_stats"], sw_n, sw_r, 3)
+  for train in (False, True):
+    a = masked.apply({"params": params, "batch_stats": v["batch_stats"]}, x,
+                     train=train, masks=masks, mutable=["batch_stats"])[0]
+    b = small.apply({"params": small_params, "batch_stats": small_stats}, x,
+                    train=train, mutable=["batch_stats"])[0]
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-5, atol=1e-6)
+  # Masked alphas get no gradient.
+  def loss(p):
+    return masked.apply({"params": p, "batch_stats": v["batch_stats"]}, x,
+                        train=True, masks=masks,
+                        mutable=["batch_stats"])[0][0].sum()
+  g = np.asarray(jax.grad(loss)(params)["alphas_normal"])
+  assert not g[~pdarts.switch_mask(sw_n)].any()
+  assert np.isfinite(g).all() and g[pdarts.switch_mask(sw_n)].any()
+
+
+def test_genotype_dict_round_trip_and_errors():
+  d = pdarts.genotype_to_dict(pdarts.PUBLISHED)
+  assert pdarts.genotype_from_dict(d) == pdarts.PUBLISHED
+  bad = {**d, "normal": [["conv_7x7", 0]] * 8}
+  with pytest.raises(ValueError, match="conv_7x7.*sep_conv_3x3"):
+    pdarts.genotype_from_dict(bad)
+  with pytest.raises(ValueError, match="unknown search setting.*epoch"):
+    pdarts.SearchConfig.from_dict({"epoch": 3})
+
+
+def test_published_genotype_network_shapes():
+  bundle = pdarts.make(4, channels=2, layers=3)
+  x = jnp.zeros((2, 12, 12, 1))
+  v = bundle.model.init({"params": jax.random.key(0)}, x)
+  logits, features = bundle.model.apply(v, x)
+  assert logits.shape == (2, 4) and features.shape == (2, 4 * 2 * 4)
+  arch = bundle.architecture(v)
+  assert arch["source"] == "published"
+  assert arch["genotype"] == pdarts.genotype_to_dict(pdarts.PUBLISHED)

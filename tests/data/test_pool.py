@@ -86,3 +86,14 @@ def test_class_without_enough_examples():
   labels = np.array([0] * 50 + [1] * 2)
   with pytest.raises(ValueError, match="class 1 has 2"):
     data.init_pool(jax.random.key(0), labels, initial=10)
+
+
+def test_test_indices_are_evenly_spaced_and_capped():
+  np.testing.assert_array_equal(data.test_indices(10), np.arange(10))
+  np.testing.assert_array_equal(data.test_indices(10, 20), np.arange(10))
+  np.testing.assert_array_equal(data.test_indices(10, 4), [0, 2, 5, 7])
+  idx = data.test_indices(10_000, 1000)
+  assert len(np.unique(idx)) == 1000 and idx.max() < 10_000
+  np.testing.assert_array_equal(np.diff(idx), 10)
+  with pytest.raises(ValueError, match="test_size must be positive, got 0"):
+    data.test_indices(10, 0)

@@ -34,6 +34,8 @@ def focus1(args, env, **kwargs):
     (["--acquire", "-5"], "acquire must be a positive integer, got -5"),
     (["--acquire", "100000"], "pool holds"),
     (["--dataset", "mnist"], "dataset 'mnist' not found"),
+    (["--vmap_seeds"], "--vmap_seeds needs --seeds"),
+    (["--seeds", "0,x"], "--seeds must be comma-separated integers"),
 ])
 def test_user_errors_are_one_line(args, needle, tmp_path, subprocess_env):
   workdir = tmp_path / "w"
@@ -106,3 +108,28 @@ def test_grid_shards_cells_and_skips_finished_ones(tmp_path, subprocess_env):
   assert again.stdout.count("skip ") == 2 and "run " not in again.stdout
   bad = focus1([*args, "--task_index", "2"], subprocess_env)
   assert bad.returncode == 2 and "task_index" in bad.stderr
+
+
+def test_quick_preset_caps_heavy_backbones_only():
+  from experiments.configs import focus1 as focus1_config
+  cnn = focus1_config.get_config("quick", "cnn")
+  for backbone in ("resnet18", "vgg11"):
+    heavy = focus1_config.get_config("quick", backbone)
+    for name, value in focus1_config.HEAVY_QUICK.items():
+      assert heavy[name] == value and cnn[name] != value, name
+  paper = focus1_config.get_config("paper", "resnet18")
+  assert paper.max_epochs == 500 and paper.test_size == 0
+
+
+def test_seeds_together_write_one_run_per_seed(tmp_path, subprocess_env):
+  workdir = tmp_path / "w"
+  out = focus1([*TINY_FLAGS, "--rounds", "2", "--seeds", "0,1",
+                "--vmap_seeds", "--workdir", str(workdir)], subprocess_env)
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert "2 seeds together (vmap)" in out.stdout
+  firsts = []
+  for seed in (0, 1):
+    config, records = metrics.read_run(str(workdir / f"s{seed}"))
+    assert config["seed"] == seed and len(records) == 2
+    firsts.append(records[0]["acquired"])
+  assert firsts[0] != firsts[1]
