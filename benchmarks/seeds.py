@@ -43,13 +43,14 @@ def bench(name: str, n_seeds: int, epochs: int, batch: int) -> dict:
                              ds.input_shape) for s in range(n_seeds)]
 
   trainer = train.make_trainer(model, tx)
-  seed_trainer = seeds.make_seed_trainer(model, tx)
 
   def one_by_one():
     out = [train.fit(trainer, st, x, y, ti, vi, k, **fit_kw)
            for st, ti, vi, k in zip(states(), train_idx, val_idx, keys,
                                     strict=True)]
     jax.block_until_ready([s for s, _ in out])
+
+  seed_trainer = seeds.make_seed_trainer(model, tx)
 
   def together():
     out = seeds.fit_seeds(seed_trainer, states(), x, y, train_idx, val_idx,

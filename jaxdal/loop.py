@@ -168,7 +168,8 @@ def _prepare_workdir(workdir: str, config: dict, overwrite: bool) -> bool:
   config_path = os.path.join(workdir, metrics.CONFIG_FILE)
   if os.path.isfile(config_path):
     with open(config_path) as f:
-      old = json.load(f)
+      # Fields added to Settings since the run started count as defaults.
+      old = {**Settings().to_dict(), **json.load(f)}
     if old == config:
       return False
     if not overwrite:

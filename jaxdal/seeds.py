@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from jaxdal import train as train_lib
 from jaxdal.data.batching import epoch_batches, padded_chunks
+from jaxdal.models.conv import prefer_im2col
 
 
 def stack(trees: Sequence) -> object:
@@ -35,8 +36,9 @@ def unstack(tree, n: int) -> list:
 class SeedTrainer(NamedTuple):
   """Jitted, seed-vmapped steps of one model and optimiser.
 
-  train_step(states [S], x_all, y_all, idx [S, B], mask [S, B], keys [S],
-  n_train [S], active bool [S]) -> (states, {"correct", "count"} [S]).
+  train_step(states [S], x_all, y_all, idx [S, B], mask [S, B], roots [S],
+  step, n_train [S], active bool [S]) -> (states, {"correct", "count"}
+  [S]); seed s steps with the key `fold_in(roots[s], step)`.
   eval_step(states [S], x_all, y_all, idx [S, B], mask [S, B], key) ->
   correct [S].
   """
@@ -47,22 +49,36 @@ class SeedTrainer(NamedTuple):
 def make_seed_trainer(model: nn.Module, tx: optax.GradientTransformation,
                       loss_fn: Callable | None = None, *,
                       augment: bool = False) -> SeedTrainer:
-  """`train.make_trainer`'s steps, vmapped over a leading seed axis."""
+  """`train.make_trainer`'s steps, vmapped over a leading seed axis.
+
+  Convolutions are traced as im2col matmuls (`models.conv.prefer_im2col`):
+  vmap turns a convolution with a batched kernel into a grouped
+  convolution, which XLA:CPU runs several times slower than a batched
+  matmul.
+  """
   loss_fn = train_lib.cross_entropy_loss(model) if loss_fn is None else loss_fn
   step = functools.partial(train_lib.train_step, loss_fn=loss_fn, tx=tx,
                            augment=augment)
 
-  def step_if_active(state, x_all, y_all, idx, mask, key, n_train, active):
+  def step_if_active(state, x_all, y_all, idx, mask, root, step_index,
+                     n_train, active):
+    key = jax.random.fold_in(root, step_index)
     new, out = step(state, x_all, y_all, idx, mask, key, n_train)
     new = jax.tree.map(lambda n, o: jnp.where(active, n, o), new, state)
     return new, {"correct": out["correct"], "count": out["count"]}
 
-  evaluate = functools.partial(train_lib.eval_step, model=model)
-  return SeedTrainer(
-      train_step=jax.jit(jax.vmap(step_if_active,
-                                  in_axes=(0, None, None, 0, 0, 0, 0, 0))),
-      eval_step=jax.jit(jax.vmap(evaluate,
-                                 in_axes=(0, None, None, 0, 0, None))))
+  def seeds_step(*args):
+    with prefer_im2col():
+      return jax.vmap(step_if_active,
+                      in_axes=(0, None, None, 0, 0, 0, None, 0, 0))(*args)
+
+  def seeds_eval(*args):
+    with prefer_im2col():
+      return jax.vmap(functools.partial(train_lib.eval_step, model=model),
+                      in_axes=(0, None, None, 0, 0, None))(*args)
+
+  return SeedTrainer(train_step=jax.jit(seeds_step),
+                     eval_step=jax.jit(seeds_eval))
 
 
 def evaluate_seeds(trainer: SeedTrainer, states, x_all: jax.Array,
@@ -73,7 +89,7 @@ def evaluate_seeds(trainer: SeedTrainer, states, x_all: jax.Array,
   n = len(indices[0])
   if n == 0:
     return [float("nan")] * len(indices)
-  chunk = min(chunk, -(-n // 64) * 64)
+  chunk = train_lib.eval_chunk_size(n, chunk)
   split = [padded_chunks(np.asarray(idx), chunk) for idx in indices]
   key = jax.random.key(train_lib.EVAL_KEY)
   correct = []
@@ -122,7 +138,7 @@ def fit_seeds(
   stacked = stack(states)
   n_train = jnp.full((n_seeds,), len(train_idx[0]), jnp.float32)
   shuffle_roots = [jax.random.fold_in(k, 0) for k in keys]
-  dropout_roots = [jax.random.fold_in(k, 1) for k in keys]
+  dropout_roots = jnp.stack([jax.random.fold_in(k, 1) for k in keys])
   rules = [train_lib.StoppingRule(target_train_accuracy, patience,
                                   has_validation=len(val_idx[0]) > 0)
            for _ in range(n_seeds)]
@@ -147,10 +163,9 @@ def fit_seeds(
     for b in range(len(per_seed[0][0])):
       idx = jnp.asarray(np.stack([batches[b] for batches, _ in per_seed]))
       mask = jnp.asarray(np.stack([masks[b] for _, masks in per_seed]))
-      step_keys = jnp.stack([jax.random.fold_in(root, step)
-                             for root in dropout_roots])
       stacked, out = trainer.train_step(stacked, x_all, y_all, idx, mask,
-                                        step_keys, n_train, live)
+                                        dropout_roots, jnp.int32(step),
+                                        n_train, live)
       outs.append((out["correct"], out["count"]))
       step += 1
     correct, count = np.sum(jax.device_get(outs), axis=0)

@@ -212,6 +212,12 @@ def make_trainer(model: nn.Module, tx: optax.GradientTransformation,
 EVAL_KEY = 0x5EED
 
 
+def eval_chunk_size(n: int, chunk: int) -> int:
+  """Rows per evaluation call: `chunk`, or for a small split (a capped
+  validation set) its size rounded up to a multiple of 64."""
+  return min(chunk, -(-n // 64) * 64)
+
+
 def evaluate(trainer: Trainer, state: TrainState, x_all: jax.Array,
              y_all: jax.Array, indices: np.ndarray, *,
              chunk: int = 512, key: jax.Array | None = None) -> float:
@@ -223,10 +229,7 @@ def evaluate(trainer: Trainer, state: TrainState, x_all: jax.Array,
   if len(indices) == 0:
     return float("nan")
   key = jax.random.key(EVAL_KEY) if key is None else key
-  # A small split (a capped validation set) pads to a multiple of 64 rows,
-  # not to a whole chunk.
-  chunk = min(chunk, -(-len(indices) // 64) * 64)
-  chunks, masks = padded_chunks(indices, chunk)
+  chunks, masks = padded_chunks(indices, eval_chunk_size(len(indices), chunk))
   correct = [trainer.eval_step(state, x_all, y_all, c, m,
                                jax.random.fold_in(key, i))
              for i, (c, m) in enumerate(zip(chunks, masks, strict=True))]

@@ -84,6 +84,22 @@ def test_rerun_of_a_finished_run_changes_nothing(tiny_run):
   assert again == json.loads(json.dumps(records))
 
 
+def test_run_saved_before_a_settings_field_existed_resumes(tiny_run,
+                                                          tmp_path):
+  import shutil
+  settings, workdir, records = tiny_run
+  old = str(tmp_path / "old")
+  shutil.copytree(workdir, old)
+  path = os.path.join(old, metrics.CONFIG_FILE)
+  with open(path) as f:
+    config = json.load(f)
+  del config["test_size"]  # a field added later, left at its default
+  with open(path, "w") as f:
+    json.dump(config, f)
+  again = loop.run(settings, old, progress=False, log=lambda s: None)
+  assert again == json.loads(json.dumps(records))
+
+
 def test_different_config_is_refused_then_overwritten(tmp_path):
   workdir = str(tmp_path / "w")
   small = dict(TINY, rounds=1)

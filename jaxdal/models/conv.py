@@ -12,11 +12,28 @@ unchanged, and on other backends (or for grouped / dilated convolutions)
 it is `lax.conv_general_dilated` itself.
 """
 
+import contextlib
+import contextvars
+
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
+_PREFER_IM2COL = contextvars.ContextVar("prefer_im2col", default=False)
+
+
+@contextlib.contextmanager
+def prefer_im2col():
+  """While tracing inside this context, every plain CPU convolution runs as
+  im2col. For `jax.vmap` over parameters: a batched kernel turns
+  `lax.conv_general_dilated` into a grouped convolution (slow on XLA:CPU),
+  while im2col becomes a batched matmul."""
+  token = _PREFER_IM2COL.set(True)
+  try:
+    yield
+  finally:
+    _PREFER_IM2COL.reset(token)
 
 
 def im2col_conv(lhs: jax.Array, rhs: jax.Array, strides, padding
@@ -72,7 +89,8 @@ def matmul_conv(lhs, rhs, window_strides, padding, lhs_dilation=None,
   for size, k, s, (lo, hi) in zip(lhs.shape[1:3], rhs.shape[:2],
                                   window_strides, padding, strict=True):
     out_pixels *= (size + lo + hi - k) // s + 1
-  if not use_im2col(lhs.shape[3], tuple(rhs.shape[:2]), out_pixels):
+  if not (_PREFER_IM2COL.get()
+          or use_im2col(lhs.shape[3], tuple(rhs.shape[:2]), out_pixels)):
     return lax.conv_general_dilated(
         lhs, rhs, window_strides, padding,
         dimension_numbers=dimension_numbers, precision=precision,

@@ -121,7 +121,7 @@ class _InterruptError(Exception):
 def test_pdarts_joint_resumed_after_round_0_equals_uninterrupted(tmp_path):
   # Round 1's network comes from a search cached in the workdir: a resumed
   # run rebuilds round 0's network from it, restores, and continues.
-  settings = loop.Settings(**{**TINY_DATA, "rounds": 3}, method="pdarts",
+  settings = loop.Settings(**TINY_DATA, method="pdarts",
                            method_kwargs=TINY_METHOD["pdarts"])
   whole = loop.run(settings, str(tmp_path / "a"), progress=False,
                    log=lambda s: None)
