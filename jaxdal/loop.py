@@ -455,6 +455,9 @@ class _Machine(NamedTuple):
 
 def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
                 log):
+  """The rounds of one run, as a generator: it yields a `_FitRequest` per
+  round, is sent back `(state, FitResult)`, and returns the records. The
+  driver decides how requests are trained (`_drive`, `_drive_together`)."""
   base = _bundle(settings, ds.num_classes)
   acq = acquisition.get(settings.acquisition)
   # Joint: architecture and weights train every round. SPO/UPO: the
