@@ -15,6 +15,7 @@ import dataclasses
 import os
 import time
 
+import jax
 from absl import app, flags
 
 from experiments import cli
@@ -143,6 +144,9 @@ def run_seeds(settings: loop.Settings) -> None:
   all_settings = [dataclasses.replace(settings, seed=s) for s in seeds]
   workdirs = [os.path.join(root, f"s{s}") for s in seeds]
   t0 = time.perf_counter()
+  if FLAGS.vmap_seeds and jax.default_backend() == "cpu":
+    print("note: on CPU, convolutional networks train slower vmapped than "
+          "one by one (grouped convolutions; benchmarks/RESULTS.md)")
   if FLAGS.vmap_seeds:
     results = loop.run_seeds(all_settings, workdirs,
                              overwrite=FLAGS.overwrite,
