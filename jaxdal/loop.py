@@ -353,8 +353,11 @@ def run_seeds(settings: list[Settings], workdirs: list[str], *,
 
   Each seed keeps its own workdir, keys, pool, stopping rule and
   checkpoints, and gets the records `run(settings[i], workdirs[i])` would
-  give (a seed that stops early is frozen while the others go on). Rounds
-  whose seeds train different networks (PDARTS searches) train one by one.
+  give, up to floating-point rounding (vmapped convolutions use other
+  kernels; long trainings can amplify the difference). A seed that stops
+  early is frozen while the others go on. Seeds whose rounds train
+  different networks (PDARTS searches) or different numbers of examples (a
+  resumed seed ahead of the others) train one by one.
 
   Args:
     settings: one `Settings` per seed, equal but for `seed`.
@@ -365,8 +368,8 @@ def run_seeds(settings: list[Settings], workdirs: list[str], *,
     The per-round records of every seed.
 
   Raises:
-    ValueError: settings that differ in more than the seed, or workdirs
-      at different rounds (resume them with `run`).
+    ValueError: settings that differ in more than the seed; otherwise as
+      `run`.
   """
   if len(settings) != len(workdirs) or not settings:
     raise ValueError(f"need one workdir per seed, got {len(settings)} "
@@ -493,15 +496,15 @@ def _run_rounds(settings, ds, pool, run_key, workdir, config, ckpt, progress,
   pretrain_key = jax.random.fold_in(run_key, _PRETRAIN)
 
   # Starting weights of every round: DeepCluster's body (focus 1's
-  # --pretrain, and UPO), or the whole SPO network. A search's network
-  # starts fresh: nothing pre-trained fits it.
+  # --pretrain, and UPO), or the whole SPO network. A searched network
+  # starts fresh (nothing pre-trained fits it); its search uses the data
+  # instead (UPO: on DeepCluster pseudo-labels).
   init_from, keep = None, "body"
-  if searches:
-    pass  # the search itself uses the data (UPO: DeepCluster pseudo-labels)
-  elif settings.pretrain == "deepcluster" or settings.mode == "upo":
+  if not searches and (settings.pretrain == "deepcluster"
+                       or settings.mode == "upo"):
     init_from = _deepcluster(settings, ds, x_train, pretrain_key, workdir,
                              progress, log)
-  elif settings.mode == "spo":
+  elif not searches and settings.mode == "spo":
     init_from, keep = _supervised_preoptimisation(
         settings, ds, pool, x_train, y_train, val_idx, pretrain_key, workdir,
         progress, log), "all"
