@@ -353,8 +353,8 @@ def run_seeds(settings: list[Settings], workdirs: list[str], *,
 
   Each seed keeps its own workdir, keys, pool, stopping rule and
   checkpoints, and gets the records `run(settings[i], workdirs[i])` would
-  give, up to floating-point rounding (vmapped convolutions use other
-  kernels; long trainings can amplify the difference). A seed that stops
+  give, up to floating-point rounding (batched dense layers round
+  differently; long trainings can amplify the difference). A seed that stops
   early is frozen while the others go on. Seeds whose rounds train
   different networks (PDARTS searches) or different numbers of examples (a
   resumed seed ahead of the others) train one by one.

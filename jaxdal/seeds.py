@@ -4,7 +4,8 @@ them all.
 
 Each seed keeps its own batches, keys and stopping rule; a seed that has
 stopped is frozen (`where(active, new, old)`) while the others go on, so
-`fit_seeds` gives every seed what `train.fit` gives it alone.
+`fit_seeds` gives every seed what `train.fit` gives it alone, up to
+floating-point rounding of the batched operations.
 """
 
 import functools
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 
 from jaxdal import train as train_lib
 from jaxdal.data.batching import epoch_batches, padded_chunks
-from jaxdal.models.conv import prefer_im2col
+from jaxdal.models.conv import per_seed_convolutions
 
 
 def stack(trees: Sequence) -> object:
@@ -51,10 +52,10 @@ def make_seed_trainer(model: nn.Module, tx: optax.GradientTransformation,
                       augment: bool = False) -> SeedTrainer:
   """`train.make_trainer`'s steps, vmapped over a leading seed axis.
 
-  Convolutions are traced as im2col matmuls (`models.conv.prefer_im2col`):
-  vmap turns a convolution with a batched kernel into a grouped
-  convolution, which XLA:CPU runs several times slower than a batched
-  matmul.
+  Convolutions run once per seed inside the vmapped step
+  (`models.conv.per_seed_convolutions`): vmap would otherwise turn a
+  convolution with a batched kernel into a grouped convolution, several
+  times slower on XLA:CPU.
   """
   loss_fn = train_lib.cross_entropy_loss(model) if loss_fn is None else loss_fn
   step = functools.partial(train_lib.train_step, loss_fn=loss_fn, tx=tx,
@@ -68,12 +69,12 @@ def make_seed_trainer(model: nn.Module, tx: optax.GradientTransformation,
     return new, {"correct": out["correct"], "count": out["count"]}
 
   def seeds_step(*args):
-    with prefer_im2col():
+    with per_seed_convolutions():
       return jax.vmap(step_if_active,
                       in_axes=(0, None, None, 0, 0, 0, None, 0, 0))(*args)
 
   def seeds_eval(*args):
-    with prefer_im2col():
+    with per_seed_convolutions():
       return jax.vmap(functools.partial(train_lib.eval_step, model=model),
                       in_axes=(0, None, None, 0, 0, None))(*args)
 

@@ -20,20 +20,63 @@ import jax.numpy as jnp
 from jax import lax
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
-_PREFER_IM2COL = contextvars.ContextVar("prefer_im2col", default=False)
+_PER_SEED = contextvars.ContextVar("per_seed_convolutions", default=False)
 
 
 @contextlib.contextmanager
-def prefer_im2col():
-  """While tracing inside this context, every plain CPU convolution runs as
-  im2col. For `jax.vmap` over parameters: a batched kernel turns
-  `lax.conv_general_dilated` into a grouped convolution (slow on XLA:CPU),
-  while im2col becomes a batched matmul."""
-  token = _PREFER_IM2COL.set(True)
+def per_seed_convolutions():
+  """While tracing inside this context, `matmul_conv` batches its
+  convolutions (and their gradients) under `jax.vmap` as a loop of
+  ordinary convolutions, one per vmapped slice, instead of one grouped
+  convolution with a batched kernel (slow on XLA:CPU). For training seeds
+  together: each seed's convolutions are then the ones it computes alone."""
+  token = _PER_SEED.set(True)
   try:
     yield
   finally:
-    _PREFER_IM2COL.reset(token)
+    _PER_SEED.reset(token)
+
+
+def _looped(fn):
+  """`fn(*arrays)` whose `jax.vmap` runs `fn` once per slice of the mapped
+  axis and stacks the results."""
+  looped = jax.custom_batching.custom_vmap(fn)
+
+  @looped.def_vmap
+  def rule(axis_size, in_batched, *args):
+    outs = [fn(*(a[i] if batched else a
+                 for a, batched in zip(args, in_batched, strict=True)))
+            for i in range(axis_size)]
+    return jnp.stack(outs), True
+
+  return looped
+
+
+def _per_seed_conv(conv):
+  """`conv(x, w)` with a custom VJP whose forward and both gradients are
+  `_looped`, so vmap never batches a kernel."""
+  def input_grad(x, w, g):
+    return jax.vjp(lambda x_: conv(x_, w), x)[1](g)[0]
+
+  def kernel_grad(x, w, g):
+    return jax.vjp(lambda w_: conv(x, w_), w)[1](g)[0]
+
+  forward = _looped(conv)
+  input_grad, kernel_grad = _looped(input_grad), _looped(kernel_grad)
+
+  @jax.custom_vjp
+  def f(x, w):
+    return forward(x, w)
+
+  def f_fwd(x, w):
+    return forward(x, w), (x, w)
+
+  def f_bwd(residuals, g):
+    x, w = residuals
+    return input_grad(x, w, g), kernel_grad(x, w, g)
+
+  f.defvjp(f_fwd, f_bwd)
+  return f
 
 
 def im2col_conv(lhs: jax.Array, rhs: jax.Array, strides, padding
@@ -89,10 +132,14 @@ def matmul_conv(lhs, rhs, window_strides, padding, lhs_dilation=None,
   for size, k, s, (lo, hi) in zip(lhs.shape[1:3], rhs.shape[:2],
                                   window_strides, padding, strict=True):
     out_pixels *= (size + lo + hi - k) // s + 1
-  if not (_PREFER_IM2COL.get()
-          or use_im2col(lhs.shape[3], tuple(rhs.shape[:2]), out_pixels)):
-    return lax.conv_general_dilated(
-        lhs, rhs, window_strides, padding,
-        dimension_numbers=dimension_numbers, precision=precision,
-        preferred_element_type=preferred_element_type)
-  return im2col_conv(lhs, rhs, window_strides, padding)
+  if use_im2col(lhs.shape[3], tuple(rhs.shape[:2]), out_pixels):
+    def conv(x, w):
+      return im2col_conv(x, w, window_strides, padding)
+  else:
+    def conv(x, w):
+      return lax.conv_general_dilated(
+          x, w, window_strides, padding, dimension_numbers=dimension_numbers,
+          precision=precision, preferred_element_type=preferred_element_type)
+  if _PER_SEED.get():
+    return _per_seed_conv(conv)(lhs, rhs)
+  return conv(lhs, rhs)

@@ -52,3 +52,26 @@ def test_im2col_is_used_where_it_is_faster():
   assert conv.use_im2col(128, (1, 1), 64)    # 1x1 shortcut
   assert conv.use_im2col(3, (3, 3), 1024)    # stem
   assert not conv.use_im2col(64, (3, 3), 1024)
+
+
+def test_per_seed_convolutions_under_vmap_equal_plain_vmap():
+  # Forward and both gradients of a conv layer vmapped over (x, kernel):
+  # a loop of ordinary convolutions equals XLA's grouped-convolution form.
+  layer = nn.Conv(5, (3, 3), padding="SAME",
+                  conv_general_dilated=conv.matmul_conv)
+  x = jax.random.normal(jax.random.key(0), (3, 2, 9, 9, 24))
+  params = jax.vmap(lambda k: layer.init(k, x[0]))(
+      jax.random.split(jax.random.key(1), 3))
+
+  def grads(params, x):
+    return jax.grad(lambda p, x: (layer.apply(p, x) ** 3).sum(),
+                    argnums=(0, 1))(params, x)
+
+  def looped(params, x):
+    with conv.per_seed_convolutions():
+      return jax.vmap(grads)(params, x)
+
+  want = jax.vmap(grads)(params, x)
+  got = jax.jit(looped)(params, x)
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
