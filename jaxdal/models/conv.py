@@ -28,8 +28,10 @@ def per_seed_convolutions():
   """While tracing inside this context, `matmul_conv` batches its
   convolutions (and their gradients) under `jax.vmap` as a loop of
   ordinary convolutions, one per vmapped slice, instead of one grouped
-  convolution with a batched kernel (slow on XLA:CPU). For training seeds
-  together: each seed's convolutions are then the ones it computes alone."""
+  convolution with a batched kernel (slow on XLA:CPU). Only plain
+  convolutions on the CPU backend are looped; accelerators keep vmap's
+  batched convolution. For training seeds together: each seed's
+  convolutions are then the ones it computes alone."""
   token = _PER_SEED.set(True)
   try:
     yield
