@@ -145,11 +145,9 @@ def fit_seeds(
            for _ in range(n_seeds)]
   done: list[train_lib.FitResult | None] = [None] * n_seeds
   active = np.ones(n_seeds, bool)
-  train_acc = val_acc = [float("nan")] * n_seeds
   step = 0
   epochs = tqdm(range(max_epochs), desc=f"train x{n_seeds} seeds",
                 unit="epoch", leave=False, disable=None if progress else True)
-  epoch = -1
   for epoch in epochs:
     lr = train_lib.scheduled_lr(schedule, learning_rate, epoch, max_epochs)
     # Stopped seeds keep their last learning rate, as `fit` leaves it.
