@@ -1,6 +1,5 @@
 """What every experiment CLI shares: flags from a config, one-line errors."""
 
-import json
 import sys
 from collections.abc import Callable
 
@@ -34,8 +33,8 @@ def define_flags_from_config(config: ml_collections.ConfigDict,
 
 
 def define_run_flags(presets, workdir_default: str) -> None:
-  """The flags every experiment CLI has: preset, workdir, overwrite,
-  progress bars, and the dataset's keyword arguments."""
+  """The flags every experiment CLI has: preset, workdir, overwrite and
+  progress bars (listed by `--help` with the CLI's own flags)."""
   flags.DEFINE_enum("preset", "quick", presets,
                     "base settings; explicit flags override them")
   flags.DEFINE_string("workdir", "",
@@ -43,9 +42,8 @@ def define_run_flags(presets, workdir_default: str) -> None:
   flags.DEFINE_bool("overwrite", False,
                     "replace a workdir that holds a different run")
   flags.DEFINE_bool("progress", True, "show progress bars")
-  flags.DEFINE_string("dataset_kwargs", "{}",
-                      "JSON keyword arguments of the dataset source "
-                      "(synthetic, moons), e.g. '{\"num_train\": 300}'")
+  for name in ("preset", "workdir", "overwrite", "progress"):
+    flags.declare_key_flag(name)
 
 
 def apply_flag_overrides(config: ml_collections.ConfigDict,
@@ -57,18 +55,6 @@ def apply_flag_overrides(config: ml_collections.ConfigDict,
     if flag_values[name].present:
       config[name] = flag_values[name].value
   return config
-
-
-def parse_json_flag(name: str, text: str) -> dict:
-  """A flag holding a JSON object, or a one-line ValueError."""
-  try:
-    value = json.loads(text)
-  except json.JSONDecodeError as e:
-    raise ValueError(f"--{name} must be a JSON object, got {text!r} "
-                     f"({e.msg})") from None
-  if not isinstance(value, dict):
-    raise ValueError(f"--{name} must be a JSON object, got {text!r}")
-  return value
 
 
 def run_reporting_errors(fn: Callable[[], None]) -> None:

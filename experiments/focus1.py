@@ -11,7 +11,6 @@ the paper's protocol, and any flag typed explicitly overrides the preset.
 Re-running a command resumes its workdir from the latest round.
 """
 
-import dataclasses
 import os
 import time
 
@@ -21,7 +20,7 @@ from absl import app, flags
 from experiments import cli
 from experiments.configs import focus1 as focus1_config
 from experiments.configs import grids, protocol
-from jaxdal import acquisition, data, loop, metrics, models
+from jaxdal import acquisition, data, loop, metrics, models, optim, settings
 
 HELPS = {
     **protocol.HELPS,
@@ -31,21 +30,20 @@ HELPS = {
     "learning_rate": "base learning rate",
     "momentum": "SGD momentum",
     "weight_decay": "L2 weight decay added to the gradient",
-    "schedule": "per-epoch learning rate: cosine (to 0), constant, or "
-                "multistep (x0.1 at 50% and 80% of max_epochs)",
-    "optimizer": "sgd or adam",
+    "schedule": f"per-epoch learning rate ({', '.join(optim.SCHEDULES)}): "
+                "cosine to 0, or x0.1 at 50% and 80% of max_epochs",
+    "optimizer": f"optimizer ({', '.join(optim.OPTIMIZERS)})",
     "warm_start": "keep last round's weights instead of re-initialising",
     "augment": "random flips and 4-pixel crops of training batches (never "
                "when scoring)",
-    "pretrain": "unsupervised pretraining of every round's initial weights: "
-                "none or deepcluster",
+    "pretrain": "unsupervised pretraining of every round's initial weights "
+                f"({', '.join(settings.PRETRAINING)})",
+    "backbone_kwargs": 'JSON keyword arguments of the backbone, e.g. '
+                       '\'{"depth": 2, "width": 16}\'',
 }
 
 cli.define_run_flags(focus1_config.PRESETS,
                      "runs/focus1/<dataset>_<backbone>_<acquisition>_s<seed>")
-flags.DEFINE_string("backbone_kwargs", "{}",
-                    'JSON keyword arguments of the backbone, e.g. '
-                    '\'{"depth": 2, "width": 16}\'')
 for _name in cli.define_flags_from_config(focus1_config.get_config("quick"),
                                          HELPS):
   flags.declare_key_flag(_name)
@@ -61,24 +59,14 @@ flags.DEFINE_integer("num_tasks", 1, "how many processes share --grid")
 FLAGS = flags.FLAGS
 
 
-def settings_from_config(c, backbone_kwargs: dict,
-                         dataset_kwargs: dict) -> loop.Settings:
-  """The library's explicit `Settings` from an experiment config."""
-  return loop.Settings(
-      dataset=c.dataset, backbone=c.backbone, acquisition=c.acquisition,
-      backbone_kwargs=backbone_kwargs, dataset_kwargs=dataset_kwargs,
-      rounds=c.rounds, initial=c.initial, acquire=c.acquire, seed=c.seed,
-      val_fraction=c.val_fraction, val_size=c.val_size or None,
-      test_size=c.test_size or None,
-      pool_size=c.pool_size or None,
-      batch_size=c.batch_size, max_epochs=c.max_epochs, patience=c.patience,
-      target_train_accuracy=c.target_train_accuracy, optimizer=c.optimizer,
-      learning_rate=c.learning_rate, momentum=c.momentum,
-      weight_decay=c.weight_decay, schedule=c.schedule, mc_samples=c.mc_samples,
-      warm_start=c.warm_start, augment=c.augment, pretrain=c.pretrain,
-      pretrain_epochs=c.pretrain_epochs, pretrain_steps=c.pretrain_steps,
-      chunk=c.chunk, data_dir=c.data_dir or None,
-      download=c.download)
+def settings_from_flags(preset: str, backbone: str,
+                        cell: dict | None = None) -> loop.Settings:
+  """The run's settings: the preset's config, the typed flags over it, then
+  a grid cell's values over those."""
+  config = cli.apply_flag_overrides(
+      focus1_config.get_config(preset, backbone), FLAGS)
+  config.update(cell or {})
+  return loop.Settings.from_config(config)
 
 
 def _finished(workdir: str, settings: loop.Settings) -> bool:
@@ -87,7 +75,8 @@ def _finished(workdir: str, settings: loop.Settings) -> bool:
     config, records = metrics.read_run(workdir)
   except FileNotFoundError:
     return False
-  return config == settings.to_dict() and len(records) >= settings.rounds
+  return (config == settings.to_dict()
+          and len(records) >= settings.active.rounds)
 
 
 def run_grid() -> None:
@@ -104,12 +93,8 @@ def run_grid() -> None:
   print(f"grid {FLAGS.grid}: {len(all_cells)} cells, task "
         f"{FLAGS.task_index}/{FLAGS.num_tasks} runs {len(mine)}")
   for cell in mine:
-    config = cli.apply_flag_overrides(focus1_config.get_config(
-        preset, cell.get("backbone", FLAGS.backbone)), FLAGS)
-    config.update(cell)
-    settings = settings_from_config(
-        config, cli.parse_json_flag("backbone_kwargs", FLAGS.backbone_kwargs),
-        cli.parse_json_flag("dataset_kwargs", FLAGS.dataset_kwargs))
+    settings = settings_from_flags(
+        preset, cell.get("backbone", FLAGS.backbone), cell)
     workdir = os.path.join(root, grids.cell_name(cell))
     if _finished(workdir, settings):
       print(f"skip {grids.cell_name(cell)}: finished")
@@ -140,8 +125,9 @@ def run_seeds(settings: loop.Settings) -> None:
   seeds = parse_seeds(FLAGS.seeds)
   root = FLAGS.workdir or os.path.join(
       "runs", "focus1",
-      f"{settings.dataset}_{settings.backbone}_{settings.acquisition}")
-  all_settings = [dataclasses.replace(settings, seed=s) for s in seeds]
+      f"{settings.data.dataset}_{settings.arch.backbone}_"
+      f"{settings.active.acquisition}")
+  all_settings = [settings.replace(seed=s) for s in seeds]
   workdirs = [os.path.join(root, f"s{s}") for s in seeds]
   t0 = time.perf_counter()
   if FLAGS.vmap_seeds and jax.default_backend() == "cpu":
@@ -171,17 +157,13 @@ def main(argv):
     return
 
   def go():
-    config = cli.apply_flag_overrides(
-        focus1_config.get_config(FLAGS.preset, FLAGS.backbone), FLAGS)
-    settings = settings_from_config(
-        config, cli.parse_json_flag("backbone_kwargs", FLAGS.backbone_kwargs),
-        cli.parse_json_flag("dataset_kwargs", FLAGS.dataset_kwargs))
+    settings = settings_from_flags(FLAGS.preset, FLAGS.backbone)
     if FLAGS.seeds or FLAGS.vmap_seeds:
       run_seeds(settings)
       return
     workdir = FLAGS.workdir or os.path.join(
-        "runs", "focus1", f"{settings.dataset}_{settings.backbone}_"
-        f"{settings.acquisition}_s{settings.seed}")
+        "runs", "focus1", f"{settings.data.dataset}_{settings.arch.backbone}_"
+        f"{settings.active.acquisition}_s{settings.active.seed}")
     records = loop.run(settings, workdir, overwrite=FLAGS.overwrite,
                        progress=FLAGS.progress)
     last = records[-1]

@@ -22,7 +22,15 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from experiments import cli  # noqa: E402
-from jaxdal import checkpoint, data, loop, metrics, models, train  # noqa: E402
+from jaxdal import (  # noqa: E402
+    checkpoint,
+    data,
+    loop,
+    metrics,
+    models,
+    optim,
+    train,
+)
 
 ARCHITECTURES = {"2": (2,), "4-2": (4, 2), "4-4-2": (4, 4, 2)}
 STRATEGIES = ("entropy", "random")
@@ -36,7 +44,7 @@ FLAGS = flags.FLAGS
 
 def toy_settings(hidden, acquisition: str, *, seed: int,
                  rounds: int) -> loop.Settings:
-  return loop.Settings(
+  return loop.Settings.of(
       dataset="moons", dataset_kwargs=dict(num_train=300, num_test=300,
                                            noise=0.15, seed=seed),
       backbone="mlp", backbone_kwargs=dict(hidden=list(hidden)),
@@ -48,13 +56,13 @@ def toy_settings(hidden, acquisition: str, *, seed: int,
 
 def _final_model(settings: loop.Settings, workdir: str):
   """(model, variables, pool) of the last round, read from the run's files."""
-  ds = data.load(settings.dataset, **settings.dataset_kwargs)
-  model = models.build("mlp", 2, hidden=tuple(settings.backbone_kwargs[
+  ds = data.load(settings.data.dataset, **settings.data.dataset_kwargs)
+  model = models.build("mlp", 2, hidden=tuple(settings.arch.backbone_kwargs[
       "hidden"]))
-  tx = train.make_optimizer("adam", learning_rate=1e-3)
+  tx = optim.make_optimizer("adam", learning_rate=1e-3)
   like = train.init_state(model, tx, jax.random.key(0), ds.input_shape)
   pool_like = data.init_pool(jax.random.key(0), ds.y_train,
-                             initial=settings.initial)
+                             initial=settings.active.initial)
   ckpt = checkpoint.RoundCheckpointer(os.path.join(workdir, "checkpoints"))
   try:
     state, pool, _, _ = ckpt.restore(ckpt.latest_round(),

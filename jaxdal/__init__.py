@@ -1,9 +1,10 @@
 """jaxdal: deep active learning with architecture optimisation in JAX/Flax.
 
-Layers (see DESIGN.md): `acquisition` (pure jnp), `models` (Linen backbones),
-`data` (sources, pool, batching), `train` (one round), `predict` (the only
-model -> array bridge), `loop` (rounds), `checkpoint` (Orbax), `metrics`,
-`plots`.
+Layers (see DESIGN.md): `registry`, `acquisition` (pure jnp), `models`
+(Linen backbones), `archopt` (methods), `data` (sources, pool, batching),
+`optim` and `losses`, `train` (the epoch loop), `predict` (the only model ->
+array bridge), `settings`, `workdir`, `modes`, `context` and `loop` (rounds),
+`checkpoint` (Orbax), `metrics`, `plots`.
 
 Submodules load on first use, so `import jaxdal.acquisition` pulls in no
 Flax, Optax or Orbax.
@@ -13,8 +14,10 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("acquisition", "checkpoint", "data", "diagnostics", "loop",
-               "metrics", "models", "plots", "predict", "train")
+_SUBMODULES = ("acquisition", "archopt", "checkpoint", "console", "context",
+               "data", "diagnostics", "loop", "losses", "metrics", "models",
+               "modes", "optim", "plots", "predict", "pretrain", "registry",
+               "seeds", "settings", "train", "workdir")
 _FROM_LOOP = ("Settings", "WorkdirError", "run")
 
 __all__ = [*_FROM_LOOP, *_SUBMODULES]

@@ -7,9 +7,8 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from jaxdal import metrics  # noqa: E402
+from jaxdal import archopt, metrics  # noqa: E402
 
 
 def learning_curve(workdir: str, out: str | None = None) -> str:
@@ -38,101 +37,26 @@ def learning_curve(workdir: str, out: str | None = None) -> str:
 
 
 def architecture_evolution(workdir: str, out: str | None = None) -> str | None:
-  """The inferred architecture per round, like the paper's Figure 9.
+  """The inferred architecture per round, drawn by the run's method.
 
-  One column per round: per-layer activation probability as bars above the
-  filters-by-layers mask (1 = filter active / kept). Reads the
-  "architecture" entries of `metrics.jsonl`.
-
-  For a searched network (PDARTS) it shows the genotype per round instead:
-  how many edges of the normal and the reduction cell use each operation.
+  Each registered method draws its own summaries (`archopt.MethodSpec.draw`:
+  BBDropout and Depth-Dropout a filters-by-layers mask per round like the
+  paper's Figure 9, PDARTS its operations per cell).
 
   Returns:
     The PNG path (default `workdir/figures/architecture.png`), or None when
-    the run records no mask or genotype (fixed networks).
+    the run's method draws nothing (plain backbones, fixed CNNs).
   """
   config, records = metrics.read_run(workdir)
+  method = config.get("method")
+  if not method or method not in archopt.METHODS:
+    return None
+  draw = archopt.METHODS.get(method).draw
+  if draw is None:
+    return None
   records = sorted(records, key=lambda r: r["round"])
   out = out or os.path.join(workdir, "figures", "architecture.png")
-  genotypes = [r for r in records
-               if (r.get("architecture") or {}).get("genotype")]
-  if genotypes:
-    return _genotype_evolution(config, genotypes, out)
-  records = [r for r in records
-             if (r.get("architecture") or {}).get("mask") is not None]
-  if not records:
-    return None
-  os.makedirs(os.path.dirname(out), exist_ok=True)
-  n = len(records)
-  fig, axes = plt.subplots(2, n, figsize=(2.2 * n + 0.8, 4.6), dpi=120,
-                           squeeze=False,
-                           gridspec_kw={"height_ratios": [1, 2.2]})
-  image = None
-  for col, r in enumerate(records):
-    arch = r["architecture"]
-    act = arch["layer_activation"]
-    layers = range(1, len(act) + 1)
-    top, bottom = axes[0, col], axes[1, col]
-    top.bar(layers, act, color="tab:blue", width=0.8)
-    top.set_ylim(0, 1.05)
-    top.set_title(f"round {r['round']}\n{r['labeled']} labels",
-                  fontsize=9)
-    image = bottom.imshow(arch["mask"], aspect="auto", cmap="viridis",
-                          vmin=0, vmax=1, interpolation="nearest",
-                          extent=(0.5, len(act) + 0.5,
-                                  len(arch["mask"]) - 0.5, -0.5))
-    bottom.set_xlabel("layer", fontsize=8)
-    if "depth" in arch:
-      bottom.set_title(f"depth {arch['depth']:.1f}", fontsize=8)
-    if col == 0:
-      top.set_ylabel("activation\nprobability", fontsize=8)
-      bottom.set_ylabel("filter", fontsize=8)
-    else:
-      top.set_yticklabels([])
-      bottom.set_yticklabels([])
-    for ax in (top, bottom):
-      ax.tick_params(labelsize=7)
-      ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-  fig.colorbar(image, ax=axes[1, :].tolist(), shrink=0.8,
-               label="P(filter active)")
-  fig.suptitle(f"{config.get('method', '?')} ({config.get('mode', '?')}) on "
-               f"{config.get('dataset', '?')}, {config.get('acquisition')}",
-               fontsize=10)
-  fig.savefig(out, bbox_inches="tight")
-  plt.close(fig)
-  return out
-
-
-def _genotype_evolution(config: dict, records: list[dict], out: str) -> str:
-  """Operation counts of the normal and reduction cells, one column per
-  round (each cell has 8 edges)."""
-  ops = ["max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
-         "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
-  colors = plt.cm.tab10(np.arange(len(ops)))
-  fig, axes = plt.subplots(1, 2, figsize=(1.0 * len(records) + 4.5, 3.4),
-                           dpi=120, sharey=True)
-  x = np.arange(len(records))
-  for ax, cell in zip(axes, ("normal", "reduce"), strict=True):
-    bottom = np.zeros(len(records))
-    for op, color in zip(ops, colors, strict=True):
-      counts = np.array([sum(o == op for o, _ in
-                             r["architecture"]["genotype"][cell])
-                         for r in records], float)
-      ax.bar(x, counts, bottom=bottom, color=color, label=op, width=0.7)
-      bottom += counts
-    ax.set_xticks(x, [f"{r['round']}\n{r['labeled']}" for r in records],
-                  fontsize=7)
-    ax.set_xlabel("round / labels", fontsize=8)
-    ax.set_title(f"{cell} cell", fontsize=9)
-  axes[0].set_ylabel("edges using the operation", fontsize=8)
-  axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-  fig.suptitle(f"{config.get('method', '?')} ({config.get('mode', '?')}) on "
-               f"{config.get('dataset', '?')}, {config.get('acquisition')}: "
-               f"genotype per round", fontsize=10)
-  os.makedirs(os.path.dirname(out), exist_ok=True)
-  fig.savefig(out, bbox_inches="tight")
-  plt.close(fig)
-  return out
+  return draw(config, records, out)
 
 
 # ------------------------------------------------- figures across many runs

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdal.data.batching import padded_chunks
-from jaxdal.train import rngs_for
+from jaxdal.models.rngs import rngs_for
 
 
 def _probs_chunk(variables, x_all, idx, key, *, model: nn.Module,
@@ -129,6 +129,47 @@ def probs_and_features(predictor: Predictor, variables, x_all: jax.Array,
   probs = jnp.concatenate([p for p, _ in outs], axis=1)[:, :n]
   feats = jnp.concatenate([f for _, f in outs], axis=0)[:n]
   return probs, feats
+
+
+def make_predictor_for(model: nn.Module, acquisition, *, mc_samples: int,
+                       chunk: int = 1024) -> Predictor:
+  """The predictor an acquisition needs: `mc_samples` MC-dropout samples if
+  it uses them (`acquisition.uses_mc`), else one deterministic pass."""
+  return make_predictor(model, chunk=chunk,
+                        mc_samples=mc_samples if acquisition.uses_mc else 0)
+
+
+def acquisition_inputs(acquisition, predictor: Predictor, variables,
+                       x_all: jax.Array, key: jax.Array,
+                       indices: np.ndarray) -> dict:
+  """What `acquisition.select` consumes, computed from the model.
+
+  Reads the acquisition's flags (`uses_probs`, `uses_mc`, `uses_features`)
+  and runs the fewest passes: deterministic probabilities and features
+  from one pass when both are wanted (BADGE), MC samples when asked for.
+
+  Args:
+    acquisition: a `jaxdal.acquisition.Acquisition`.
+    predictor: from `make_predictor_for(model, acquisition, ...)`.
+    variables: the model's variables.
+    x_all: `[N, ...]` inputs.
+    key: the prediction key (MC dropout, sampled inference).
+    indices: int `[P]` rows to score.
+
+  Returns:
+    `{"probs": [T, P, C] or None, "features": [P, D] or None}`, computed.
+  """
+  inputs = {"probs": None, "features": None}
+  if (acquisition.uses_probs and acquisition.uses_features
+      and not acquisition.uses_mc):
+    inputs["probs"], inputs["features"] = probs_and_features(
+        predictor, variables, x_all, key, indices)
+  elif acquisition.uses_probs:
+    inputs["probs"] = predict_probs(predictor, variables, x_all, key,
+                                    indices)
+  if acquisition.uses_features and inputs["features"] is None:
+    inputs["features"] = features(predictor, variables, x_all, indices)
+  return jax.block_until_ready(inputs)
 
 
 def grad_embedding(apply_fn: Callable, variables, x: jax.Array, *,

@@ -74,7 +74,7 @@ class PretrainResult(NamedTuple):
 
 
 def deepcluster(
-    build: Callable[[int], "archopt.Bundle"],
+    build: Callable[[int], "archopt.Method"],
     x: jax.Array,
     key: jax.Array,
     *,
@@ -93,15 +93,15 @@ def deepcluster(
   re-initialisation (1), the cluster-uniform batch draws (2) and dropout (3).
 
   Args:
-    build: `num_classes -> Bundle` (model, loss, optimiser), called with
-      `num_clusters`; `archopt.fixed_bundle` wraps a plain backbone.
+    build: `num_classes -> Method` (model, loss, optimiser), called with
+      `num_clusters`; `archopt.fixed` wraps a plain backbone.
     x: training inputs.
     key: root key of the pretraining.
     num_clusters: k of k-means (the paper: the number of classes).
     epochs: alternations of clustering and training.
     steps_per_epoch: training steps per alternation.
     batch_size: fixed training batch size.
-    learning_rate: base learning rate of the bundle's optimiser.
+    learning_rate: base learning rate of the method's optimiser.
     kmeans_iters: Lloyd iterations per clustering.
     chunk: rows per compiled feature-extraction call.
     progress: show a progress bar.
@@ -109,10 +109,10 @@ def deepcluster(
   Returns:
     `PretrainResult`.
   """
-  bundle = build(num_clusters)
-  model = bundle.model
-  tx = bundle.optimizer(learning_rate, train_arch=True)
-  trainer = train_lib.make_trainer(model, tx, bundle.loss)
+  method = build(num_clusters)
+  model = method.model
+  tx = method.optimizer(learning_rate, train_arch=True)
+  trainer = train_lib.make_trainer(model, tx, method.loss)
   predictor = predict_lib.make_predictor(model, chunk=chunk)
   n = x.shape[0]
   n_all = jnp.asarray(n, jnp.float32)  # KL terms divide by every image

@@ -1,13 +1,19 @@
-"""One round of training: train state, jitted steps and `fit()` with stopping.
+"""Training: the train state, jitted steps, and one epoch loop (`fit_group`)
+for any number of seeds, with the paper's stopping rule.
 
 Steps gather their batch from the device-resident training arrays by index,
 so every step sees the shapes `[B]` (indices) and `[B]` (mask) whatever the
 labeled-set size: each step function compiles once per run.
+
+A `Stepper` says how a group of S seeds' states is carried and stepped:
+`one_seed(trainer)` steps one state with the plain jitted step (what `fit`
+uses); `jaxdal.seeds.together` stacks S states and steps them with one
+`jax.vmap`-ed step. `fit_group` and `evaluate_group` are the only epoch loop
+and evaluation loop, so one seed and many cannot drift apart.
 """
 
 import functools
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import flax.linen as nn
@@ -17,8 +23,10 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from jaxdal import losses, optim
 from jaxdal.data.augment import flip_and_crop
 from jaxdal.data.batching import epoch_batches, padded_chunks
+from jaxdal.models.rngs import rngs_for
 
 
 class TrainState(NamedTuple):
@@ -37,80 +45,10 @@ class TrainState(NamedTuple):
   step: jax.Array
 
 
-OPTIMIZERS = ("sgd", "adam")
-
-
-def make_optimizer(name: str, *, learning_rate: float, momentum: float = 0.9,
-                   weight_decay: float = 0.0) -> optax.GradientTransformation:
-  """SGD (momentum, L2 weight decay as in DISTIL) or Adam, lr injectable."""
-  if name == "sgd":
-    def build(learning_rate):
-      return optax.chain(optax.add_decayed_weights(weight_decay),
-                         optax.sgd(learning_rate, momentum=momentum))
-  elif name == "adam":
-    def build(learning_rate):
-      return optax.chain(optax.add_decayed_weights(weight_decay),
-                         optax.adam(learning_rate))
-  else:
-    raise ValueError(f"unknown optimizer {name!r}; valid: "
-                     f"{', '.join(OPTIMIZERS)}")
-  return optax.inject_hyperparams(build)(learning_rate=learning_rate)
-
-
-def cosine_lr(base: float, epoch: int, max_epochs: int) -> float:
-  """Per-epoch cosine annealing to 0 over `max_epochs` (torch's T_max)."""
-  return 0.5 * base * (1.0 + math.cos(math.pi * epoch / max_epochs))
-
-
-SCHEDULES = ("cosine", "constant", "multistep")
-
-
-def scheduled_lr(schedule: str, base: float, epoch: int,
-                 max_epochs: int) -> float:
-  """Learning rate of `epoch`: cosine to 0, constant, or x0.1 at 50% and
-  80% of `max_epochs` (the BBDropout code's MultiStepLR)."""
-  if schedule == "cosine":
-    return cosine_lr(base, epoch, max_epochs)
-  if schedule == "constant":
-    return base
-  if schedule == "multistep":
-    drops = sum(epoch >= int(f * max_epochs) for f in (0.5, 0.8))
-    return base * 0.1 ** drops
-  raise ValueError(f"unknown schedule {schedule!r}; valid: "
-                   f"{', '.join(SCHEDULES)}")
-
-
-def rngs_for(key: jax.Array) -> dict:
-  """The rng streams every model gets: `dropout`, and `arch` for sampled
-  architectures (gates, structure masks)."""
-  return {"dropout": jax.random.fold_in(key, 0),
-          "arch": jax.random.fold_in(key, 1)}
-
-
-def cross_entropy_loss(model: nn.Module) -> Callable:
-  """The plain classification loss, as a method loss function.
-
-  Returns `loss_fn(params, model_state, x, y, weights, key, n_train) ->
-  (loss, aux)` with `aux = {"logits", "model_state"}`; `weights` are 0 for
-  padding rows, `n_train` is unused here (KL terms of architecture methods
-  divide by it).
-  """
-  def loss_fn(params, model_state, x, y, weights, key, n_train):
-    del n_train
-    (logits, _), new_state = model.apply(
-        {"params": params, **model_state}, x, train=True, rngs=rngs_for(key),
-        mutable=list(model_state))
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-    loss = (ce * weights).sum() / jnp.maximum(weights.sum(), 1.0)
-    return loss, {"logits": logits, "model_state": dict(new_state)}
-
-  return loss_fn
-
-
-def set_learning_rate(state: TrainState, lr: float) -> TrainState:
-  hyper = dict(state.opt_state.hyperparams)
-  hyper["learning_rate"] = jnp.asarray(lr, jnp.float32)
-  return state._replace(opt_state=state.opt_state._replace(hyperparams=hyper))
+def set_learning_rate(state: TrainState, lr) -> TrainState:
+  """`state` with its injected learning rate set to `lr`."""
+  return state._replace(opt_state=optim.set_learning_rate(state.opt_state,
+                                                          lr))
 
 
 def init_state(model: nn.Module, tx: optax.GradientTransformation,
@@ -133,14 +71,14 @@ def train_step(state: TrainState, x_all: jax.Array, y_all: jax.Array,
 
   Args:
     state: current `TrainState`.
-    x_all: `[N, H, W, C]` training inputs (device-resident).
+    x_all: `[N, ...]` training inputs (device-resident).
     y_all: `[N]` int labels.
     idx: `[B]` int32 batch indices into `x_all`.
     mask: `[B]` bool, False for padding rows (they add nothing to the loss).
     key: the step's key (dropout and architecture sampling).
     n_train: float `[]`, the N that KL terms are divided by.
     loss_fn: `(params, model_state, x, y, weights, key, n_train) ->
-      (loss, aux)`, e.g. `cross_entropy_loss(model)`.
+      (loss, aux)`, e.g. `losses.cross_entropy_loss(model)`.
     tx: the optimiser.
     augment: random flips and 4-pixel crops of the batch (key
       `fold_in(key, 2)`); scoring and evaluation never augment.
@@ -192,10 +130,10 @@ def make_trainer(model: nn.Module, tx: optax.GradientTransformation,
                  augment: bool = False) -> Trainer:
   """Binds model, loss and optimiser into jitted `train_step`/`eval_step`.
 
-  `loss_fn` defaults to `cross_entropy_loss(model)`; `augment` turns on
-  flip-and-crop augmentation of training batches.
+  `loss_fn` defaults to `losses.cross_entropy_loss(model)`; `augment` turns
+  on flip-and-crop augmentation of training batches.
   """
-  loss_fn = cross_entropy_loss(model) if loss_fn is None else loss_fn
+  loss_fn = losses.cross_entropy_loss(model) if loss_fn is None else loss_fn
   # Donation saves a copy of the state on accelerators; XLA:CPU ignores it
   # with a warning, so it is only asked for elsewhere.
   donate = () if jax.default_backend() == "cpu" else (0,)
@@ -209,6 +147,59 @@ def make_trainer(model: nn.Module, tx: optax.GradientTransformation,
   )
 
 
+class Stepper(NamedTuple):
+  """How a group of S seeds' train states is carried and stepped.
+
+  Host arrays carry a leading seed axis `[S, ...]`; the carried value is
+  whatever the stepper keeps on device (one state, or S stacked states).
+
+  Attributes:
+    gather: `states (S of them) -> carried`.
+    scatter: `(carried, S) -> states`.
+    prepare: `(roots (S keys), n_train) -> (roots, n_train)` as the steps
+      take them (once per fit).
+    begin_epoch: `(carried, lr, active bool [S]) -> (carried, live)`:
+      the epoch's learning rate set for the active seeds; `live` is what
+      `train` takes for `active`.
+    train: `(carried, x_all, y_all, idx [S, B], mask [S, B], roots, step,
+      n_train, live) -> (carried, (correct, count))`, seed s stepping with
+      the key `fold_in(roots[s], step)`; correct and count `[S]` or `[]`.
+    evaluate: `(carried, x_all, y_all, idx [S, B], mask [S, B], key) ->
+      correct` `[S]` or `[]`.
+  """
+  gather: Callable
+  scatter: Callable
+  prepare: Callable
+  begin_epoch: Callable
+  train: Callable
+  evaluate: Callable
+
+
+def one_seed(trainer: Trainer) -> Stepper:
+  """The `Stepper` of a single state and `trainer`'s plain jitted steps."""
+  def gather(states):
+    (state,) = states
+    return state
+
+  def prepare(roots, n_train):
+    (root,) = roots
+    return root, jnp.asarray(n_train, jnp.float32)
+
+  def train(state, x_all, y_all, idx, mask, root, step, n_train, live):
+    del live  # One seed trains until the loop stops.
+    state, out = trainer.train_step(state, x_all, y_all, idx[0], mask[0],
+                                    jax.random.fold_in(root, step), n_train)
+    return state, (out["correct"], out["count"])
+
+  return Stepper(
+      gather=gather, scatter=lambda state, n: [state], prepare=prepare,
+      begin_epoch=lambda state, lr, active: (set_learning_rate(state, lr),
+                                             None),
+      train=train,
+      evaluate=lambda state, x, y, idx, mask, key: trainer.eval_step(
+          state, x, y, idx[0], mask[0], key))
+
+
 EVAL_KEY = 0x5EED
 
 
@@ -218,22 +209,35 @@ def eval_chunk_size(n: int, chunk: int) -> int:
   return min(chunk, -(-n // 64) * 64)
 
 
+def evaluate_group(stepper: Stepper, carried, x_all: jax.Array,
+                   y_all: jax.Array, indices: Sequence[np.ndarray], *,
+                   chunk: int = 512, key: jax.Array | None = None
+                   ) -> list[float]:
+  """Per-seed accuracy on `x_all[indices[s]]` (equal lengths) in fixed-size
+  chunks; chunk i uses the key `fold_in(key, i)` (default key: `EVAL_KEY`)
+  for models whose inference is sampled."""
+  n = len(indices[0])
+  if n == 0:
+    return [float("nan")] * len(indices)
+  key = jax.random.key(EVAL_KEY) if key is None else key
+  split = [padded_chunks(np.asarray(i), eval_chunk_size(n, chunk))
+           for i in indices]
+  correct = []
+  for c in range(len(split[0][0])):
+    idx = np.stack([chunks[c] for chunks, _ in split])
+    mask = np.stack([masks[c] for _, masks in split])
+    correct.append(stepper.evaluate(carried, x_all, y_all, idx, mask,
+                                    jax.random.fold_in(key, c)))
+  per_chunk = np.asarray(jax.device_get(correct)).reshape(len(correct), -1)
+  return [float(c) / n for c in per_chunk.sum(axis=0)]
+
+
 def evaluate(trainer: Trainer, state: TrainState, x_all: jax.Array,
              y_all: jax.Array, indices: np.ndarray, *,
              chunk: int = 512, key: jax.Array | None = None) -> float:
-  """Accuracy of `state` on `x_all[indices]` in fixed-size chunks.
-
-  `key` (default: a fixed key) drives sampled inference; chunk i uses
-  `fold_in(key, i)`.
-  """
-  if len(indices) == 0:
-    return float("nan")
-  key = jax.random.key(EVAL_KEY) if key is None else key
-  chunks, masks = padded_chunks(indices, eval_chunk_size(len(indices), chunk))
-  correct = [trainer.eval_step(state, x_all, y_all, c, m,
-                               jax.random.fold_in(key, i))
-             for i, (c, m) in enumerate(zip(chunks, masks, strict=True))]
-  return float(np.sum(jax.device_get(correct))) / len(indices)
+  """Accuracy of `state` on `x_all[indices]` (`evaluate_group` of one)."""
+  return evaluate_group(one_seed(trainer), state, x_all, y_all, [indices],
+                        chunk=chunk, key=key)[0]
 
 
 class FitResult(NamedTuple):
@@ -272,21 +276,21 @@ class StoppingRule:
     return None
 
   def result(self, epochs: int, train_acc: float, val_acc: float,
-             reason: str, steps: int) -> "FitResult":
+             reason: str, steps: int) -> FitResult:
     return FitResult(epochs=epochs, train_accuracy=train_acc,
                      val_accuracy=val_acc,
                      best_val_accuracy=max(self.best_val, val_acc),
                      stop_reason=reason, steps=steps)
 
 
-def fit(
-    trainer: Trainer,
-    state: TrainState,
+def fit_group(
+    stepper: Stepper,
+    states: Sequence[TrainState],
     x_all: jax.Array,
     y_all: jax.Array,
-    train_idx: np.ndarray,
-    val_idx: np.ndarray,
-    key: jax.Array,
+    train_idx: Sequence[np.ndarray],
+    val_idx: Sequence[np.ndarray],
+    keys: Sequence[jax.Array],
     *,
     batch_size: int,
     max_epochs: int,
@@ -297,54 +301,93 @@ def fit(
     n_train: float | None = None,
     eval_chunk: int = 512,
     progress: bool = True,
-) -> tuple[TrainState, FitResult]:
-  """Trains on `train_idx` with the paper's stopping rule.
+) -> list[tuple[TrainState, FitResult]]:
+  """Trains S seeds on `x_all[train_idx[s]]`, each with the paper's rule.
 
-  Stops when the epoch's training accuracy reaches `target_train_accuracy`,
-  when validation accuracy has not improved for `patience` epochs, or after
-  `max_epochs`. Epoch e shuffles with `fold_in(fold_in(key, 0), e)`; step s
-  of the round uses the key `fold_in(fold_in(key, 1), s)`.
+  Seed s stops when its epoch's training accuracy reaches
+  `target_train_accuracy`, when its validation accuracy has not improved
+  for `patience` epochs, or after `max_epochs`; a stopped seed is frozen
+  while the others go on. Its epoch e shuffles with
+  `fold_in(fold_in(keys[s], 0), e)` and its step t uses the key
+  `fold_in(fold_in(keys[s], 1), t)`. All `train_idx[s]` (and all
+  `val_idx[s]`) have one length.
 
-  `schedule` sets the per-epoch learning rate (`scheduled_lr`); `n_train`
-  (default: the number of training examples) is what KL terms divide by.
+  `schedule` sets the per-epoch learning rate (`optim.scheduled_lr`);
+  `n_train` (default: the number of training examples) is what KL terms
+  divide by.
+
+  Returns:
+    `[(final_state, FitResult)]`, one per seed.
+  """
+  n_seeds = len(states)
+  if len({len(i) for i in train_idx}) != 1 or len(
+      {len(i) for i in val_idx}) != 1:
+    raise ValueError("seeds trained together need equally many training "
+                     "(and validation) examples, got "
+                     f"{[len(i) for i in train_idx]} and "
+                     f"{[len(i) for i in val_idx]}")
+  carried = stepper.gather(states)
+  roots, n_train = stepper.prepare(
+      [jax.random.fold_in(k, 1) for k in keys],
+      len(train_idx[0]) if n_train is None else n_train)
+  shuffle_roots = [jax.random.fold_in(k, 0) for k in keys]
+  rules = [StoppingRule(target_train_accuracy, patience,
+                        has_validation=len(val_idx[0]) > 0)
+           for _ in range(n_seeds)]
+  done: list[FitResult | None] = [None] * n_seeds
+  active = np.ones(n_seeds, bool)
+  step = 0
+  # disable=None: bars only on a terminal, not in logs.
+  desc = "train" if n_seeds == 1 else f"train x{n_seeds} seeds"
+  epochs = tqdm(range(max_epochs), desc=desc, unit="epoch", leave=False,
+                disable=None if progress else True)
+  for epoch in epochs:
+    carried, live = stepper.begin_epoch(
+        carried, optim.scheduled_lr(schedule, learning_rate, epoch,
+                                    max_epochs), active)
+    per_seed = [epoch_batches(jax.random.fold_in(root, epoch), idx,
+                              batch_size, x_all.shape[0])
+                for root, idx in zip(shuffle_roots, train_idx, strict=True)]
+    outs = []
+    for b in range(len(per_seed[0][0])):
+      idx = np.stack([batches[b] for batches, _ in per_seed])
+      mask = np.stack([masks[b] for _, masks in per_seed])
+      carried, out = stepper.train(carried, x_all, y_all, idx, mask, roots,
+                                   step, n_train, live)
+      outs.append(out)
+      step += 1
+    # Summed on the host: an eager add would compile anew for each count.
+    correct, count = np.sum(
+        np.asarray(jax.device_get(outs)).reshape(len(outs), 2, n_seeds),
+        axis=0)
+    val_acc = evaluate_group(stepper, carried, x_all, y_all, val_idx,
+                             chunk=eval_chunk)
+    for s in np.flatnonzero(active):
+      train_acc = float(correct[s]) / float(count[s])
+      reason = rules[s].update(train_acc, val_acc[s])
+      if reason is not None or epoch == max_epochs - 1:
+        done[s] = rules[s].result(epoch + 1, train_acc, val_acc[s],
+                                  reason or "max_epochs", step)
+        active[s] = False
+    if n_seeds == 1 and done[0] is None:
+      epochs.set_postfix(train=f"{train_acc:.3f}", val=f"{val_acc[0]:.3f}")
+    elif n_seeds > 1:
+      epochs.set_postfix(active=int(active.sum()))
+    if not active.any():
+      break
+  epochs.close()
+  return list(zip(stepper.scatter(carried, n_seeds), done, strict=True))
+
+
+def fit(trainer: Trainer, state: TrainState, x_all: jax.Array,
+        y_all: jax.Array, train_idx: np.ndarray, val_idx: np.ndarray,
+        key: jax.Array, **kwargs) -> tuple[TrainState, FitResult]:
+  """Trains one state on `train_idx` with the paper's stopping rule.
+
+  `fit_group` of one seed; keyword arguments as there.
 
   Returns:
     `(final_state, FitResult)`.
   """
-  n_train = jnp.asarray(len(train_idx) if n_train is None else n_train,
-                        jnp.float32)
-  shuffle_root = jax.random.fold_in(key, 0)
-  dropout_root = jax.random.fold_in(key, 1)
-  rule = StoppingRule(target_train_accuracy, patience,
-                      has_validation=len(val_idx) > 0)
-  step = 0
-  train_acc = val_acc = float("nan")
-  reason = "max_epochs"
-  # disable=None: bars only on a terminal, not in logs.
-  epochs = tqdm(range(max_epochs), desc="train", unit="epoch", leave=False,
-                disable=None if progress else True)
-  epoch = -1
-  for epoch in epochs:
-    state = set_learning_rate(
-        state, scheduled_lr(schedule, learning_rate, epoch, max_epochs))
-    batches, masks = epoch_batches(jax.random.fold_in(shuffle_root, epoch),
-                                   train_idx, batch_size, x_all.shape[0])
-    outs = []
-    for b, m in zip(batches, masks, strict=True):
-      state, out = trainer.train_step(
-          state, x_all, y_all, b, m, jax.random.fold_in(dropout_root, step),
-          n_train)
-      outs.append((out["correct"], out["count"]))
-      step += 1
-    # Summed on the host: an eager add would compile anew for each count.
-    correct, count = np.sum(jax.device_get(outs), axis=0)
-    train_acc = float(correct) / float(count)
-    val_acc = evaluate(trainer, state, x_all, y_all, val_idx,
-                       chunk=eval_chunk)
-    epochs.set_postfix(train=f"{train_acc:.3f}", val=f"{val_acc:.3f}")
-    stop = rule.update(train_acc, val_acc)
-    if stop is not None:
-      reason = stop
-      break
-  epochs.close()
-  return state, rule.result(epoch + 1, train_acc, val_acc, reason, step)
+  return fit_group(one_seed(trainer), [state], x_all, y_all, [train_idx],
+                   [val_idx], [key], **kwargs)[0]

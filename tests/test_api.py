@@ -30,9 +30,29 @@ def test_importing_the_package_loads_no_framework():
                             "batchbald", "top_k", "get", "register"]),
     ("jaxdal.data", ["load", "init_pool", "acquire", "write_array_record"]),
     ("jaxdal.models", ["BACKBONES", "build", "CNN", "ResNet", "VGG", "MLP"]),
-    ("jaxdal.archopt", ["METHODS", "MODES", "build", "Bundle"]),
+    ("jaxdal.archopt", ["METHODS", "MODES", "build", "Method", "SearchMethod",
+                        "register"]),
 ])
 def test_subpackage_exports(package, names):
   module = importlib.import_module(package)
   for name in names:
     assert name in module.__all__ and getattr(module, name) is not None
+
+
+@pytest.mark.parametrize("module", ["jaxdal.archopt", "jaxdal.predict"])
+def test_methods_and_prediction_do_not_import_training(module):
+  # archopt and predict take optimisers, losses and rng streams from
+  # optim, losses and models.rngs; only the loop's side needs train.
+  assert modules_loaded_by(f"import {module}", ("jaxdal.train",)) == []
+
+
+def test_registries_share_one_helper():
+  from jaxdal import acquisition, archopt, data, models, optim
+  from jaxdal.registry import Registry
+  for registry in (acquisition.ACQUISITIONS, models.BACKBONES,
+                   archopt.METHODS, data.SOURCES, optim.OPTIMIZERS,
+                   optim.SCHEDULES):
+    assert isinstance(registry, Registry)
+    with pytest.raises(ValueError, match=f"unknown {registry.kind} 'nope'; "
+                       f"valid: {', '.join(registry.names())}$"):
+      registry.get("nope")

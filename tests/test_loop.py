@@ -7,7 +7,16 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdal import acquisition, data, loop, metrics, models, predict, train
+from jaxdal import (
+    acquisition,
+    data,
+    loop,
+    metrics,
+    models,
+    optim,
+    predict,
+    train,
+)
 from jaxdal.checkpoint import RoundCheckpointer
 
 TINY = dict(dataset="synthetic",
@@ -20,7 +29,7 @@ TINY = dict(dataset="synthetic",
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("run") / "w")
-  settings = loop.Settings(**TINY)
+  settings = loop.Settings.of(**TINY)
   records = loop.run(settings, workdir, progress=False, log=lambda s: None)
   return settings, workdir, records
 
@@ -50,9 +59,9 @@ def test_acquired_points_are_the_models_most_uncertain(tiny_run):
   # Independent re-derivation of round 0's selection from its checkpoint:
   # predictions of the saved model, NumPy entropy and a stable sort.
   settings, workdir, records = tiny_run
-  ds = data.load("synthetic", **settings.dataset_kwargs)
-  model = models.build("cnn", ds.num_classes, **settings.backbone_kwargs)
-  tx = train.make_optimizer("adam", learning_rate=1e-3)
+  ds = data.load("synthetic", **settings.data.dataset_kwargs)
+  model = models.build("cnn", ds.num_classes, **settings.arch.backbone_kwargs)
+  tx = optim.make_optimizer("adam", learning_rate=1e-3)
   like = train.init_state(model, tx, jax.random.key(0), ds.input_shape)
   pool0 = data.init_pool(jax.random.fold_in(jax.random.key(0), 0),
                          ds.y_train, initial=12, num_classes=4)
@@ -103,12 +112,12 @@ def test_run_saved_before_a_settings_field_existed_resumes(tiny_run,
 def test_different_config_is_refused_then_overwritten(tmp_path):
   workdir = str(tmp_path / "w")
   small = dict(TINY, rounds=1)
-  loop.run(loop.Settings(**small), workdir, progress=False,
+  loop.run(loop.Settings.of(**small), workdir, progress=False,
            log=lambda s: None)
   with pytest.raises(loop.WorkdirError, match="differs in: seed"):
-    loop.run(loop.Settings(**dict(small, seed=1)), workdir, progress=False,
+    loop.run(loop.Settings.of(**dict(small, seed=1)), workdir, progress=False,
              log=lambda s: None)
-  recs = loop.run(loop.Settings(**dict(small, seed=1)), workdir,
+  recs = loop.run(loop.Settings.of(**dict(small, seed=1)), workdir,
                   overwrite=True, progress=False, log=lambda s: None)
   assert metrics.read_run(workdir)[0]["seed"] == 1 and len(recs) == 1
 
@@ -116,7 +125,7 @@ def test_different_config_is_refused_then_overwritten(tmp_path):
 def test_foreign_folder_is_refused(tmp_path):
   (tmp_path / "notes.txt").write_text("mine")
   with pytest.raises(loop.WorkdirError, match="holds no jaxdal run"):
-    loop.run(loop.Settings(**TINY), str(tmp_path), progress=False,
+    loop.run(loop.Settings.of(**TINY), str(tmp_path), progress=False,
              log=lambda s: None)
   assert (tmp_path / "notes.txt").read_text() == "mine"
 
@@ -132,7 +141,7 @@ def test_foreign_folder_is_refused(tmp_path):
 def test_bad_settings_write_nothing(tmp_path, change, match):
   workdir = tmp_path / "new"
   with pytest.raises(ValueError, match=match):
-    loop.run(loop.Settings(**dict(TINY, **change)), str(workdir),
+    loop.run(loop.Settings.of(**dict(TINY, **change)), str(workdir),
              progress=False, log=lambda s: None)
   assert not workdir.exists()
 
@@ -143,13 +152,13 @@ def test_failure_in_the_first_round_leaves_no_workdir(tmp_path, monkeypatch):
 
   monkeypatch.setattr(train, "fit", broken_fit)
   with pytest.raises(RuntimeError, match="boom"):
-    loop.run(loop.Settings(**TINY), str(tmp_path / "w"), progress=False,
+    loop.run(loop.Settings.of(**TINY), str(tmp_path / "w"), progress=False,
              log=lambda s: None)
   assert not (tmp_path / "w").exists()
 
 
 def test_warm_start_and_mc_acquisition_run(tmp_path):
-  recs = loop.run(loop.Settings(**dict(TINY, rounds=2, warm_start=True,
+  recs = loop.run(loop.Settings.of(**dict(TINY, rounds=2, warm_start=True,
                                        acquisition="bald", mc_samples=3)),
                   str(tmp_path / "w"), progress=False, log=lambda s: None)
   assert len(recs[0]["acquired"]) == 10
@@ -157,7 +166,7 @@ def test_warm_start_and_mc_acquisition_run(tmp_path):
 
 
 def test_deepcluster_pretraining_is_saved_and_reused(tmp_path):
-  settings = loop.Settings(**dict(TINY, rounds=2, pretrain="deepcluster",
+  settings = loop.Settings.of(**dict(TINY, rounds=2, pretrain="deepcluster",
                                   pretrain_epochs=2, pretrain_steps=5))
   logs = []
   first = loop.run(settings, str(tmp_path / "w"), progress=False,
@@ -172,9 +181,10 @@ def test_deepcluster_pretraining_is_saved_and_reused(tmp_path):
 
 
 def test_augmentation_changes_training_only(tmp_path):
-  plain = loop.run(loop.Settings(**dict(TINY, rounds=1)), str(tmp_path / "a"),
+  plain = loop.run(loop.Settings.of(**dict(TINY, rounds=1)),
+                   str(tmp_path / "a"),
                    progress=False, log=lambda s: None)
-  aug = loop.run(loop.Settings(**dict(TINY, rounds=1, augment=True)),
+  aug = loop.run(loop.Settings.of(**dict(TINY, rounds=1, augment=True)),
                  str(tmp_path / "b"), progress=False, log=lambda s: None)
   assert plain[0]["labeled"] == aug[0]["labeled"]
   # Same keys and data: any difference comes from the augmented batches.

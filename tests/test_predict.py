@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdal import models, predict, train
+from jaxdal import models, optim, predict, train
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +14,7 @@ def trained(tiny_synthetic):
   ds = tiny_synthetic
   model = models.build("cnn", ds.num_classes, depth=2, width=8,
                        dropout_rate=0.5)
-  tx = train.make_optimizer("adam", learning_rate=3e-3)
+  tx = optim.make_optimizer("adam", learning_rate=3e-3)
   trainer = train.make_trainer(model, tx)
   x, y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
   state = train.init_state(model, tx, jax.random.key(0), ds.input_shape)

@@ -38,8 +38,8 @@ def test_purity():
 def pretrained(mnist5k):
   x = jnp.asarray(mnist5k.x_train[:2000])
   return pretrain.deepcluster(
-      lambda c: archopt.fixed_bundle(models.build("cnn", c, depth=2, width=16),
-                                     None), x,
+      lambda c: archopt.fixed(models.build("cnn", c, depth=2, width=16)),
+      x,
       jax.random.key(0), num_clusters=10, epochs=3, steps_per_epoch=20,
       progress=False)
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdal import loop, metrics, models, seeds, train
+from jaxdal import loop, metrics, models, optim, seeds, train
 
 FIT = dict(batch_size=16, max_epochs=6, learning_rate=3e-3, patience=2,
            target_train_accuracy=0.95, progress=False)
@@ -15,7 +15,7 @@ FIT = dict(batch_size=16, max_epochs=6, learning_rate=3e-3, patience=2,
 def problem(tiny_synthetic):
   ds = tiny_synthetic
   model = models.build("cnn", ds.num_classes, depth=1, width=8)
-  tx = train.make_optimizer("adam", learning_rate=3e-3)
+  tx = optim.make_optimizer("adam", learning_rate=3e-3)
   x, y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
   rng = np.random.default_rng(0)
   # Three seeds: their own data, keys and initial weights.
@@ -27,14 +27,14 @@ def problem(tiny_synthetic):
   return model, tx, x, y, train_idx, val_idx, keys, states
 
 
-def test_fit_seeds_equals_fit_per_seed(problem):
+def test_fit_group_together_equals_fit_per_seed(problem):
   model, tx, x, y, train_idx, val_idx, keys, states = problem
   one_by_one = [train.fit(train.make_trainer(model, tx), st, x, y, ti, vi, k,
                           **FIT)
                 for st, ti, vi, k in zip(states, train_idx, val_idx, keys,
                                          strict=True)]
-  together = seeds.fit_seeds(seeds.make_seed_trainer(model, tx), states, x,
-                             y, train_idx, val_idx, keys, **FIT)
+  together = train.fit_group(seeds.together(model, tx), states, x, y,
+                             train_idx, val_idx, keys, **FIT)
   epochs = set()
   for (state_a, fit_a), (state_b, fit_b) in zip(one_by_one, together,
                                                 strict=True):
@@ -53,10 +53,10 @@ def test_fit_seeds_equals_fit_per_seed(problem):
   assert len(epochs) > 1, epochs
 
 
-def test_fit_seeds_needs_equal_sizes(problem):
+def test_fit_group_needs_equal_sizes(problem):
   model, tx, x, y, train_idx, val_idx, keys, states = problem
   with pytest.raises(ValueError, match=r"equally many.*\[40, 39, 40\]"):
-    seeds.fit_seeds(seeds.make_seed_trainer(model, tx), states, x, y,
+    train.fit_group(seeds.together(model, tx), states, x, y,
                     [train_idx[0], train_idx[1][:39], train_idx[2]],
                     val_idx, keys, **FIT)
 
@@ -79,10 +79,10 @@ TINY = dict(dataset="synthetic",
 
 
 def test_run_seeds_gives_each_seed_its_own_run(tmp_path):
-  settings = [loop.Settings(**TINY, seed=s) for s in (0, 1)]
-  alone = [loop.run(s, str(tmp_path / f"alone{s.seed}"), progress=False,
+  settings = [loop.Settings.of(**TINY, seed=s) for s in (0, 1)]
+  alone = [loop.run(s, str(tmp_path / f"alone{s.active.seed}"), progress=False,
                     log=lambda line: None) for s in settings]
-  together = loop.run_seeds(settings, [str(tmp_path / f"v{s.seed}")
+  together = loop.run_seeds(settings, [str(tmp_path / f"v{s.active.seed}")
                                        for s in settings],
                             progress=False, log=lambda line: None)
   for a, b in zip(alone, together, strict=True):
@@ -98,8 +98,8 @@ def test_run_seeds_gives_each_seed_its_own_run(tmp_path):
 
 
 def test_run_seeds_refuses_settings_that_differ_beyond_the_seed(tmp_path):
-  a = loop.Settings(**TINY, seed=0)
-  b = loop.Settings(**{**TINY, "acquire": 4}, seed=1)
+  a = loop.Settings.of(**TINY, seed=0)
+  b = loop.Settings.of(**{**TINY, "acquire": 4}, seed=1)
   with pytest.raises(ValueError, match="differ in acquire"):
     loop.run_seeds([a, b], [str(tmp_path / "a"), str(tmp_path / "b")],
                    progress=False)

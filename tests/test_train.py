@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdal import models, train
+from jaxdal import models, optim, train
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +13,7 @@ def setup(tiny_synthetic):
   ds = tiny_synthetic
   model = models.build("cnn", ds.num_classes, depth=1, width=8,
                        dropout_rate=0.0)
-  tx = train.make_optimizer("adam", learning_rate=3e-3)
+  tx = optim.make_optimizer("adam", learning_rate=3e-3)
   trainer = train.make_trainer(model, tx)
   x, y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
   return ds, model, tx, trainer, x, y
@@ -25,7 +25,7 @@ def test_masked_loss_equals_unpadded_loss(setup):
   model = models.build("cnn", ds.num_classes, depth=1, width=8,
                        dropout_rate=0.0, norm="group")
   trainer = train.make_trainer(
-      model, train.make_optimizer("sgd", learning_rate=0.1, momentum=0.0))
+      model, optim.make_optimizer("sgd", learning_rate=0.1, momentum=0.0))
   state = train.init_state(model, trainer.tx, jax.random.key(0),
                            ds.input_shape)
   state = train.set_learning_rate(state, 0.1)
@@ -44,14 +44,14 @@ def test_masked_loss_equals_unpadded_loss(setup):
 
 
 def test_schedules():
-  assert train.cosine_lr(0.1, 0, 10) == pytest.approx(0.1)
-  assert train.cosine_lr(0.1, 5, 10) == pytest.approx(0.05)
-  assert train.cosine_lr(0.1, 10, 10) == pytest.approx(0.0, abs=1e-12)
-  steps = [train.scheduled_lr("multistep", 1.0, e, 10) for e in range(10)]
+  assert optim.cosine_lr(0.1, 0, 10) == pytest.approx(0.1)
+  assert optim.cosine_lr(0.1, 5, 10) == pytest.approx(0.05)
+  assert optim.cosine_lr(0.1, 10, 10) == pytest.approx(0.0, abs=1e-12)
+  steps = [optim.scheduled_lr("multistep", 1.0, e, 10) for e in range(10)]
   assert steps == pytest.approx([1.0] * 5 + [0.1] * 3 + [0.01] * 2)
-  assert train.scheduled_lr("constant", 0.3, 7, 10) == 0.3
-  with pytest.raises(ValueError, match="cosine, constant, multistep"):
-    train.scheduled_lr("step", 1.0, 0, 10)
+  assert optim.scheduled_lr("constant", 0.3, 7, 10) == 0.3
+  with pytest.raises(ValueError, match="valid: constant, cosine, multistep"):
+    optim.scheduled_lr("step", 1.0, 0, 10)
 
 
 def test_fit_learns_and_stops_on_training_accuracy(setup):
@@ -75,7 +75,7 @@ def test_fit_stops_on_patience(setup):
   # running statistics drift either).
   model = models.build("cnn", ds.num_classes, depth=1, width=8,
                        dropout_rate=0.0, norm="group")
-  tx = train.make_optimizer("adam", learning_rate=0.0)
+  tx = optim.make_optimizer("adam", learning_rate=0.0)
   trainer = train.make_trainer(model, tx)
   state = train.init_state(model, tx, jax.random.key(0), ds.input_shape)
   _, res = train.fit(trainer, state, x, y, np.arange(40), np.arange(40, 80),
@@ -100,5 +100,5 @@ def test_fit_is_deterministic(setup):
 
 
 def test_unknown_optimizer():
-  with pytest.raises(ValueError, match="sgd, adam"):
-    train.make_optimizer("lbfgs", learning_rate=1.0)
+  with pytest.raises(ValueError, match="valid: adam, sgd"):
+    optim.make_optimizer("lbfgs", learning_rate=1.0)

@@ -35,6 +35,7 @@ def get_config(preset: str = "quick",
   """
   c = protocol(preset)
   c.backbone = "cnn"
+  c.backbone_kwargs = "{}"  # JSON
   c.momentum = 0.9
   c.schedule = "cosine"
   c.warm_start = False

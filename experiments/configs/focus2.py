@@ -7,11 +7,14 @@ Run:
   python -m experiments.focus2 --method pdarts --mode spo
 """
 
+import json
+
 import ml_collections
 
 from experiments.configs.protocol import PRESETS, protocol
+from jaxdal import archopt, settings
 
-__all__ = ["PRESETS", "get_config", "method_defaults"]
+__all__ = ["PRESETS", "get_config", "method_defaults", "with_method_defaults"]
 
 # Per-method settings of each preset: method arguments, learning rate and
 # schedule. Quick: smaller networks (8-10 layers of 32 filters) and a larger
@@ -49,12 +52,28 @@ _METHOD_PAPER = _methods(20, 64, 1e-3, "multistep", _PDARTS_PAPER)
 
 
 def method_defaults(preset: str, method: str) -> dict:
-  """`{"kwargs", "learning_rate", "schedule"}` of `method` in `preset`."""
+  """`{"kwargs", "learning_rate", "schedule"}` of `method` in `preset`
+  (nothing for a method registered elsewhere)."""
+  archopt.get(method)  # One-line error for an unknown method.
   table = _METHOD_QUICK if preset == "quick" else _METHOD_PAPER
-  if method not in table:
-    raise ValueError(f"unknown method {method!r}; valid: "
-                     f"{', '.join(sorted(table))}")
-  return table[method]
+  return table.get(method, dict(kwargs={}, learning_rate=1e-3,
+                                schedule="cosine"))
+
+
+def with_method_defaults(c: ml_collections.ConfigDict,
+                         preset: str) -> ml_collections.ConfigDict:
+  """`c` with the method's preset settings filled in: its arguments under
+  those typed in `method_kwargs` (JSON), and its learning rate and
+  schedule where `c` leaves them unset (0 and "")."""
+  defaults = method_defaults(preset, c.method)
+  c = c.copy_and_resolve_references()
+  typed = settings.parse_json_object("method_kwargs", c.method_kwargs)
+  c.method_kwargs = json.dumps({**defaults["kwargs"], **typed})
+  if not c.learning_rate:
+    c.learning_rate = defaults["learning_rate"]
+  if not c.schedule:
+    c.schedule = defaults["schedule"]
+  return c
 
 
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
@@ -62,12 +81,15 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
 
   The shared protocol (`protocol.protocol`; `paper` is the Focus 1 image
   protocol) plus the method and its mode; per-method settings come from
-  `method_defaults`.
+  `method_defaults` (`with_method_defaults`).
   """
   c = protocol(preset)
   c.method = "bbdropout"
+  c.method_kwargs = "{}"  # JSON, over the preset's arguments of the method
   c.mode = "joint"
   c.train_arch = True
+  c.learning_rate = 0.0  # 0: the preset's, per method
+  c.schedule = ""  # "": the preset's, per method
   if preset == "quick":
     c.max_epochs = 40
     # Sampled architectures make validation accuracy noisy: be patient.

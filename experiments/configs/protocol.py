@@ -17,6 +17,7 @@ def protocol(preset: str) -> ml_collections.ConfigDict:
     raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
   c = ml_collections.ConfigDict()
   c.dataset = "mnist5k"
+  c.dataset_kwargs = "{}"  # JSON, as typed on the command line
   c.acquisition = "entropy"
   c.seed = 0
   c.val_fraction = 0.1
@@ -42,6 +43,8 @@ def protocol(preset: str) -> ml_collections.ConfigDict:
 
 HELPS = {
     "seed": "root seed; every random draw is folded in from it",
+    "dataset_kwargs": "JSON keyword arguments of the dataset source "
+                      "(synthetic, moons), e.g. '{\"num_train\": 300}'",
     "rounds": "training rounds; the labeled set grows by --acquire between "
               "rounds",
     "initial": "size of the class-balanced initial labeled set",

@@ -5,8 +5,8 @@ Every entry has one calling convention, so the loop can treat them alike:
     select(key, k, available, *, probs, features, labeled) -> int32 [k]
 
 with `probs` `[T, N, C]` (T = 1 for deterministic prediction), `features`
-`[N, D]` or None, `labeled` and `available` bool `[N]`. The flags say what the
-loop must compute before calling `select`.
+`[N, D]` or None, `labeled` and `available` bool `[N]`. The flags say what
+`jaxdal.predict.acquisition_inputs` computes before `select` is called.
 """
 
 from collections.abc import Callable
@@ -18,6 +18,7 @@ from jaxdal.acquisition import scores, selection
 from jaxdal.acquisition.badge import badge
 from jaxdal.acquisition.batchbald import batchbald
 from jaxdal.acquisition.coreset import kcenter_greedy
+from jaxdal.registry import Registry
 
 
 class Acquisition(NamedTuple):
@@ -77,42 +78,39 @@ def _batchbald_select(key, k, available, *, probs, features=None,
   return batchbald(probs, k, key, available)
 
 
-ACQUISITIONS: dict[str, Acquisition] = {
-    "random": Acquisition(select=_random_select, uses_probs=False,
-                          uses_key=True),
-    "coreset": Acquisition(select=_coreset_select, uses_probs=False,
-                           uses_features=True),
-    "badge": Acquisition(select=_badge_select, uses_features=True,
-                         uses_key=True),
-    # The key matters only once C^i configurations exceed the sample budget.
-    "batchbald": Acquisition(select=_batchbald_select, uses_mc=True,
-                             uses_key=True),
-    "entropy": from_score(scores.entropy),
-    "least_confidence": from_score(scores.least_confidence),
-    "margin": from_score(scores.margin),
-    "bald": from_score(scores.bald, uses_mc=True),
-}
+def _check(entry) -> None:
+  if not isinstance(entry, Acquisition):
+    raise TypeError(
+        f"register needs an Acquisition, got {type(entry).__name__}")
+
+
+ACQUISITIONS: Registry[Acquisition] = Registry("acquisition", _check)
+ACQUISITIONS.register("random", Acquisition(
+    select=_random_select, uses_probs=False, uses_key=True))
+ACQUISITIONS.register("coreset", Acquisition(
+    select=_coreset_select, uses_probs=False, uses_features=True))
+ACQUISITIONS.register("badge", Acquisition(
+    select=_badge_select, uses_features=True, uses_key=True))
+# The key matters only once C^i configurations exceed the sample budget.
+ACQUISITIONS.register("batchbald", Acquisition(
+    select=_batchbald_select, uses_mc=True, uses_key=True))
+ACQUISITIONS.register("entropy", from_score(scores.entropy))
+ACQUISITIONS.register("least_confidence",
+                      from_score(scores.least_confidence))
+ACQUISITIONS.register("margin", from_score(scores.margin))
+ACQUISITIONS.register("bald", from_score(scores.bald, uses_mc=True))
 
 
 def names() -> list[str]:
   """Registered acquisition names, sorted."""
-  return sorted(ACQUISITIONS)
+  return ACQUISITIONS.names()
 
 
 def get(name: str) -> Acquisition:
   """The `Acquisition` called `name`; ValueError listing valid names if none."""
-  try:
-    return ACQUISITIONS[name]
-  except KeyError:
-    raise ValueError(
-        f"unknown acquisition {name!r}; valid: {', '.join(names())}") from None
+  return ACQUISITIONS.get(name)
 
 
 def register(name: str, acquisition: Acquisition) -> None:
   """Adds `acquisition` under `name`; refuses to replace an existing entry."""
-  if name in ACQUISITIONS:
-    raise ValueError(f"acquisition {name!r} is already registered")
-  if not isinstance(acquisition, Acquisition):
-    raise TypeError(
-        f"register needs an Acquisition, got {type(acquisition).__name__}")
-  ACQUISITIONS[name] = acquisition
+  ACQUISITIONS.register(name, acquisition)

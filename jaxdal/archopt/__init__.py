@@ -1,62 +1,91 @@
-"""Architecture optimisation: variational architecture posteriors (and,
-for comparison, fixed CNNs). `METHODS` maps a name to
-`make(num_classes, **kwargs) -> Bundle`."""
+"""Architecture optimisation: variational architecture posteriors, a
+discrete search (PDARTS) and, for comparison, fixed CNNs.
+
+`METHODS` is a `Registry` of `MethodSpec(make, describe, draw)`; `build`
+instantiates one as a `Method` (one network) or a `SearchMethod`.
+"""
 
 from collections.abc import Callable
 
-from jaxdal.archopt import bbdropout, depth_dropout, distributions, pdarts
-from jaxdal.archopt.base import Bundle, fixed_bundle
+from jaxdal.archopt import (
+    bbdropout,
+    depth_dropout,
+    distributions,
+    mask_figure,
+    pdarts,
+)
+from jaxdal.archopt.base import (
+    Method,
+    MethodSpec,
+    SearchMethod,
+    describe_filters,
+    fixed,
+    two_group_optimizer,
+)
 from jaxdal.models.cnn import CNN
+from jaxdal.registry import Registry
 
 
-def _fixed_cnn(depth: int) -> Callable[..., Bundle]:
+def _fixed_cnn(depth: int) -> Callable[..., Method]:
   def make(num_classes: int, *, width: int = 64, norm: str = "batch",
-           dropout_rate: float = 0.3) -> Bundle:
+           dropout_rate: float = 0.3) -> Method:
     model = CNN(num_classes=num_classes, depth=depth, width=width,
                 dropout_rate=dropout_rate, norm=norm)
-    return fixed_bundle(model, {"depth": depth,
-                                "active_filters": [width] * depth,
-                                "filters": width})
+    return fixed(model, {"depth": depth, "active_filters": [width] * depth,
+                         "filters": width})
 
   make.__doc__ = (f"The fixed {depth}-layer CNN (Depth-Dropout's network "
                   f"with depth {depth} and no masks).")
   return make
 
 
-METHODS: dict[str, Callable[..., Bundle]] = {
-    "bbdropout": bbdropout.make,
-    "depth_dropout": depth_dropout.make,
-    "pdarts": pdarts.make,
-    "cnn1": _fixed_cnn(1),
-    "cnn5": _fixed_cnn(5),
-    "cnn9": _fixed_cnn(9),
-}
+def _check(entry) -> None:
+  if not isinstance(entry, MethodSpec):
+    raise TypeError(f"register needs a MethodSpec, got "
+                    f"{type(entry).__name__}")
+
+
+METHODS: Registry[MethodSpec] = Registry("method", _check)
+METHODS.register("bbdropout", MethodSpec(bbdropout.make,
+                                         draw=mask_figure.draw))
+METHODS.register("depth_dropout", MethodSpec(depth_dropout.make,
+                                             draw=mask_figure.draw))
+METHODS.register("pdarts", pdarts.SPEC)
+for _depth in (1, 5, 9):
+  METHODS.register(f"cnn{_depth}", MethodSpec(_fixed_cnn(_depth)))
 
 MODES = ("joint", "spo", "upo")
 
 
+def register(name: str, make: Callable, *,
+             describe: Callable[[dict | None], str] = describe_filters,
+             draw: Callable | None = None) -> MethodSpec:
+  """Registers a method: `make(num_classes, **kwargs) -> Method |
+  SearchMethod`, with how to describe and draw its summaries."""
+  return METHODS.register(name, MethodSpec(make, describe, draw))
+
+
 def names() -> list[str]:
   """Registered method names, sorted."""
-  return sorted(METHODS)
+  return METHODS.names()
 
 
-def get(name: str) -> Callable[..., Bundle]:
-  """The factory called `name`; ValueError listing valid names if none."""
-  try:
-    return METHODS[name]
-  except KeyError:
-    raise ValueError(
-        f"unknown method {name!r}; valid: {', '.join(names())}") from None
+def get(name: str) -> MethodSpec:
+  """The `MethodSpec` called `name`; ValueError listing valid names."""
+  return METHODS.get(name)
 
 
-def build(name: str, num_classes: int, **kwargs) -> Bundle:
+def build(name: str, num_classes: int, **kwargs) -> Method | SearchMethod:
   """Instantiates method `name` for `num_classes` classes."""
+  make = METHODS.get(name).make
   try:
-    return get(name)(num_classes, **kwargs)
+    return make(num_classes, **kwargs)
   except TypeError as e:
     raise ValueError(f"bad arguments {kwargs} for method {name!r}: {e}") \
         from None
 
 
-__all__ = ["METHODS", "MODES", "Bundle", "bbdropout", "build",
-           "depth_dropout", "distributions", "get", "names", "pdarts"]
+__all__ = ["METHODS", "MODES", "Method", "MethodSpec", "SearchMethod",
+           "bbdropout", "build", "depth_dropout", "describe_filters",
+           "distributions", "fixed", "get", "names", "pdarts", "register",
+           "two_group_optimizer"]

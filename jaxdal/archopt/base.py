@@ -1,19 +1,29 @@
-"""What every architecture-optimisation method (and fixed baseline) gives
-the loop: a small bundle of pure pieces."""
+"""What an architecture-optimisation method (or a fixed baseline) gives the
+loop: a small bundle of pure pieces, of one of two kinds.
+
+- `Method`: one network, built once. A fixed architecture (a backbone, the
+  CNNs 1/5/9) or one whose architecture posterior trains with its weights
+  (BBDropout's gates, Depth-Dropout's structure).
+- `SearchMethod`: a discrete search (PDARTS) that finds an architecture on
+  data and then trains the `Method` it adopts.
+
+A registered method also says how to describe its architecture summary on
+the console and how to draw it (`MethodSpec`), so the loop and the plots
+never name a method-specific key.
+"""
 
 from collections.abc import Callable
 from typing import NamedTuple
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import optax
 
-from jaxdal import train as train_lib
+from jaxdal import losses, optim
 
 
-class Bundle(NamedTuple):
-  """A method instantiated for a task.
+class Method(NamedTuple):
+  """One network with its loss, optimiser and architecture summary.
 
   Attributes:
     model: Linen module, `__call__(x, *, train, mc) -> (logits, features)`.
@@ -23,23 +33,70 @@ class Bundle(NamedTuple):
     optimizer: `(learning_rate, train_arch) -> GradientTransformation`
       with an injectable "learning_rate" (the loop anneals it).
       `train_arch=False` freezes the architecture parameters.
-    architecture: `variables -> dict` (JSON-able): the inferred
-      architecture, e.g. active filters per layer, depth, genotype.
-    searchable: False for fixed baselines, which have no modes.
-    search: for discrete searches (PDARTS), `(x_weights, y_weights,
-      x_arch, y_arch, key, progress) -> dict`: the JSON-able architecture
-      found on the given data; None when the architecture is trained with
-      the weights (BBDropout, Depth-Dropout).
-    adopt: with `search`, `found -> Bundle`: the fixed bundle of a found
-      architecture (this bundle's own model is the method's default).
+    architecture: `variables -> dict | None` (JSON-able): the inferred
+      architecture, e.g. active filters per layer or depth; None when
+      there is nothing to report (a plain backbone).
+    optimises_architecture: True when the network has architecture
+      parameters (so the modes SPO/UPO and `train_arch` mean something).
   """
   model: nn.Module
   loss: Callable
   optimizer: Callable
   architecture: Callable
-  searchable: bool = True
-  search: Callable | None = None
-  adopt: Callable | None = None
+  optimises_architecture: bool = False
+
+
+class SearchMethod(NamedTuple):
+  """A method that searches a discrete architecture, then trains it.
+
+  Attributes:
+    default: the `Method` trained before any search (and with
+      `--notrain_arch`).
+    search: `(x_weights, y_weights, x_arch, y_arch, key, progress) ->
+      found`, a JSON-able dict of what the search found (saved in the
+      workdir, so a resumed run never searches twice).
+    adopt: `found -> Method`, the fixed network of a found architecture.
+    identity: `found -> str`, equal for equal architectures (networks
+      are built, and compiled, once per identity).
+    info: `found -> dict`, what a round's record keeps of the search
+      (accuracies, time), without the architecture itself.
+  """
+  default: Method
+  search: Callable
+  adopt: Callable
+  identity: Callable
+  info: Callable
+
+
+def describe_filters(arch: dict | None) -> str:
+  """Console text of a depth / active-filters summary (`""` for None):
+  `depth 4.33; active filters per layer [32 30 ...] of 32`."""
+  if not arch:
+    return ""
+  parts = []
+  if "depth" in arch:
+    parts.append(f"depth {arch['depth']:.2f}")
+  if "active_filters" in arch:
+    filters = " ".join(f"{v:g}" for v in arch["active_filters"])
+    parts.append(f"active filters per layer [{filters}] of "
+                 f"{arch.get('filters', '?')}")
+  return "; ".join(parts)
+
+
+class MethodSpec(NamedTuple):
+  """A registry entry: how to build a method and show its architecture.
+
+  Attributes:
+    make: `(num_classes, **kwargs) -> Method | SearchMethod`.
+    describe: `summary -> str`, one console line of an `architecture`
+      summary (`""` for nothing to say).
+    draw: `(config, records, out) -> str | None`: a figure of the
+      architecture over the rounds at `out` (a PNG path), or None when
+      there is nothing to draw; None for methods without a figure.
+  """
+  make: Callable
+  describe: Callable[[dict | None], str] = describe_filters
+  draw: Callable | None = None
 
 
 def is_arch_path(path, arch_names: tuple[str, ...]) -> bool:
@@ -71,33 +128,19 @@ def two_group_optimizer(*, arch_names: tuple[str, ...], base: Callable,
   return optax.inject_hyperparams(build)(learning_rate=learning_rate)
 
 
-def weighted_ce(logits, y, weights):
-  """Mean cross-entropy over real rows; logits `[..., B, C]`, y `[B]`."""
-  ce = optax.softmax_cross_entropy_with_integer_labels(
-      logits, jnp.broadcast_to(y, logits.shape[:-1]))
-  w = jnp.broadcast_to(weights, ce.shape)
-  return (ce * w).sum() / jnp.maximum(w.sum(), 1.0)
-
-
-def fixed_bundle(model: nn.Module, summary: dict | None, *,
-                 optimizer: str = "adam", momentum: float = 0.9,
-                 weight_decay: float = 0.0) -> Bundle:
+def fixed(model: nn.Module, summary: dict | None = None, *,
+          optimizer: str = "adam", momentum: float = 0.9,
+          weight_decay: float = 0.0) -> Method:
   """A network with a fixed architecture: cross-entropy, one optimiser.
 
   `summary` is what `architecture` reports (None for plain backbones).
   """
   def make_tx(learning_rate, train_arch=True):
     del train_arch
-    return train_lib.make_optimizer(optimizer, learning_rate=learning_rate,
-                                    momentum=momentum,
-                                    weight_decay=weight_decay)
+    return optim.make_optimizer(optimizer, learning_rate=learning_rate,
+                                momentum=momentum, weight_decay=weight_decay)
 
-  def loss(params, model_state, x, y, weights, key, n_train):
-    value, aux = train_lib.cross_entropy_loss(model)(
-        params, model_state, x, y, weights, key, n_train)
-    return value, {**aux, "kl": jnp.zeros(())}
-
-  return Bundle(model=model, loss=loss, optimizer=make_tx,
+  return Method(model=model, loss=losses.cross_entropy_loss(model),
+                optimizer=make_tx,
                 architecture=lambda variables: (
-                    None if summary is None else dict(summary)),
-                searchable=False)
+                    None if summary is None else dict(summary)))

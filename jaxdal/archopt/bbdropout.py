@@ -13,8 +13,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdal import losses
 from jaxdal.archopt import distributions as dists
-from jaxdal.archopt.base import Bundle, two_group_optimizer, weighted_ce
+from jaxdal.archopt.base import Method, two_group_optimizer
 from jaxdal.models.cnn import classifier_dropout
 from jaxdal.models.conv import matmul_conv
 
@@ -105,7 +106,7 @@ def make(num_classes: int, *, layers: int = 20, filters: int = 64,
          a_init: float = 0.3133, threshold: float = 1e-3,
          temperature: float = 0.1, alpha: float = 1e-4,
          kl_n: float = 60_000.0, kl_weight: float = 1.0,
-         gate_lr_ratio: float = 10.0, weight_decay: float = 1e-4) -> Bundle:
+         gate_lr_ratio: float = 10.0, weight_decay: float = 1e-4) -> Method:
   """BBDropout for `num_classes` classes.
 
   Args:
@@ -134,7 +135,7 @@ def make(num_classes: int, *, layers: int = 20, filters: int = 64,
         rngs={"arch": key, "dropout": key}, mutable=list(model_state))
     kl = total_kl(params, alpha)
     n = n_train if kl_n == 0 else kl_n
-    value = weighted_ce(logits, y, weights) + kl_weight * kl / n
+    value = losses.weighted_ce(logits, y, weights) + kl_weight * kl / n
     return value, {"logits": logits, "model_state": dict(new_state),
                    "kl": kl}
 
@@ -160,5 +161,5 @@ def make(num_classes: int, *, layers: int = 20, filters: int = 64,
         "mask": active.T.astype(int).tolist(),
     }
 
-  return Bundle(model=model, loss=loss, optimizer=optimizer,
-                architecture=architecture)
+  return Method(model=model, loss=loss, optimizer=optimizer,
+                architecture=architecture, optimises_architecture=True)

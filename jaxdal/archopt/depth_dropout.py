@@ -17,8 +17,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdal import losses
 from jaxdal.archopt import distributions as dists
-from jaxdal.archopt.base import Bundle, two_group_optimizer, weighted_ce
+from jaxdal.archopt.base import Method, two_group_optimizer
 from jaxdal.models.cnn import ResidualBody
 
 STRUCTURE_PARAMS = ("a_uc", "b_uc")
@@ -110,7 +111,7 @@ def make(num_classes: int, *, truncation: int = 20, width: int = 64,
          prior_alpha: float = 1.0, prior_beta: float = 10.0,
          temperature: float = 0.5, eps: float = 0.01, norm: str = "batch",
          kl_n: float = 0.0, kl_weight: float = 1.0,
-         weight_decay: float = 1e-6) -> Bundle:
+         weight_decay: float = 1e-6) -> Method:
   """Depth-Dropout for `num_classes` classes.
 
   Defaults follow ArchDAL (K = 20, M = 64, prior Beta(1, 10), q starting
@@ -135,7 +136,7 @@ def make(num_classes: int, *, truncation: int = 20, width: int = 64,
         method=DepthDropoutCNN.sample_logits)
     kl = kl_sum(params)
     n = n_train if kl_n == 0 else kl_n
-    value = weighted_ce(logits, y, weights) + kl_weight * kl / n
+    value = losses.weighted_ce(logits, y, weights) + kl_weight * kl / n
     return value, {"logits": logits.mean(0), "model_state": dict(new_state),
                    "kl": kl}
 
@@ -176,5 +177,5 @@ def make(num_classes: int, *, truncation: int = 20, width: int = 64,
         "mask": jnp.round(z.mean(0), 2).tolist(),
     }
 
-  return Bundle(model=model, loss=loss, optimizer=optimizer,
-                architecture=architecture)
+  return Method(model=model, loss=loss, optimizer=optimizer,
+                architecture=architecture, optimises_architecture=True)

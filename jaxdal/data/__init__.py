@@ -11,7 +11,7 @@ from jaxdal.data.pool import (
     labeled_indices,
     test_indices,
 )
-from jaxdal.data.sources import SOURCES, load, names, synthetic
+from jaxdal.data.sources import SOURCES, load, names, register, synthetic
 from jaxdal.data.tfds_folder import write_array_record
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "load",
     "names",
     "padded_chunks",
+    "register",
     "synthetic",
     "test_indices",
     "write_array_record",

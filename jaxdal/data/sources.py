@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxdal.data import idx, tfds_folder
 from jaxdal.data.dataset import Dataset, DatasetNotFoundError, from_uint8
+from jaxdal.registry import Registry
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
@@ -175,23 +176,27 @@ def moons(*, num_train: int = 300, num_test: int = 300, noise: float = 0.2,
                  x[num_train:], y[num_train:].astype(np.int32), 2)
 
 
-SOURCES: dict[str, Callable[..., Dataset]] = {
-    "mnist5k": mnist5k,
-    "mnist": _tfds_source("mnist", "mnist", idx_files=True),
-    "fashion_mnist": _tfds_source("fashion_mnist", "fashion_mnist",
-                                  idx_files=True,
-                                  idx_dirs=(DEBIAN_FASHION_MNIST,)),
-    "cifar10": _tfds_source("cifar10", "cifar10"),
-    "svhn": _tfds_source("svhn", "svhn_cropped"),
-    "digits": digits,
-    "synthetic": synthetic,
-    "moons": moons,
-}
+SOURCES: Registry[Callable[..., Dataset]] = Registry("dataset")
+SOURCES.register("mnist5k", mnist5k)
+SOURCES.register("mnist", _tfds_source("mnist", "mnist", idx_files=True))
+SOURCES.register("fashion_mnist", _tfds_source(
+    "fashion_mnist", "fashion_mnist", idx_files=True,
+    idx_dirs=(DEBIAN_FASHION_MNIST,)))
+SOURCES.register("cifar10", _tfds_source("cifar10", "cifar10"))
+SOURCES.register("svhn", _tfds_source("svhn", "svhn_cropped"))
+SOURCES.register("digits", digits)
+SOURCES.register("synthetic", synthetic)
+SOURCES.register("moons", moons)
 
 
 def names() -> list[str]:
   """Registered dataset names, sorted."""
-  return sorted(SOURCES)
+  return SOURCES.names()
+
+
+def register(name: str, source: Callable[..., Dataset]) -> None:
+  """Adds a source `(*, data_dir, download, **options) -> Dataset`."""
+  SOURCES.register(name, source)
 
 
 def load(name: str, *, data_dir: str | None = None, download: bool = False,
@@ -212,6 +217,4 @@ def load(name: str, *, data_dir: str | None = None, download: bool = False,
     DatasetNotFoundError: the files are missing; the message says how to get
       them. Never waits on a network unless `download=True`.
   """
-  if name not in SOURCES:
-    raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(names())}")
-  return SOURCES[name](data_dir=data_dir, download=download, **options)
+  return SOURCES.get(name)(data_dir=data_dir, download=download, **options)

@@ -4,6 +4,7 @@ Contract: the last layer is a Dense named "classifier" whose input is
 `features`; BADGE's gradient embedding and pretraining rely on that name.
 
 `BACKBONES` maps a name to a constructor `(num_classes, **kwargs) -> Module`.
+Models are applied with the rng streams `rngs_for(key)` (`models/rngs.py`).
 """
 
 from collections.abc import Callable
@@ -13,39 +14,35 @@ import flax.linen as nn
 from jaxdal.models.cnn import CNN, classifier_dropout
 from jaxdal.models.mlp import MLP
 from jaxdal.models.resnet import ResNet, ResNet18, ResNet34, ResNet50
+from jaxdal.models.rngs import rngs_for
 from jaxdal.models.vgg import VGG, VGG11, VGG16, VGG19
+from jaxdal.registry import Registry
 
-BACKBONES: dict[str, Callable[..., nn.Module]] = {
-    "cnn": CNN,
-    "mlp": MLP,
-    "resnet18": ResNet18,
-    "resnet34": ResNet34,
-    "resnet50": ResNet50,
-    "vgg11": VGG11,
-    "vgg16": VGG16,
-    "vgg19": VGG19,
-}
+BACKBONES: Registry[Callable[..., nn.Module]] = Registry("backbone")
+BACKBONES.register("cnn", CNN)
+BACKBONES.register("mlp", MLP)
+BACKBONES.register("resnet18", ResNet18)
+BACKBONES.register("resnet34", ResNet34)
+BACKBONES.register("resnet50", ResNet50)
+BACKBONES.register("vgg11", VGG11)
+BACKBONES.register("vgg16", VGG16)
+BACKBONES.register("vgg19", VGG19)
 
 
 def names() -> list[str]:
   """Registered backbone names, sorted."""
-  return sorted(BACKBONES)
+  return BACKBONES.names()
 
 
 def get(name: str) -> Callable[..., nn.Module]:
   """The constructor called `name`; ValueError listing valid names if none."""
-  try:
-    return BACKBONES[name]
-  except KeyError:
-    raise ValueError(
-        f"unknown backbone {name!r}; valid: {', '.join(names())}") from None
+  return BACKBONES.get(name)
 
 
 def register(name: str, constructor: Callable[..., nn.Module]) -> None:
-  """Adds a backbone constructor; refuses to replace an existing entry."""
-  if name in BACKBONES:
-    raise ValueError(f"backbone {name!r} is already registered")
-  BACKBONES[name] = constructor
+  """Adds a backbone constructor `(num_classes, **kwargs) -> Module`;
+  refuses to replace an existing entry."""
+  BACKBONES.register(name, constructor)
 
 
 def build(name: str, num_classes: int, **kwargs) -> nn.Module:
@@ -54,4 +51,4 @@ def build(name: str, num_classes: int, **kwargs) -> nn.Module:
 
 
 __all__ = ["BACKBONES", "CNN", "MLP", "VGG", "ResNet", "build",
-           "classifier_dropout", "get", "names", "register"]
+           "classifier_dropout", "get", "names", "register", "rngs_for"]

@@ -64,7 +64,7 @@ def test_register_adds_and_refuses_duplicates():
     with pytest.raises(ValueError, match="already registered"):
       acq.register("_test_lowest_class0", acq.Acquisition(select=select))
   finally:
-    del acq.ACQUISITIONS["_test_lowest_class0"]
+    acq.ACQUISITIONS.unregister("_test_lowest_class0")
 
 
 def test_acquisition_imports_no_flax_optax_orbax():

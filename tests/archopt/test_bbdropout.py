@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdal import archopt, train
+from jaxdal import archopt, losses, train
 from jaxdal.archopt import bbdropout as bb
 from jaxdal.archopt import distributions as dists
 
@@ -81,7 +81,7 @@ def test_loss_is_ce_plus_kl_over_n():
   for batch in (4, 8):
     value, aux = bundle.loss(st.params, {}, x[:batch], y[:batch],
                              jnp.ones(batch), jax.random.key(2), 123.0)
-    ce = archopt.base.weighted_ce(aux["logits"], y[:batch], jnp.ones(batch))
+    ce = losses.weighted_ce(aux["logits"], y[:batch], jnp.ones(batch))
     np.testing.assert_allclose(value - ce, kl / 60_000, rtol=1e-4)
 
 

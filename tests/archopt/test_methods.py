@@ -33,7 +33,7 @@ def test_every_registered_method_is_covered():
 
 @pytest.mark.parametrize("method,mode", CASES)
 def test_method_runs_in_mode(method, mode, tmp_path):
-  settings = loop.Settings(**TINY_DATA, method=method,
+  settings = loop.Settings.of(**TINY_DATA, method=method,
                            method_kwargs=TINY_METHOD[method], mode=mode)
   workdir = str(tmp_path / "w")
   records = loop.run(settings, workdir, progress=False, log=lambda s: None)
@@ -62,7 +62,7 @@ def test_method_runs_in_mode(method, mode, tmp_path):
 
 
 def test_fixed_networks_refuse_search_modes(tmp_path):
-  settings = loop.Settings(**TINY_DATA, method="cnn5", mode="spo")
+  settings = loop.Settings.of(**TINY_DATA, method="cnn5", mode="spo")
   with pytest.raises(ValueError, match="cnn5.* is fixed"):
     loop.run(settings, str(tmp_path / "w"), progress=False)
   assert not (tmp_path / "w").exists()
@@ -70,10 +70,10 @@ def test_fixed_networks_refuse_search_modes(tmp_path):
 
 def test_unknown_method_and_mode(tmp_path):
   with pytest.raises(ValueError, match="valid: bbdropout, cnn1.*pdarts"):
-    loop.run(loop.Settings(**TINY_DATA, method="darts"), str(tmp_path / "a"),
+    loop.run(loop.Settings.of(**TINY_DATA, method="darts"), str(tmp_path / "a"),
              progress=False)
   with pytest.raises(ValueError, match="valid: joint, spo, upo"):
-    loop.run(loop.Settings(**TINY_DATA, method="bbdropout", mode="both"),
+    loop.run(loop.Settings.of(**TINY_DATA, method="bbdropout", mode="both"),
              str(tmp_path / "b"), progress=False)
 
 
@@ -81,15 +81,16 @@ def test_spo_rounds_keep_the_preoptimised_architecture(tmp_path):
   import jax
   import jax.numpy as jnp
 
-  from jaxdal import checkpoint, train
+  from jaxdal import checkpoint, models
 
-  settings = loop.Settings(**TINY_DATA, method="bbdropout",
-                           method_kwargs=TINY_METHOD["bbdropout"], mode="spo")
+  settings = loop.Settings.of(**TINY_DATA, method="bbdropout",
+                              method_kwargs=TINY_METHOD["bbdropout"],
+                              mode="spo")
   workdir = str(tmp_path / "w")
   records = loop.run(settings, workdir, progress=False, log=lambda s: None)
   bundle = archopt.build("bbdropout", 3, **TINY_METHOD["bbdropout"])
   like = bundle.model.init({"params": jax.random.key(0),
-                            **train.rngs_for(jax.random.key(0))},
+                            **models.rngs_for(jax.random.key(0))},
                            jnp.zeros((1, 12, 12, 1)))
   pre = checkpoint.restore_tree(os.path.join(workdir, "preoptimised"),
                                 dict(like))
@@ -102,12 +103,12 @@ def test_spo_rounds_keep_the_preoptimised_architecture(tmp_path):
 
 @pytest.mark.parametrize("method", ["bbdropout", "depth_dropout"])
 def test_frozen_architecture_in_joint_mode(method, tmp_path):
-  settings = loop.Settings(**TINY_DATA, method=method,
+  settings = loop.Settings.of(**TINY_DATA, method=method,
                            method_kwargs=TINY_METHOD[method],
                            train_arch=False)
   records = loop.run(settings, str(tmp_path / "w"), progress=False,
                      log=lambda s: None)
-  trained = loop.run(loop.Settings(**TINY_DATA, method=method,
+  trained = loop.run(loop.Settings.of(**TINY_DATA, method=method,
                                    method_kwargs=TINY_METHOD[method]),
                      str(tmp_path / "t"), progress=False, log=lambda s: None)
   assert records[0]["architecture"] == records[1]["architecture"]
@@ -121,7 +122,7 @@ class _InterruptError(Exception):
 def test_pdarts_joint_resumed_after_round_0_equals_uninterrupted(tmp_path):
   # Round 1's network comes from a search cached in the workdir: a resumed
   # run rebuilds round 0's network from it, restores, and continues.
-  settings = loop.Settings(**TINY_DATA, method="pdarts",
+  settings = loop.Settings.of(**TINY_DATA, method="pdarts",
                            method_kwargs=TINY_METHOD["pdarts"])
   whole = loop.run(settings, str(tmp_path / "a"), progress=False,
                    log=lambda s: None)
@@ -143,7 +144,7 @@ def test_pdarts_joint_resumed_after_round_0_equals_uninterrupted(tmp_path):
 
 def test_pdarts_without_search_trains_the_published_genotype(tmp_path):
   from jaxdal.archopt import pdarts
-  settings = loop.Settings(**TINY_DATA, method="pdarts",
+  settings = loop.Settings.of(**TINY_DATA, method="pdarts",
                            method_kwargs=TINY_METHOD["pdarts"],
                            train_arch=False)
   workdir = str(tmp_path / "w")
@@ -156,7 +157,7 @@ def test_pdarts_without_search_trains_the_published_genotype(tmp_path):
 
 
 def test_pdarts_refuses_body_pretraining(tmp_path):
-  settings = loop.Settings(**TINY_DATA, method="pdarts",
+  settings = loop.Settings.of(**TINY_DATA, method="pdarts",
                            method_kwargs=TINY_METHOD["pdarts"],
                            pretrain="deepcluster")
   with pytest.raises(ValueError, match="'pdarts' searches its network"):
@@ -165,7 +166,7 @@ def test_pdarts_refuses_body_pretraining(tmp_path):
 
 
 def test_pdarts_bad_search_setting_is_one_line(tmp_path):
-  settings = loop.Settings(**TINY_DATA, method="pdarts",
+  settings = loop.Settings.of(**TINY_DATA, method="pdarts",
                            method_kwargs={"search_config": {"epoch": 2}})
   with pytest.raises(ValueError, match="unknown search setting.*epochs"):
     loop.run(settings, str(tmp_path / "w"), progress=False)

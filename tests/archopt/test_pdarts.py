@@ -1,6 +1,7 @@
 """PDARTS building blocks (spec §6, tests 37-45)."""
 
 import itertools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdal.archopt import pdarts
+from jaxdal.archopt import base, pdarts
 
 C = 4
 
@@ -317,11 +318,71 @@ def test_genotype_dict_round_trip_and_errors():
 
 
 def test_published_genotype_network_shapes():
-  bundle = pdarts.make(4, channels=2, layers=3)
+  method = pdarts.make(4, channels=2, layers=3)
+  assert isinstance(method, base.SearchMethod)
+  default = method.default
   x = jnp.zeros((2, 12, 12, 1))
-  v = bundle.model.init({"params": jax.random.key(0)}, x)
-  logits, features = bundle.model.apply(v, x)
+  v = default.model.init({"params": jax.random.key(0)}, x)
+  logits, features = default.model.apply(v, x)
   assert logits.shape == (2, 4) and features.shape == (2, 4 * 2 * 4)
-  arch = bundle.architecture(v)
+  arch = default.architecture(v)
   assert arch["source"] == "published"
   assert arch["genotype"] == pdarts.genotype_to_dict(pdarts.PUBLISHED)
+  assert arch["cells"] == 3
+
+
+def _found(genotype=pdarts.PUBLISHED, **accuracies):
+  return {"genotype": pdarts.genotype_to_dict(genotype), **accuracies}
+
+
+def test_adopt_identity_and_info_of_a_found_architecture():
+  given = _found(pdarts.PUBLISHED._replace(
+      normal=[("sep_conv_5x5", j) for _, j in pdarts.PUBLISHED.normal]))
+  method = pdarts.make(4, channels=2, layers=3,
+                       genotype=given["genotype"])
+  assert isinstance(method.default, base.Method)
+  assert method.default.architecture(None)["source"] == "given"
+  found = _found(stage0_val_accuracy=0.5, stage2_val_accuracy=0.75)
+  adopted = method.adopt(found)
+  assert isinstance(adopted, base.Method)
+  assert adopted.model.genotype == pdarts.PUBLISHED
+  assert adopted.architecture(None) == {
+      "genotype": found["genotype"], "cells": 3, "source": "search"}
+  assert method.info(found) == {"stage0_val_accuracy": 0.5,
+                                "stage2_val_accuracy": 0.75}
+  assert method.identity(found) == method.identity(_found())
+  assert method.identity(found) != method.identity(given)
+  assert isinstance(method.identity(found), str)
+
+
+def test_describe_is_one_line_of_short_operation_names():
+  arch = {"genotype": pdarts.genotype_to_dict(pdarts.PUBLISHED),
+          "cells": 8, "source": "published"}
+  assert pdarts.describe(arch) == (
+      "normal skip(0) dil3(1) skip(0) sep3(1) sep3(1) sep3(3) sep3(0) "
+      "dil5(4); reduce avg(0) sep5(1) sep3(0) dil5(2) max(0) dil3(1) "
+      "dil3(1) dil5(3)")
+  assert pdarts.describe(None) == pdarts.describe({}) == ""
+  assert pdarts.SPEC.make is pdarts.make
+  assert pdarts.SPEC.describe is pdarts.describe
+  assert pdarts.SPEC.draw is pdarts.draw
+
+
+def test_draw_writes_the_genotype_figure(tmp_path):
+  config = {"method": "pdarts", "mode": "joint", "dataset": "mnist",
+            "acquisition": "random"}
+  other = pdarts.PUBLISHED._replace(reduce=pdarts.PUBLISHED.normal)
+  archs = [{**_found(), "source": "published"}, None,
+           {**_found(other), "source": "search"}]
+  records = [{"round": r, "labeled": 20 * (r + 1), "architecture": arch}
+             for r, arch in enumerate(archs)]
+  out = str(tmp_path / "figures" / "architecture.png")
+  assert pdarts.draw(config, records, out) == out
+  with open(out, "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  nothing = str(tmp_path / "none.png")
+  assert pdarts.draw(config, records[1:2], nothing) is None
+  assert pdarts.draw(config, [{"round": 0, "labeled": 1,
+                               "architecture": {"depth": 2.0}}],
+                     nothing) is None
+  assert not os.path.exists(nothing)

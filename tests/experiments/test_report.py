@@ -25,7 +25,7 @@ def grid(tmp_path_factory):
   for method in ("cnn1", "cnn5"):
     for acq in ("random", "entropy", "margin"):
       for seed in (0, 1):
-        settings = loop.Settings(**GRID, method=method,
+        settings = loop.Settings.of(**GRID, method=method,
                                  method_kwargs=dict(width=4),
                                  acquisition=acq, seed=seed)
         loop.run(settings, str(root / f"{method}_{acq}_s{seed}"),

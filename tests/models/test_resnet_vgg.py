@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdal import models, train
+from jaxdal import models, optim, train
 
 # torch `parameters()` counts of the same networks for 10 classes and
 # 32x32x3 inputs, printed by benchmarks/reference/param_counts_torch.py
@@ -45,7 +45,7 @@ def test_shapes_and_a_few_steps_of_training(name, shape, mnist5k):
   logits, feats = model.apply(model.init(jax.random.key(0), x), x)
   expected_dim = {"resnet18": 8, "resnet50": 16, "vgg11": 12}[name]
   assert logits.shape == (16, 7) and feats.shape == (16, expected_dim)
-  tx = train.make_optimizer("adam", learning_rate=1e-2)
+  tx = optim.make_optimizer("adam", learning_rate=1e-2)
   trainer = train.make_trainer(model, tx)
   state = train.set_learning_rate(
       train.init_state(model, tx, jax.random.key(0), shape), 1e-2)

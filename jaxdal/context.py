@@ -1,0 +1,191 @@
+"""A run between its rounds: the `RunContext` (data, pool, keys, networks,
+records, checkpointer) and how it is opened: settings checked, data
+loaded, workdir prepared, pre-optimisation done (cached), latest round
+restored. `jaxdal.loop` runs the rounds over it.
+"""
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdal import (
+    acquisition,
+    archopt,
+    checkpoint,
+    console,
+    data,
+    metrics,
+    modes,
+    train,
+)
+from jaxdal import predict as predict_lib
+from jaxdal import workdir as workdir_lib
+from jaxdal.settings import Settings, build_method, describe, validate
+
+# Sub-streams of a round key.
+INIT, TRAIN, PREDICT, SELECT, SEARCH = 0, 1, 2, 3, 4
+# Sub-streams of the run key.
+_POOL, _ROUNDS, _PRETRAIN = 0, 1, 2
+
+
+class Network(NamedTuple):
+  """A method's network with its optimiser, jitted steps and predictor;
+  built once per architecture, so an unchanged one never recompiles."""
+  method: archopt.Method
+  tx: object
+  trainer: train.Trainer
+  predictor: predict_lib.Predictor
+
+
+@dataclasses.dataclass
+class RunContext:
+  """One run (one seed) between rounds: its data, pool, keys, networks,
+  records and checkpointer. `next_round` is the round `start_round` takes
+  next."""
+  task: modes.Task
+  method: archopt.Method | archopt.SearchMethod
+  describe: Callable
+  acq: acquisition.Acquisition
+  select: Callable
+  ckpt: checkpoint.RoundCheckpointer
+  config: dict
+  pool: data.PoolState
+  initial_pool: data.PoolState
+  x_test: jax.Array
+  y_test: jax.Array
+  test_idx: np.ndarray
+  candidates: np.ndarray  # predictions cover this fixed set: fixed shapes
+  rounds_root: jax.Array
+  pretrain_key: jax.Array
+  start: modes.Start = modes.Start()
+  networks: dict = dataclasses.field(default_factory=dict)
+  records: list = dataclasses.field(default_factory=list)
+  search_info: dict = dataclasses.field(default_factory=dict)
+  state: train.TrainState | None = None
+  network: Network | None = None
+  next_round: int = 0
+  clock: dict = dataclasses.field(default_factory=dict)
+
+  @property
+  def settings(self) -> Settings:
+    return self.task.settings
+
+
+def network(ctx: RunContext, method: archopt.Method, tag: str) -> Network:
+  if tag not in ctx.networks:
+    s = ctx.settings
+    train_arch = s.arch.mode == "joint" and s.arch.train_arch
+    tx = method.optimizer(s.fit.learning_rate, train_arch=train_arch)
+    ctx.networks[tag] = Network(
+        method, tx,
+        train.make_trainer(method.model, tx, method.loss,
+                           augment=s.fit.augment),
+        predict_lib.make_predictor_for(method.model, ctx.acq,
+                                       mc_samples=s.active.mc_samples,
+                                       chunk=s.active.chunk))
+  return ctx.networks[tag]
+
+
+def network_at(ctx: RunContext, r: int, pool_r: data.PoolState) -> Network:
+  """The network trained in round r (searching for it if needed)."""
+  if not modes.searches(ctx.settings, ctx.method):
+    return network(ctx, modes.network(ctx.method), "")
+  found = modes.found_architecture(
+      ctx.task, ctx.method, r, pool_r, ctx.initial_pool,
+      jax.random.fold_in(jax.random.fold_in(ctx.rounds_root, r), SEARCH),
+      ctx.pretrain_key, ctx.describe)
+  ctx.search_info[r] = ctx.method.info(found)
+  return network(ctx, ctx.method.adopt(found), ctx.method.identity(found))
+
+
+def _open_data(s: Settings):
+  try:
+    ds = data.load(s.data.dataset, data_dir=s.data.data_dir,
+                   download=s.data.download, **s.data.dataset_kwargs)
+  except TypeError as e:
+    raise ValueError(f"bad dataset_kwargs {s.data.dataset_kwargs} for "
+                     f"{s.data.dataset!r}: {e}") from None
+  if s.fit.augment and len(ds.input_shape) != 3:
+    raise ValueError(f"augment needs images [H, W, C]; {s.data.dataset!r} "
+                     f"has inputs of shape {ds.input_shape}")
+  run_key = jax.random.key(s.active.seed)
+  pool = data.init_pool(jax.random.fold_in(run_key, _POOL), ds.y_train,
+                        initial=s.active.initial,
+                        val_fraction=s.data.val_fraction,
+                        val_size=s.data.val_size, pool_size=s.data.pool_size,
+                        num_classes=ds.num_classes)
+  n_available = int(data.available(pool).sum())
+  needed = s.active.acquire * (s.active.rounds - 1)
+  if needed > n_available:
+    raise ValueError(
+        f"{s.active.rounds - 1} acquisitions of {s.active.acquire} need "
+        f"{needed} pool examples but the pool holds {n_available}; lower "
+        f"--acquire or --rounds")
+  return ds, pool, run_key
+
+
+@contextlib.contextmanager
+def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
+             progress: bool = True, log: Callable[[str], None] = print):
+  """Checks `s`, loads the data, prepares `workdir`, pre-optimises (cached)
+  and resumes from the latest checkpoint; yields the `RunContext`.
+
+  Nothing is written before every check passed; a failure before the first
+  checkpoint removes a workdir this call created.
+  """
+  validate(s)
+  ds, pool, run_key = _open_data(s)
+  config = s.to_dict()
+  created = workdir_lib.prepare(workdir, config, overwrite=overwrite,
+                                defaults=Settings().to_dict())
+  with workdir_lib.removed_on_failure(workdir, created), \
+      contextlib.closing(checkpoint.RoundCheckpointer(
+          os.path.join(workdir, "checkpoints"))) as ckpt:
+    acq = acquisition.get(s.active.acquisition)
+    task = modes.Task(s, ds, jnp.asarray(ds.x_train), jnp.asarray(ds.y_train),
+                      np.flatnonzero(np.asarray(pool.validation)), workdir,
+                      progress, log)
+    ctx = RunContext(
+        task=task, method=build_method(s, ds.num_classes),
+        describe=describe(s), acq=acq,
+        select=jax.jit(acq.select, static_argnums=1), ckpt=ckpt,
+        config=config, pool=pool, initial_pool=pool,
+        x_test=jnp.asarray(ds.x_test), y_test=jnp.asarray(ds.y_test),
+        test_idx=data.test_indices(len(ds.y_test), s.data.test_size),
+        candidates=np.flatnonzero(np.asarray(pool.candidate)),
+        rounds_root=jax.random.fold_in(run_key, _ROUNDS),
+        pretrain_key=jax.random.fold_in(run_key, _PRETRAIN))
+    ctx.start = modes.starting_weights(task, pool, ctx.pretrain_key)
+    _resume(ctx)
+    yield ctx
+
+
+def _resume(ctx: RunContext) -> None:
+  """Restores the latest round, if any, and prints the table so far."""
+  latest = ctx.ckpt.latest_round()
+  if latest is not None:
+    # The pool of round `latest` is needed to rebuild its network: the
+    # searches are cached in the workdir, so this reads, not searches.
+    pool_latest = ctx.ckpt.restore_pool(latest, ctx.pool)
+    ctx.network = network_at(ctx, latest,
+                              modes.pool_before(pool_latest, latest))
+    like = modes.initial_state(ctx.network.method, ctx.network.tx,
+                               jax.random.key(0), ctx.task.ds.input_shape,
+                               ctx.start)
+    ctx.state, ctx.pool, records, _ = ctx.ckpt.restore(
+        latest, train_state_like=like, pool_like=ctx.pool)
+    ctx.records = records[: latest + 1]
+    ctx.next_round = latest + 1
+    ctx.task.log(f"resuming {ctx.task.workdir} after round {latest}")
+  metrics.write_jsonl(os.path.join(ctx.task.workdir, metrics.METRICS_FILE),
+                      ctx.records)
+  ctx.task.log(console.TABLE_HEADER)
+  for record in ctx.records:
+    for line in console.lines(record, ctx.describe):
+      ctx.task.log(line)

@@ -1,0 +1,240 @@
+"""The run schema: small nested frozen specs, built from a flat config in
+one call and checked before anything is written.
+
+  >>> s = Settings.of(dataset="synthetic", rounds=3)
+  >>> s.data.dataset, s.active.rounds, s.fit.batch_size
+  ('synthetic', 3, 64)
+
+On disk (`config.json`) a run's settings are one flat JSON object
+(`to_dict`), so runs written before these specs existed still resume.
+"""
+
+import dataclasses
+import json
+from typing import Any
+
+import ml_collections
+
+from jaxdal import acquisition, archopt, data, models, optim
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+  """Where the examples come from and how they are split."""
+  dataset: str = "mnist5k"
+  dataset_kwargs: dict = dataclasses.field(default_factory=dict)
+  data_dir: str | None = None
+  download: bool = False
+  val_fraction: float = 0.1
+  val_size: int | None = None  # cap on the validation split (None: none)
+  test_size: int | None = None  # evenly spaced test examples (None: all)
+  pool_size: int | None = None  # cap on the unlabeled pool (None: none)
+
+
+@dataclasses.dataclass(frozen=True)
+class FitSpec:
+  """How one round trains. `optimizer`, `momentum` and `weight_decay`
+  apply to plain backbones only: a method brings its own optimiser."""
+  batch_size: int = 64
+  max_epochs: int = 50
+  patience: int = 10
+  target_train_accuracy: float = 0.99
+  optimizer: str = "adam"
+  learning_rate: float = 1e-3
+  momentum: float = 0.9
+  weight_decay: float = 0.0
+  schedule: str = "cosine"
+  warm_start: bool = False
+  augment: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ActiveSpec:
+  """The active-learning protocol. `rounds` counts training rounds: the
+  labeled set grows by `acquire` between consecutive rounds."""
+  acquisition: str = "entropy"
+  rounds: int = 5
+  initial: int = 100
+  acquire: int = 100
+  seed: int = 0
+  mc_samples: int = 10
+  chunk: int = 1024  # rows per compiled prediction call
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchSpec:
+  """The network: a backbone, or an architecture-optimisation method
+  (`jaxdal.archopt`) with the mode that says when its architecture is
+  optimised; `pretrain` initialises a backbone by DeepCluster."""
+  backbone: str = "cnn"
+  backbone_kwargs: dict = dataclasses.field(default_factory=dict)
+  method: str = ""
+  method_kwargs: dict = dataclasses.field(default_factory=dict)
+  mode: str = "joint"
+  # False freezes the architecture parameters at their initial values in
+  # joint mode (the ArchDAL code's behaviour), or skips a search.
+  train_arch: bool = True
+  pretrain: str = "none"
+  pretrain_epochs: int = 5
+  pretrain_steps: int = 50
+
+
+_SPECS = {"data": DataSpec, "fit": FitSpec, "active": ActiveSpec,
+          "arch": ArchSpec}
+_GROUP = {f.name: group for group, spec in _SPECS.items()
+          for f in dataclasses.fields(spec)}
+PRETRAINING = ("none", "deepcluster")
+# Config values that mean "not set" (flags cannot hold None).
+_UNSET_AS = {"val_size": 0, "test_size": 0, "pool_size": 0, "data_dir": ""}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """Everything that defines a run; saved flat as `config.json`."""
+  data: DataSpec = DataSpec()
+  fit: FitSpec = FitSpec()
+  active: ActiveSpec = ActiveSpec()
+  arch: ArchSpec = ArchSpec()
+
+  @classmethod
+  def of(cls, **flat: Any) -> "Settings":
+    """Settings from flat fields (`Settings.of(rounds=3)`); an unknown
+    field is a one-line ValueError naming the valid ones."""
+    unknown = sorted(set(flat) - set(_GROUP))
+    if unknown:
+      raise ValueError(f"unknown setting {unknown[0]!r}; valid: "
+                       f"{', '.join(sorted(_GROUP))}")
+    groups = {g: {} for g in _SPECS}
+    for name, value in flat.items():
+      groups[_GROUP[name]][name] = value
+    return cls(**{g: _SPECS[g](**kw) for g, kw in groups.items()})
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict | dict
+                  ) -> "Settings":
+    """Settings from an experiment config (flat, flag-shaped): `0` / `""`
+    mean "not set" for the caps and `data_dir`, and `*_kwargs` may be JSON
+    strings (as typed on a command line)."""
+    flat = dict(config.to_dict() if hasattr(config, "to_dict") else config)
+    for name, unset in _UNSET_AS.items():
+      if flat.get(name, None) == unset:
+        flat[name] = None
+    for name in ("dataset_kwargs", "backbone_kwargs", "method_kwargs"):
+      if isinstance(flat.get(name), str):
+        flat[name] = parse_json_object(name, flat[name])
+    return cls.of(**flat)
+
+  def to_dict(self) -> dict:
+    """The flat JSON-able fields (what `config.json` holds)."""
+    flat = {}
+    for group in _SPECS:
+      flat.update(dataclasses.asdict(getattr(self, group)))
+    return json.loads(json.dumps(flat))
+
+  def replace(self, **flat: Any) -> "Settings":
+    """A copy with some flat fields changed."""
+    return Settings.of(**{**self.to_dict(), **flat})
+
+
+def parse_json_object(name: str, text: str) -> dict:
+  """A JSON object typed as a string, or a one-line ValueError."""
+  try:
+    value = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"--{name} must be a JSON object, got {text!r} "
+                     f"({e.msg})") from None
+  if not isinstance(value, dict):
+    raise ValueError(f"--{name} must be a JSON object, got {text!r}")
+  return value
+
+
+def _positive(**values) -> None:
+  for name, value in values.items():
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+      raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _not_for_methods(s: Settings) -> None:
+  """A method builds its own network and optimiser: backbone and optimiser
+  settings would be silently ignored, so they are refused."""
+  default_fit, default_arch = FitSpec(), ArchSpec()
+  for spec, default, names in (
+      (s.arch, default_arch, ("backbone", "backbone_kwargs")),
+      (s.fit, default_fit, ("optimizer", "momentum", "weight_decay"))):
+    for name in names:
+      if getattr(spec, name) != getattr(default, name):
+        raise ValueError(
+            f"{name} {getattr(spec, name)!r} does not apply to method "
+            f"{s.arch.method!r}, which brings its own network and "
+            f"optimiser; leave --{name} unset (use --method_kwargs)")
+
+
+def validate(s: Settings) -> None:
+  """Raises a one-line ValueError naming the bad value and the valid
+  choices; checks everything that needs no data."""
+  data.SOURCES.get(s.data.dataset)
+  acq = acquisition.get(s.active.acquisition)
+  optim.SCHEDULES.get(s.fit.schedule)
+  optim.OPTIMIZERS.get(s.fit.optimizer)
+  if s.arch.mode not in archopt.MODES:
+    raise ValueError(f"unknown mode {s.arch.mode!r}; valid: "
+                     f"{', '.join(archopt.MODES)}")
+  if s.arch.pretrain not in PRETRAINING:
+    raise ValueError(f"unknown pretraining {s.arch.pretrain!r}; valid: "
+                     f"{', '.join(PRETRAINING)}")
+  _positive(rounds=s.active.rounds, initial=s.active.initial,
+            acquire=s.active.acquire, batch_size=s.fit.batch_size,
+            max_epochs=s.fit.max_epochs, patience=s.fit.patience,
+            chunk=s.active.chunk)
+  if s.data.test_size is not None:
+    _positive(test_size=s.data.test_size)
+  if acq.uses_mc and s.active.mc_samples < 2:
+    raise ValueError(f"acquisition {s.active.acquisition!r} needs "
+                     f"mc_samples >= 2, got {s.active.mc_samples}")
+  method = build_method(s, 2)
+  if s.arch.method:
+    _not_for_methods(s)
+  elif s.arch.mode != "joint" or not s.arch.train_arch:
+    flag = (f"mode {s.arch.mode!r}" if s.arch.mode != "joint"
+            else "--notrain_arch")
+    raise ValueError(f"{flag} needs an architecture to optimise; backbone "
+                     f"{s.arch.backbone!r} is fixed (set --method)")
+  searched = isinstance(method, archopt.SearchMethod)
+  optimised = searched or method.optimises_architecture
+  if s.arch.mode != "joint" and not optimised:
+    raise ValueError(f"mode {s.arch.mode!r} needs an architecture to "
+                     f"optimise; {s.arch.method!r} is fixed (use --mode "
+                     f"joint or a method among bbdropout, depth_dropout, "
+                     f"pdarts)")
+  if s.arch.mode == "upo" and s.arch.pretrain != "none":
+    raise ValueError("mode 'upo' already pretrains with DeepCluster; leave "
+                     "--pretrain at none")
+  if searched and s.arch.pretrain != "none":
+    raise ValueError(f"--pretrain {s.arch.pretrain} transfers a body into a "
+                     f"fixed network; {s.arch.method!r} searches its "
+                     f"network, so leave --pretrain at none (mode 'upo' "
+                     f"searches on DeepCluster pseudo-labels)")
+
+
+def build_method(s: Settings, num_classes: int
+                 ) -> archopt.Method | archopt.SearchMethod:
+  """The run's method: `s.arch.method`, or the backbone as a fixed
+  `Method` with the run's optimiser."""
+  if s.arch.method:
+    return archopt.build(s.arch.method, num_classes, **s.arch.method_kwargs)
+  try:
+    model = models.build(s.arch.backbone, num_classes,
+                         **s.arch.backbone_kwargs)
+  except TypeError as e:
+    raise ValueError(f"bad backbone_kwargs {s.arch.backbone_kwargs} for "
+                     f"{s.arch.backbone!r}: {e}") from None
+  return archopt.fixed(model, None, optimizer=s.fit.optimizer,
+                       momentum=s.fit.momentum,
+                       weight_decay=s.fit.weight_decay)
+
+
+def describe(s: Settings):
+  """`summary -> str`: how the run's architecture summaries read."""
+  if not s.arch.method:
+    return archopt.describe_filters
+  return archopt.get(s.arch.method).describe
