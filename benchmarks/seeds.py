@@ -1,5 +1,6 @@
-r"""Seeds trained together (`seeds.fit_seeds`, one vmapped step) against the
-same seeds trained one by one (`train.fit`), per backbone.
+r"""Seeds trained together (`train.fit_group` with `seeds.together`, one
+vmapped step) against the same seeds trained one by one (`train.fit`), per
+backbone.
 
   python benchmarks/seeds.py                    # mlp and cnn, 3 seeds
   python benchmarks/seeds.py --models mlp --seeds 3 --epochs 5
@@ -18,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdal import data, models, seeds, train
+from jaxdal import data, models, optim, seeds, train
 
 KWARGS = {"mlp": {"hidden": (256, 256)}, "cnn": {"depth": 3, "width": 32}}
 
@@ -27,7 +28,7 @@ def bench(name: str, n_seeds: int, epochs: int, batch: int) -> dict:
   ds = data.synthetic(num_train=3000, num_test=10, shape=(28, 28, 1),
                       num_classes=10, seed=0)
   model = models.build(name, 10, **KWARGS.get(name, {}))
-  tx = train.make_optimizer("adam", learning_rate=1e-3)
+  tx = optim.make_optimizer("adam", learning_rate=1e-3)
   x, y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
   rng = np.random.default_rng(0)
   train_idx = [rng.choice(2500, 500, replace=False) for _ in range(n_seeds)]
@@ -50,10 +51,10 @@ def bench(name: str, n_seeds: int, epochs: int, batch: int) -> dict:
                                     strict=True)]
     jax.block_until_ready([s for s, _ in out])
 
-  seed_trainer = seeds.make_seed_trainer(model, tx)
+  seed_trainer = seeds.together(model, tx)
 
   def together():
-    out = seeds.fit_seeds(seed_trainer, states(), x, y, train_idx, val_idx,
+    out = train.fit_group(seed_trainer, states(), x, y, train_idx, val_idx,
                           keys, **fit_kw)
     jax.block_until_ready([s for s, _ in out])
 

@@ -26,10 +26,10 @@ def jax_throughput(name, batch, steps, warmup):
   import jax
   import jax.numpy as jnp
 
-  from jaxdal import models, train
+  from jaxdal import models, optim, train
   kwargs = {"depth": 5, "width": 64} if name == "cnn" else {}
   model = models.build(name, 10, **kwargs)
-  tx = train.make_optimizer("sgd", learning_rate=0.01, weight_decay=5e-4)
+  tx = optim.make_optimizer("sgd", learning_rate=0.01, weight_decay=5e-4)
   trainer = train.make_trainer(model, tx)
   state = train.set_learning_rate(
       train.init_state(model, tx, jax.random.key(0), (32, 32, 3)), 0.01)

@@ -32,9 +32,10 @@ def define_flags_from_config(config: ml_collections.ConfigDict,
   return list(config)
 
 
-def define_run_flags(presets, workdir_default: str) -> None:
+def define_run_flags(presets, workdir_default: str) -> list[str]:
   """The flags every experiment CLI has: preset, workdir, overwrite and
-  progress bars (listed by `--help` with the CLI's own flags)."""
+  progress bars. Returns their names; the calling CLI declares them as its
+  key flags so `--help` lists them."""
   flags.DEFINE_enum("preset", "quick", presets,
                     "base settings; explicit flags override them")
   flags.DEFINE_string("workdir", "",
@@ -42,8 +43,7 @@ def define_run_flags(presets, workdir_default: str) -> None:
   flags.DEFINE_bool("overwrite", False,
                     "replace a workdir that holds a different run")
   flags.DEFINE_bool("progress", True, "show progress bars")
-  for name in ("preset", "workdir", "overwrite", "progress"):
-    flags.declare_key_flag(name)
+  return ["preset", "workdir", "overwrite", "progress"]
 
 
 def apply_flag_overrides(config: ml_collections.ConfigDict,

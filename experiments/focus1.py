@@ -42,14 +42,17 @@ HELPS = {
                        '\'{"depth": 2, "width": 16}\'',
 }
 
-cli.define_run_flags(focus1_config.PRESETS,
-                     "runs/focus1/<dataset>_<backbone>_<acquisition>_s<seed>")
-for _name in cli.define_flags_from_config(focus1_config.get_config("quick"),
-                                         HELPS):
+_RUN_FLAGS = cli.define_run_flags(
+    focus1_config.PRESETS,
+    "runs/focus1/<dataset>_<backbone>_<acquisition>_s<seed>")
+_CONFIG_FLAGS = cli.define_flags_from_config(
+    focus1_config.get_config("quick"), HELPS)
+for _name in _RUN_FLAGS + _CONFIG_FLAGS:
   flags.declare_key_flag(_name)
-flags.DEFINE_string("grid", "", "run the cells of a grid (paper_images, "
-                    "smoke) instead of one run; with --task_index and "
-                    "--num_tasks each process takes every num_tasks-th cell")
+flags.DEFINE_string("grid", "", f"run the cells of a grid "
+                    f"({', '.join(grids.GRIDS)}) instead of one run; with "
+                    f"--task_index and --num_tasks each process takes every "
+                    f"num_tasks-th cell")
 flags.DEFINE_string("seeds", "", "comma-separated seeds to run (e.g. "
                     "0,1,2), each into <workdir>/s<seed>; overrides --seed")
 flags.DEFINE_bool("vmap_seeds", False, "train the --seeds together: one "

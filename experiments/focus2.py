@@ -46,11 +46,13 @@ HELPS = {
                 f"empty: the preset's, per method)",
 }
 
-cli.define_run_flags(focus2_config.PRESETS,
-                     "runs/focus2/<dataset>_<method>_<mode>_<acquisition>_"
-                     "s<seed>")
-for _name in cli.define_flags_from_config(focus2_config.get_config("quick"),
-                                         HELPS):
+_RUN_FLAGS = cli.define_run_flags(
+    focus2_config.PRESETS,
+    "runs/focus2/<dataset>_<method>_<mode>_<acquisition>_"
+    "s<seed>")
+_CONFIG_FLAGS = cli.define_flags_from_config(
+    focus2_config.get_config("quick"), HELPS)
+for _name in _RUN_FLAGS + _CONFIG_FLAGS:
   flags.declare_key_flag(_name)
 FLAGS = flags.FLAGS
 
