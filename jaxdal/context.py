@@ -77,7 +77,11 @@ class RunContext:
     return self.task.settings
 
 
-def network(ctx: RunContext, method: archopt.Method, tag: str) -> Network:
+def network_for(ctx: RunContext, method: archopt.Method, tag: str
+                ) -> Network:
+  """`method`'s `Network`, built on first use and kept under `tag` (the
+  architecture's identity), so rounds that train it again reuse its
+  compiled steps."""
   if tag not in ctx.networks:
     s = ctx.settings
     train_arch = s.arch.mode == "joint" and s.arch.train_arch
@@ -95,13 +99,14 @@ def network(ctx: RunContext, method: archopt.Method, tag: str) -> Network:
 def network_at(ctx: RunContext, r: int, pool_r: data.PoolState) -> Network:
   """The network trained in round r (searching for it if needed)."""
   if not modes.searches(ctx.settings, ctx.method):
-    return network(ctx, modes.network(ctx.method), "")
+    return network_for(ctx, modes.network(ctx.method), "")
   found = modes.found_architecture(
       ctx.task, ctx.method, r, pool_r, ctx.initial_pool,
       jax.random.fold_in(jax.random.fold_in(ctx.rounds_root, r), SEARCH),
       ctx.pretrain_key, ctx.describe)
   ctx.search_info[r] = ctx.method.info(found)
-  return network(ctx, ctx.method.adopt(found), ctx.method.identity(found))
+  return network_for(ctx, ctx.method.adopt(found),
+                     ctx.method.identity(found))
 
 
 def _open_data(s: Settings):

@@ -74,9 +74,10 @@ def starting_weights(task: Task, pool: data.PoolState, key) -> Start:
   network, or nothing; computed once and cached in the workdir. A searched
   network starts fresh (nothing pre-trained fits it)."""
   s, ds = task.settings, task.ds
-  method = network(build_method(s, ds.num_classes))
-  if searches(s, build_method(s, ds.num_classes)):
+  built = build_method(s, ds.num_classes)
+  if searches(s, built):
     return Start()
+  method = network(built)
   like = _variables_like(method, key, ds.input_shape)
   if s.arch.pretrain == "deepcluster" or s.arch.mode == "upo":
     def deepcluster():
