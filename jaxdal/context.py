@@ -179,7 +179,7 @@ def _resume(ctx: RunContext) -> None:
     # searches are cached in the workdir, so this reads, not searches.
     pool_latest = ctx.ckpt.restore_pool(latest, ctx.pool)
     ctx.network = network_at(ctx, latest,
-                              modes.pool_before(pool_latest, latest))
+                             modes.pool_before(pool_latest, latest))
     like = modes.initial_state(ctx.network.method, ctx.network.tx,
                                jax.random.key(0), ctx.task.ds.input_shape,
                                ctx.start)
