@@ -7,8 +7,10 @@ any mix of focus1/focus2 runs and seeds, and writes PNG figures and
 `summary.md` to --out: labeling efficiency (Figures 2, 4), gain over random
 (3, 5), learning curves by initial size (6), spread across acquisitions per
 architecture (8) and across architectures per acquisition (10), the
-architecture evolution of focus 2 runs (9), and the rank stability of
-acquisition functions across architectures. Incomplete runs (missing rounds
+architecture evolution of focus 2 runs (9), the rank stability of
+acquisition functions across architectures, the feature-space complexity
+per architecture over the rounds, and its rank correlation with each
+acquisition's gain over random. Incomplete runs (missing rounds
 or seeds) are listed, not dropped silently.
 """
 
@@ -30,7 +32,59 @@ def _fmt(v, digits=3):
   return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
 
 
-def summary_markdown(runs, curves, figures) -> str:
+def mean_gain(by_acq: dict, acq: str) -> float | None:
+  """Mean gain of `acq` over random (points, over rounds and the seeds
+  both have), or None without a paired random run."""
+  if "random" not in by_acq or acq == "random":
+    return None
+  seeds = sorted(set(by_acq[acq]) & set(by_acq["random"]))
+  if not seeds:
+    return None
+  _, strat = metrics.stack_seeds({s: by_acq[acq][s] for s in seeds})
+  _, rand = metrics.stack_seeds({s: by_acq["random"][s] for s in seeds})
+  n = min(strat.shape[1], rand.shape[1])
+  return 100 * float(metrics.gain_over_random(strat[:, :n],
+                                              rand[:, :n])[0].mean())
+
+
+def complexity_markdown(curves, complexity) -> list[str]:
+  """The paper's thesis as a table: Spearman's rho between each measure of
+  pool-feature complexity (mean over rounds) and each acquisition's mean
+  gain over random, across the groups (architectures) that have both."""
+  lines = ["## Feature-space complexity and acquisition gains", "",
+           "Each group's complexity is the mean over rounds of its pool "
+           "features' measure (all its runs); its gain is the mean gain over "
+           "random (points). Spearman's rho across groups, with a seeded "
+           "permutation p-value; n = groups.", "",
+           "| measure | acquisition | n | rho | p | reading |",
+           "|---|---|---|---|---|---|"]
+  acquisitions = sorted({a for by_acq in curves.values() for a in by_acq}
+                        - {"random"})
+  rows = 0
+  for measure in metrics.COMPLEXITY_MEASURES:
+    for acq in acquisitions:
+      pairs = [(float(np.mean(complexity[g][measure][1])),
+                mean_gain(by_acq, acq))
+               for g, by_acq in curves.items()
+               if measure in complexity.get(g, {}) and acq in by_acq]
+      pairs = [(c, g) for c, g in pairs if g is not None and np.isfinite(c)]
+      if len(pairs) < 3:
+        continue
+      x, y = zip(*pairs, strict=True)
+      rho, p = metrics.spearman(x, y), metrics.spearman_p(x, y)
+      reading = ("no relation found" if not np.isfinite(p) or p >= 0.05
+                 else "higher complexity, larger gain" if rho > 0
+                 else "higher complexity, smaller gain")
+      lines.append(f"| {measure} | {acq} | {len(pairs)} | {_fmt(rho, 2)} | "
+                   f"{_fmt(p, 3)} | {reading} |")
+      rows += 1
+  if not rows:
+    lines.append("| (needs at least 3 groups with complexity records and "
+                 "random runs) | | | | | |")
+  return lines + [""]
+
+
+def summary_markdown(runs, curves, figures, complexity=None) -> str:
   """The Markdown summary: runs, incompleteness, tables, figure links."""
   lines = ["# jaxdal report", "",
            f"{len(runs)} runs in {len(curves)} groups "
@@ -47,19 +101,10 @@ def summary_markdown(runs, curves, figures) -> str:
       sizes, accs = metrics.stack_seeds(by_seed)
       auc = float(np.mean([metrics.normalised_auc(a) for a in accs]))
       auc_table.setdefault(group, {})[acq] = auc
-      gain = le = None
-      if "random" in by_acq and acq != "random":
-        seeds = sorted(set(by_seed) & set(by_acq["random"]))
-        if seeds:
-          _, strat = metrics.stack_seeds({s: by_seed[s] for s in seeds})
-          _, rand = metrics.stack_seeds({s: by_acq["random"][s]
-                                         for s in seeds})
-          n = min(strat.shape[1], rand.shape[1])
-          gain = 100 * float(metrics.gain_over_random(
-              strat[:, :n], rand[:, :n])[0].mean())
-          les = metrics.mean_labeling_efficiency(by_acq["random"],
-                                                by_seed)
-          le = float(np.nanmean(les)) if np.isfinite(les).any() else None
+      gain, le = mean_gain(by_acq, acq), None
+      if gain is not None:
+        les = metrics.mean_labeling_efficiency(by_acq["random"], by_seed)
+        le = float(np.nanmean(les)) if np.isfinite(les).any() else None
       lines.append(f"| {plots.group_title(group)} | {acq} | {len(by_seed)} | "
                    f"{len(sizes)} | {_fmt(auc)} | {_fmt(gain, 2)} | "
                    f"{_fmt(le)} |")
@@ -97,7 +142,8 @@ def summary_markdown(runs, curves, figures) -> str:
       rows += 1
   if not rows:
     lines.append("| (needs two architectures on the same data) | | | | |")
-  lines += ["", "## Figures", ""]
+  lines += [""] + complexity_markdown(curves, complexity or {})
+  lines += ["## Figures", ""]
   lines += [f"- [{os.path.basename(f)}]({os.path.basename(f)})"
             for f in figures]
   return "\n".join(lines) + "\n"
@@ -127,10 +173,13 @@ def write_report(runs_dir: str, out: str) -> list[str]:
       name = "_".join(str(k) for k in key).replace("/", "-")
       figures.append(plots.architecture_evolution(
           run.path, os.path.join(out, f"architecture_{name}.png")))
+  complexity = metrics.complexity_curves(runs)
+  figures.append(plots.complexity_curves(
+      complexity, os.path.join(out, "complexity.png")))
   figures = [f for f in figures if f]
   summary = os.path.join(out, "summary.md")
   with open(summary, "w") as f:
-    f.write(summary_markdown(runs, curves, figures))
+    f.write(summary_markdown(runs, curves, figures, complexity))
   return [*figures, summary]
 
 

@@ -14,10 +14,11 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("acquisition", "archopt", "checkpoint", "console", "context",
-               "data", "diagnostics", "loop", "losses", "metrics", "models",
-               "modes", "optim", "plots", "predict", "pretrain", "registry",
-               "seeds", "settings", "train", "workdir")
+_SUBMODULES = ("acquisition", "archopt", "checkpoint", "complexity",
+               "console", "context", "data", "diagnostics", "loop", "losses",
+               "metrics", "models", "modes", "optim", "plots", "predict",
+               "pretrain", "registry", "seeds", "settings", "stopping",
+               "train", "workdir")
 _FROM_LOOP = ("Settings", "WorkdirError", "run")
 
 __all__ = [*_FROM_LOOP, *_SUBMODULES]

@@ -16,7 +16,22 @@ def row(record: dict) -> str:
           f"{t['select_s']:>7.2f}")
 
 
+def complexity_line(measured: dict | None) -> str:
+  """The pool's feature-space complexity in a few numbers (`""` if not
+  measured): TwoNN dimension, effective rank, N1 boundary fraction."""
+  pool = (measured or {}).get("pool")
+  if not pool:
+    return ""
+  names = (("twonn", "TwoNN dim"), ("effective_rank", "effective rank"),
+           ("boundary_fraction", "boundary fraction"))
+  return "; ".join(f"{label} {pool[key]:.3g}" for key, label in names
+                   if pool.get(key) is not None)
+
+
 def lines(record: dict, describe) -> list[str]:
-  """The row of `record`, then its architecture line if it has one."""
+  """The row of `record`, then its architecture and feature-space
+  complexity lines if it has them."""
   text = describe(record.get("architecture"))
-  return [row(record)] + ([f"      architecture: {text}"] if text else [])
+  measured = complexity_line(record.get("complexity"))
+  return ([row(record)] + ([f"      architecture: {text}"] if text else [])
+          + ([f"      pool features: {measured}"] if measured else []))

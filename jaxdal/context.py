@@ -29,9 +29,11 @@ from jaxdal import workdir as workdir_lib
 from jaxdal.settings import Settings, build_method, describe, validate
 
 # Sub-streams of a round key.
-INIT, TRAIN, PREDICT, SELECT, SEARCH = 0, 1, 2, 3, 4
+INIT, TRAIN, PREDICT, SELECT, SEARCH, MEASURE = 0, 1, 2, 3, 4, 5
 # Sub-streams of the run key.
-_POOL, _ROUNDS, _PRETRAIN = 0, 1, 2
+_POOL, _ROUNDS, _PRETRAIN, _MEASURE_POOL = 0, 1, 2, 3
+# Pool examples whose features' complexity every round records.
+MEASURED_POOL = 2000
 
 
 class Network(NamedTuple):
@@ -61,6 +63,7 @@ class RunContext:
   y_test: jax.Array
   test_idx: np.ndarray
   candidates: np.ndarray  # predictions cover this fixed set: fixed shapes
+  measured_pool: np.ndarray  # fixed sample of candidates (complexity)
   rounds_root: jax.Array
   pretrain_key: jax.Array
   start: modes.Start = modes.Start()
@@ -135,6 +138,26 @@ def _open_data(s: Settings):
   return ds, pool, run_key
 
 
+def _check_builds(s: Settings, ds: data.Dataset) -> None:
+  """Initialises the run's network abstractly (shapes only, no compute),
+  so argument values that only fail at build time (`{"depth": "x"}`) stop
+  the run before its workdir is touched."""
+  model = modes.network(build_method(s, ds.num_classes)).model
+  key = jax.random.key(0)
+  try:
+    jax.eval_shape(lambda: model.init(
+        {"params": key, "dropout": key, "arch": key},
+        jnp.zeros((1, *ds.input_shape), jnp.float32)))
+  except (TypeError, ValueError) as e:
+    what = (f"method_kwargs {s.arch.method_kwargs} of {s.arch.method!r}"
+            if s.arch.method else
+            f"backbone_kwargs {s.arch.backbone_kwargs} of "
+            f"{s.arch.backbone!r}")
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(
+        e).__name__
+    raise ValueError(f"bad {what}: {first}") from None
+
+
 @contextlib.contextmanager
 def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
              progress: bool = True, log: Callable[[str], None] = print):
@@ -147,8 +170,9 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
   validate(s)
   ds, pool, run_key = _open_data(s)
   config = s.to_dict()
+  _check_builds(s, ds)
   created = workdir_lib.prepare(workdir, config, overwrite=overwrite,
-                                defaults=Settings().to_dict())
+                                defaults=Settings().to_dict(), log=log)
   with workdir_lib.removed_on_failure(workdir, created), \
       contextlib.closing(checkpoint.RoundCheckpointer(
           os.path.join(workdir, "checkpoints"))) as ckpt:
@@ -164,6 +188,9 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
         x_test=jnp.asarray(ds.x_test), y_test=jnp.asarray(ds.y_test),
         test_idx=data.test_indices(len(ds.y_test), s.data.test_size),
         candidates=np.flatnonzero(np.asarray(pool.candidate)),
+        measured_pool=data.sample(jax.random.fold_in(run_key, _MEASURE_POOL),
+                                  np.flatnonzero(np.asarray(pool.candidate)),
+                                  MEASURED_POOL, len(ds.y_train)),
         rounds_root=jax.random.fold_in(run_key, _ROUNDS),
         pretrain_key=jax.random.fold_in(run_key, _PRETRAIN))
     ctx.start = modes.starting_weights(task, pool, ctx.pretrain_key)

@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxdal import (
     acquisition,
+    complexity,
     console,
     context,
     diagnostics,
@@ -36,7 +37,8 @@ from jaxdal.context import RunContext, open_run
 from jaxdal.settings import Settings
 from jaxdal.workdir import WorkdirError
 
-__all__ = ["FitRequest", "RunContext", "Settings", "WorkdirError",
+__all__ = ["FitRequest", "RunContext", "Settings", "DivergenceError",
+           "WorkdirError",
            "finish_round", "open_run", "run", "run_seeds", "start_round"]
 
 
@@ -91,17 +93,65 @@ def _acquire(ctx: RunContext, r: int, variables) -> tuple[list, float]:
   return chosen.tolist(), predict_s
 
 
+def _complexity(ctx: RunContext, r: int, variables) -> dict:
+  """Feature-space complexity of round r's network (`jaxdal.complexity`):
+  penultimate features of a seeded sample of `initial` labeled examples
+  (one size every round, so the estimates compare across rounds and
+  nothing recompiles) and of a fixed seeded sample of pool candidates,
+  each with its true labels (a measurement: selection never sees them)."""
+  s, task = ctx.settings, ctx.task
+  labeled = data_lib.sample(
+      jax.random.fold_in(jax.random.fold_in(ctx.rounds_root, r),
+                         context.MEASURE),
+      data_lib.labeled_indices(ctx.pool), s.active.initial,
+      len(task.ds.y_train))
+  out = {}
+  for name, idx in (("labeled", labeled), ("pool", ctx.measured_pool)):
+    feats = predict_lib.features(ctx.network.predictor, variables,
+                                 task.x_train, idx)
+    values = complexity.measures(feats, task.ds.y_train[idx],
+                                 task.ds.num_classes)
+    out[name] = {"n": len(idx), **{k: round(v, 6) if np.isfinite(v)
+                                   else None for k, v in values.items()}}
+  return out
+
+
+class DivergenceError(ValueError):
+  """A round's training loss stopped being finite."""
+
+
+def _stop_diverged(ctx: RunContext, r: int, fit: train.FitResult) -> None:
+  """Writes `failure.json` (why) and stops the run; the checkpoints of the
+  rounds before r are kept, so nothing finished is lost."""
+  failure = {"round": r, "reason": "diverged", "epoch": fit.epochs,
+             "train_loss": str(fit.train_loss)}
+  metrics.write_json(os.path.join(ctx.task.workdir, "failure.json"),
+                     failure)
+  kept = (f"the {r} finished rounds are kept and "
+          f"{ctx.task.workdir}/failure.json says why" if r
+          else "no round had finished, so no run is kept")
+  raise DivergenceError(
+      f"training diverged in round {r} (mean loss {fit.train_loss} in "
+      f"epoch {fit.epochs}); {kept}; lower --learning_rate (with "
+      f"--overwrite) or choose another --workdir")
+
+
 def finish_round(ctx: RunContext, r: int, state: train.TrainState,
                  fit: train.FitResult) -> dict:
   """The second half of round r: test accuracy, acquisition (all but the
   last round), checkpoint and `metrics.jsonl`; returns the record."""
   s, net, clock = ctx.settings, ctx.network, ctx.clock
+  if fit.stop_reason == "diverged":
+    _stop_diverged(ctx, r, fit)
   ctx.state = state
   test_acc = train.evaluate(net.trainer, state, ctx.x_test, ctx.y_test,
                             ctx.test_idx)
   train_s = time.perf_counter() - clock["train_t"]
   labeled_count = int(ctx.pool.labeled.sum())
   variables = {"params": state.params, **state.model_state}
+  t_measure = time.perf_counter()
+  measured = (_complexity(ctx, r, variables)
+              if s.active.complexity == "all" else None)
   t1 = time.perf_counter()
   selected, predict_s = None, 0.0
   if r < s.active.rounds - 1:
@@ -110,16 +160,20 @@ def finish_round(ctx: RunContext, r: int, state: train.TrainState,
   record = {
       "round": r, "labeled": labeled_count, "test_accuracy": test_acc,
       "val_accuracy": fit.val_accuracy, "train_accuracy": fit.train_accuracy,
+      "train_loss": round(fit.train_loss, 6),
       "epochs": fit.epochs, "steps": fit.steps,
       "stop_reason": fit.stop_reason, "acquired": selected,
       "architecture": net.method.architecture(variables),
       "time": {"train_s": round(train_s, 3), "predict_s": round(predict_s, 3),
                "select_s": round(select_s, 3),
                "search_s": round(clock["search_s"], 3),
+               "complexity_s": round(t1 - t_measure, 3),
                "compilations": diagnostics.compilations() - clock["compiles"]},
   }
   if r in ctx.search_info:
     record["search"] = ctx.search_info[r]
+  if measured is not None:
+    record["complexity"] = measured
   ctx.records.append(record)
   ctx.ckpt.save(r, train_state=state, pool=ctx.pool, metrics=ctx.records,
                 config=ctx.config)

@@ -21,6 +21,14 @@ def write_jsonl(path: str, records: list[dict]) -> None:
   os.replace(tmp, path)
 
 
+def write_json(path: str, value: dict) -> None:
+  """Writes one JSON object, atomically (temp file + rename)."""
+  tmp = f"{path}.tmp"
+  with open(tmp, "w") as f:
+    json.dump(value, f, indent=1, sort_keys=True)
+  os.replace(tmp, path)
+
+
 def read_jsonl(path: str) -> list[dict]:
   """The records of a JSON-lines file."""
   with open(path) as f:
@@ -280,3 +288,73 @@ def stack_seeds(by_seed: dict) -> tuple[np.ndarray, np.ndarray]:
   n = min(len(c[0]) for c in curves)
   return (np.asarray(curves[0][0][:n], float),
           np.stack([np.asarray(c[1][:n], float) for c in curves]))
+
+
+# -------------------------------------------- feature-space complexity
+
+
+COMPLEXITY_MEASURES = ("twonn", "effective_rank", "participation_ratio",
+                       "fisher_ratio", "boundary_fraction")
+
+
+def complexity_curves(runs: list[Run], *, where: str = "pool") -> dict:
+  """`{group: {measure: (sizes [R], mean values [R])}}`: the complexity of
+  the `where` ("pool" or "labeled") features per round, averaged over the
+  group's runs (acquisitions and seeds) at each round they all have."""
+  by_group: dict = {}
+  for run in runs:
+    rows = [(r["labeled"], r.get("complexity", {}).get(where) or {})
+            for r in sorted(run.records, key=lambda r: r["round"])]
+    if any(measured for _, measured in rows):
+      by_group.setdefault(group_key(run), []).append(rows)
+  out: dict = {}
+  for group, members in by_group.items():
+    n = min(len(m) for m in members)
+    sizes = np.array([size for size, _ in members[0][:n]], float)
+    for measure in COMPLEXITY_MEASURES:
+      values = np.array([[np.nan if m[i][1].get(measure) is None
+                          else m[i][1][measure] for i in range(n)]
+                         for m in members], float)
+      if np.isfinite(values).any():
+        out.setdefault(group, {})[measure] = (sizes, np.nanmean(values, 0))
+  return out
+
+
+def spearman(a, b) -> float:
+  """Spearman's rank correlation (average ranks for ties); NaN for fewer
+  than 3 pairs or a constant side.
+
+  >>> spearman([1, 2, 3, 4], [10, 20, 30, 35])
+  1.0
+  """
+  a, b = np.asarray(a, float), np.asarray(b, float)
+  if a.size < 3:
+    return float("nan")
+  ra, rb = _average_ranks(a), _average_ranks(b)
+  ra, rb = ra - ra.mean(), rb - rb.mean()
+  denom = np.sqrt((ra ** 2).sum() * (rb ** 2).sum())
+  return float((ra * rb).sum() / denom) if denom else float("nan")
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+  order = np.argsort(x, kind="stable")
+  ranks = np.empty(len(x), float)
+  ranks[order] = np.arange(len(x), dtype=float)
+  for value in np.unique(x):  # ties share their mean rank
+    tied = x == value
+    ranks[tied] = ranks[tied].mean()
+  return ranks
+
+
+def spearman_p(a, b, *, permutations: int = 10_000, seed: int = 0) -> float:
+  """Two-sided permutation p-value of `spearman(a, b)` (seeded, so the
+  same inputs always give the same p)."""
+  rho = spearman(a, b)
+  if not np.isfinite(rho):
+    return float("nan")
+  rng = np.random.default_rng(seed)
+  b = np.asarray(b, float)
+  null = np.array([spearman(a, rng.permutation(b))
+                   for _ in range(permutations)])
+  return float((np.sum(np.abs(null) >= abs(rho) - 1e-12) + 1)
+               / (permutations + 1))

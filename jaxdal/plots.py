@@ -220,3 +220,26 @@ def spread_bands(curves: dict, out: str, *, over: str) -> str | None:
     ax.legend(fontsize=6)
     ax.grid(alpha=0.3)
   return _save(fig, out)
+
+
+def complexity_curves(complexity: dict, out: str) -> str | None:
+  """Feature-space complexity of the pool features per round: one panel
+  per measure, one line per group (dataset / architecture), from
+  `metrics.complexity_curves`. None when no run recorded complexity."""
+  if not complexity:
+    return None
+  measures = [m for m in metrics.COMPLEXITY_MEASURES
+              if any(m in by_m for by_m in complexity.values())]
+  fig, axes = _panels(len(measures))
+  for ax, measure in zip(axes, measures, strict=False):
+    for i, (group, by_m) in enumerate(sorted(complexity.items(), key=str)):
+      if measure in by_m:
+        sizes, values = by_m[measure]
+        ax.plot(sizes, values, marker=".", color=f"C{i % 10}",
+                label=group_title(group))
+    ax.set_xlabel("labeled examples")
+    ax.set_ylabel(measure.replace("_", " "))
+    ax.set_title(f"pool features: {measure}", fontsize=9)
+    ax.legend(fontsize=6)
+    ax.grid(alpha=0.3)
+  return _save(fig, out)

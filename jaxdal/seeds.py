@@ -51,7 +51,7 @@ def together(model: nn.Module, tx: optax.GradientTransformation,
     key = jax.random.fold_in(root, step_index)
     new, out = step(state, x_all, y_all, idx, mask, key, n_train)
     new = jax.tree.map(lambda n, o: jnp.where(active, n, o), new, state)
-    return new, (out["correct"], out["count"])
+    return new, (out["correct"], out["count"], out["loss"])
 
   def seeds_step(*args):
     with per_seed_convolutions():

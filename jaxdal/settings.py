@@ -59,6 +59,9 @@ class ActiveSpec:
   seed: int = 0
   mc_samples: int = 10
   chunk: int = 1024  # rows per compiled prediction call
+  # Feature-space complexity recorded every round (`jaxdal.complexity`):
+  # "all" measures, or "none".
+  complexity: str = "all"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +87,7 @@ _SPECS = {"data": DataSpec, "fit": FitSpec, "active": ActiveSpec,
 _GROUP = {f.name: group for group, spec in _SPECS.items()
           for f in dataclasses.fields(spec)}
 PRETRAINING = ("none", "deepcluster")
+COMPLEXITY = ("all", "none")
 # Config values that mean "not set" (flags cannot hold None).
 _UNSET_AS = {"val_size": 0, "test_size": 0, "pool_size": 0, "data_dir": ""}
 
@@ -179,6 +183,9 @@ def validate(s: Settings) -> None:
   if s.arch.mode not in archopt.MODES:
     raise ValueError(f"unknown mode {s.arch.mode!r}; valid: "
                      f"{', '.join(archopt.MODES)}")
+  if s.active.complexity not in COMPLEXITY:
+    raise ValueError(f"unknown complexity {s.active.complexity!r}; valid: "
+                     f"{', '.join(COMPLEXITY)}")
   if s.arch.pretrain not in PRETRAINING:
     raise ValueError(f"unknown pretraining {s.arch.pretrain!r}; valid: "
                      f"{', '.join(PRETRAINING)}")

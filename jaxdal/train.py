@@ -27,6 +27,7 @@ from jaxdal import losses, optim
 from jaxdal.data.augment import flip_and_crop
 from jaxdal.data.batching import epoch_batches, padded_chunks
 from jaxdal.models.rngs import rngs_for
+from jaxdal.stopping import FitResult, StoppingRule
 
 
 class TrainState(NamedTuple):
@@ -162,8 +163,9 @@ class Stepper(NamedTuple):
       the epoch's learning rate set for the active seeds; `live` is what
       `train` takes for `active`.
     train: `(carried, x_all, y_all, idx [S, B], mask [S, B], roots, step,
-      n_train, live) -> (carried, (correct, count))`, seed s stepping with
-      the key `fold_in(roots[s], step)`; correct and count `[S]` or `[]`.
+      n_train, live) -> (carried, (correct, count, loss))`, seed s
+      stepping with the key `fold_in(roots[s], step)`; each `[S]` or `[]`
+      (loss: the batch's mean over its real rows).
     evaluate: `(carried, x_all, y_all, idx [S, B], mask [S, B], key) ->
       correct` `[S]` or `[]`.
   """
@@ -189,7 +191,7 @@ def one_seed(trainer: Trainer) -> Stepper:
     del live  # One seed trains until the loop stops.
     state, out = trainer.train_step(state, x_all, y_all, idx[0], mask[0],
                                     jax.random.fold_in(root, step), n_train)
-    return state, (out["correct"], out["count"])
+    return state, (out["correct"], out["count"], out["loss"])
 
   return Stepper(
       gather=gather, scatter=lambda state, n: [state], prepare=prepare,
@@ -238,49 +240,6 @@ def evaluate(trainer: Trainer, state: TrainState, x_all: jax.Array,
   """Accuracy of `state` on `x_all[indices]` (`evaluate_group` of one)."""
   return evaluate_group(one_seed(trainer), state, x_all, y_all, [indices],
                         chunk=chunk, key=key)[0]
-
-
-class FitResult(NamedTuple):
-  """What `fit` did: epochs run, final accuracies and why it stopped."""
-  epochs: int
-  train_accuracy: float
-  val_accuracy: float
-  best_val_accuracy: float
-  stop_reason: str
-  steps: int
-
-
-class StoppingRule:
-  """The paper's stopping rule, fed one epoch at a time: stop when training
-  accuracy reaches `target_train_accuracy`, or after `patience` epochs
-  without a new best validation accuracy (if there is validation data)."""
-
-  def __init__(self, target_train_accuracy: float, patience: int, *,
-               has_validation: bool):
-    self.target = target_train_accuracy
-    self.patience = patience
-    self.has_validation = has_validation
-    self.best_val, self.since_best = -1.0, 0
-
-  def update(self, train_acc: float, val_acc: float) -> str | None:
-    """The reason to stop after this epoch, or None to go on."""
-    if train_acc >= self.target:
-      return "train_accuracy"
-    if self.has_validation:
-      if val_acc > self.best_val:
-        self.best_val, self.since_best = val_acc, 0
-      else:
-        self.since_best += 1
-        if self.since_best >= self.patience:
-          return "patience"
-    return None
-
-  def result(self, epochs: int, train_acc: float, val_acc: float,
-             reason: str, steps: int) -> FitResult:
-    return FitResult(epochs=epochs, train_accuracy=train_acc,
-                     val_accuracy=val_acc,
-                     best_val_accuracy=max(self.best_val, val_acc),
-                     stop_reason=reason, steps=steps)
 
 
 def fit_group(
@@ -357,17 +316,21 @@ def fit_group(
       outs.append(out)
       step += 1
     # Summed on the host: an eager add would compile anew for each count.
-    correct, count = np.sum(
-        np.asarray(jax.device_get(outs)).reshape(len(outs), 2, n_seeds),
-        axis=0)
+    per_step = np.asarray(jax.device_get(outs)).reshape(len(outs), 3,
+                                                        n_seeds)
+    correct, count = np.sum(per_step[:, :2], axis=0)
+    losses = (per_step[:, 2].astype(np.float64)
+              * per_step[:, 1]).sum(0) / count
     val_acc = evaluate_group(stepper, carried, x_all, y_all, val_idx,
                              chunk=eval_chunk)
     for s in np.flatnonzero(active):
       train_acc = float(correct[s]) / float(count[s])
-      reason = rules[s].update(train_acc, val_acc[s])
+      reason = ("diverged" if not np.isfinite(losses[s])
+                else rules[s].update(train_acc, val_acc[s]))
       if reason is not None or epoch == max_epochs - 1:
         done[s] = rules[s].result(epoch + 1, train_acc, val_acc[s],
-                                  reason or "max_epochs", step)
+                                  reason or "max_epochs", step,
+                                  float(losses[s]))
         active[s] = False
     if n_seeds == 1 and done[0] is None:
       epochs.set_postfix(train=f"{train_acc:.3f}", val=f"{val_acc[0]:.3f}")

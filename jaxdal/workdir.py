@@ -21,19 +21,23 @@ class WorkdirError(ValueError):
   """The workdir holds something this run must not overwrite."""
 
 
-def prepare(workdir: str, config: dict, *, overwrite: bool,
-            defaults: dict) -> bool:
+def prepare(workdir: str, config: dict, *, overwrite: bool, defaults: dict,
+            log: Callable[[str], None] = print) -> bool:
   """Checks or creates `workdir` for a run of `config`; writes
   `config.json`. Returns True if this call created the folder.
 
   A folder holding the same config (fields missing from an older
-  `config.json` count as `defaults`) is resumed; a different config, or a
-  non-empty folder that is not a run, is refused unless `overwrite`.
+  `config.json` count as `defaults`) is resumed. A different config is
+  refused unless `overwrite`, which moves the old run aside to
+  `<workdir>.old-<timestamp>` (never deletes it). A non-empty folder that
+  holds no jaxdal run is always refused. Call it only once the new run's
+  settings are known to be valid.
   """
   config_path = os.path.join(workdir, metrics.CONFIG_FILE)
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise WorkdirError(f"workdir {workdir!r} is a file; choose a folder")
   if os.path.isfile(config_path):
-    with open(config_path) as f:
-      old = {**defaults, **json.load(f)}
+    old = {**defaults, **_read_config(config_path)}
     if old == config:
       return False
     if not overwrite:
@@ -41,15 +45,23 @@ def prepare(workdir: str, config: dict, *, overwrite: bool,
                        if old.get(k) != config.get(k))
       raise WorkdirError(
           f"workdir {workdir!r} holds a run with a different config "
-          f"(differs in: {', '.join(changed)}); pass --overwrite to replace "
-          f"it or choose another --workdir")
-    shutil.rmtree(workdir)
+          f"(differs in: {', '.join(changed)}); pass --overwrite to move it "
+          f"aside or choose another --workdir")
+    aside = f"{workdir.rstrip(os.sep)}.old-{time.strftime('%Y%m%d-%H%M%S')}"
+    while os.path.exists(aside):
+      aside += "+"
+    os.replace(workdir, aside)
+    log(f"moved the old run in {workdir} to {aside}")
   elif os.path.isdir(workdir) and os.listdir(workdir):
-    if not overwrite:
+    if any(os.path.exists(os.path.join(workdir, n))
+           for n in ("checkpoints", metrics.METRICS_FILE)):
       raise WorkdirError(
-          f"workdir {workdir!r} is not empty and holds no jaxdal run; pass "
-          f"--overwrite to replace it or choose another --workdir")
-    shutil.rmtree(workdir)
+          f"workdir {workdir!r} holds jaxdal results but no "
+          f"{metrics.CONFIG_FILE}; restore it, or choose another --workdir "
+          f"(nothing there is replaced)")
+    raise WorkdirError(
+        f"workdir {workdir!r} is not empty and holds no jaxdal run; choose "
+        f"another --workdir (--overwrite replaces only jaxdal runs)")
   created = not os.path.isdir(workdir)
   os.makedirs(workdir, exist_ok=True)
   tmp = config_path + ".tmp"
@@ -57,6 +69,19 @@ def prepare(workdir: str, config: dict, *, overwrite: bool,
     json.dump(config, f, indent=2, sort_keys=True)
   os.replace(tmp, config_path)
   return created
+
+
+def _read_config(path: str) -> dict:
+  try:
+    with open(path) as f:
+      config = json.load(f)
+  except (OSError, json.JSONDecodeError) as e:
+    raise WorkdirError(f"cannot read {path}: {e}; restore it or choose "
+                       f"another --workdir") from None
+  if not isinstance(config, dict):
+    raise WorkdirError(f"{path} holds no settings object; restore it or "
+                       f"choose another --workdir")
+  return config
 
 
 def _has_rounds(workdir: str) -> bool:

@@ -49,6 +49,32 @@ def test_outputs(tiny_run):
     assert 0.0 <= r["test_accuracy"] <= 1.0
 
 
+def test_rounds_record_feature_space_complexity(tiny_run):
+  settings, _, records = tiny_run
+  ds = data.load("synthetic", **settings.data.dataset_kwargs)
+  pool0 = data.init_pool(jax.random.fold_in(jax.random.key(0), 0),
+                         ds.y_train, initial=12, num_classes=4)
+  candidates = int(np.asarray(pool0.candidate).sum())
+  assert candidates < 2000
+  for r in records:
+    measured = r["complexity"]
+    assert measured["labeled"]["n"] == settings.active.initial
+    assert measured["pool"]["n"] == candidates  # all: under the cap
+    for where in ("labeled", "pool"):
+      assert set(measured[where]) == {
+          "n", "twonn", "effective_rank", "participation_ratio",
+          "fisher_ratio", "boundary_fraction"}
+      assert 0.0 <= measured[where]["boundary_fraction"] <= 1.0
+      assert measured[where]["effective_rank"] >= 1.0
+
+
+def test_complexity_none_records_none(tmp_path):
+  records = loop.run(loop.Settings.of(**dict(TINY, rounds=1),
+                                      complexity="none"),
+                     str(tmp_path / "w"), progress=False, log=lambda s: None)
+  assert "complexity" not in records[0]
+
+
 def test_no_step_compiles_after_the_first_round(tiny_run):
   _, _, records = tiny_run
   assert records[0]["time"]["compilations"] > 0
@@ -117,17 +143,44 @@ def test_different_config_is_refused_then_overwritten(tmp_path):
   with pytest.raises(loop.WorkdirError, match="differs in: seed"):
     loop.run(loop.Settings.of(**dict(small, seed=1)), workdir, progress=False,
              log=lambda s: None)
+  lines = []
   recs = loop.run(loop.Settings.of(**dict(small, seed=1)), workdir,
-                  overwrite=True, progress=False, log=lambda s: None)
+                  overwrite=True, progress=False, log=lines.append)
   assert metrics.read_run(workdir)[0]["seed"] == 1 and len(recs) == 1
+  # The old run was moved aside, never deleted.
+  (aside,) = [p for p in tmp_path.iterdir() if p.name.startswith("w.old-")]
+  assert metrics.read_run(str(aside))[0]["seed"] == 0
+  assert lines[0] == f"moved the old run in {workdir} to {aside}"
 
 
-def test_foreign_folder_is_refused(tmp_path):
+def test_overwrite_waits_for_valid_settings(tmp_path):
+  workdir = str(tmp_path / "w")
+  small = dict(TINY, rounds=1)
+  loop.run(loop.Settings.of(**small), workdir, progress=False,
+           log=lambda s: None)
+  bad = loop.Settings.of(**dict(small, backbone_kwargs=dict(depth="x")))
+  with pytest.raises(ValueError, match=r"bad backbone_kwargs \{'depth': 'x'\}"
+                     r" of 'cnn'"):
+    loop.run(bad, workdir, overwrite=True, progress=False)
+  assert metrics.read_run(workdir)[0] == loop.Settings.of(**small).to_dict()
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_foreign_folder_is_refused(tmp_path, overwrite):
   (tmp_path / "notes.txt").write_text("mine")
   with pytest.raises(loop.WorkdirError, match="holds no jaxdal run"):
-    loop.run(loop.Settings.of(**TINY), str(tmp_path), progress=False,
-             log=lambda s: None)
+    loop.run(loop.Settings.of(**TINY), str(tmp_path), overwrite=overwrite,
+             progress=False, log=lambda s: None)
   assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_run_without_its_config_is_refused_not_replaced(tmp_path):
+  (tmp_path / "checkpoints").mkdir()
+  with pytest.raises(loop.WorkdirError, match="no config.json; restore it"):
+    loop.run(loop.Settings.of(**TINY), str(tmp_path), overwrite=True,
+             progress=False)
+  assert (tmp_path / "checkpoints").is_dir()
 
 
 @pytest.mark.parametrize("change,match", [
@@ -189,3 +242,39 @@ def test_augmentation_changes_training_only(tmp_path):
   assert plain[0]["labeled"] == aug[0]["labeled"]
   # Same keys and data: any difference comes from the augmented batches.
   assert plain[0]["train_accuracy"] != aug[0]["train_accuracy"]
+
+
+def test_divergence_stops_the_run_and_keeps_finished_rounds(tmp_path,
+                                                            monkeypatch):
+  fit = train.fit
+  calls = []
+
+  def diverging_in_round_1(*args, **kwargs):
+    state, result = fit(*args, **kwargs)
+    calls.append(1)
+    if len(calls) == 2:
+      result = result._replace(stop_reason="diverged",
+                               train_loss=float("nan"))
+    return state, result
+
+  monkeypatch.setattr(loop.train, "fit", diverging_in_round_1)
+  workdir = str(tmp_path / "w")
+  with pytest.raises(loop.DivergenceError, match=r"diverged in round 1 .*"
+                     r"the 1 finished rounds are kept"):
+    loop.run(loop.Settings.of(**TINY), workdir, progress=False,
+             log=lambda s: None)
+  with open(os.path.join(workdir, "failure.json")) as f:
+    failure = json.load(f)
+  assert failure["round"] == 1 and failure["train_loss"] == "nan"
+  records = metrics.read_run(workdir)[1]
+  assert [r["round"] for r in records] == [0]
+  assert np.isfinite(records[0]["train_loss"]) and records[0]["train_loss"] > 0
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["0"]
+
+
+def test_absurd_learning_rate_is_caught_as_divergence(tmp_path):
+  with pytest.raises(loop.DivergenceError, match="diverged in round 0"):
+    loop.run(loop.Settings.of(**dict(TINY, learning_rate=1e12)),
+             str(tmp_path / "d"), progress=False, log=lambda s: None)
+  # No round finished: nothing half-written is left.
+  assert not (tmp_path / "d").exists()

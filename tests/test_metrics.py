@@ -79,3 +79,37 @@ def test_kendall_tau_matches_scipy():
       assert got == pytest.approx(want)
   # A single shared name ranks nothing.
   assert np.isnan(metrics.kendall_tau({"a": 1}, {"a": 2, "b": 3}))
+
+
+def test_spearman_matches_scipy_with_ties():
+  rng = np.random.default_rng(3)
+  a = rng.integers(0, 5, 12).astype(float)
+  b = a + rng.normal(0, 2, 12)
+  assert metrics.spearman(a, b) == pytest.approx(
+      stats.spearmanr(a, b).statistic, abs=1e-12)
+  assert np.isnan(metrics.spearman([1, 2], [2, 1]))
+  assert np.isnan(metrics.spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_spearman_p_is_a_seeded_permutation_test():
+  x, y = [1, 2, 3, 4, 5, 6, 7], [2, 1, 4, 3, 6, 5, 7]
+  p = metrics.spearman_p(x, y)
+  assert p == metrics.spearman_p(x, y)
+  # Exact two-sided p over all 5040 orderings, from scipy.
+  exact = stats.spearmanr(x, y).pvalue
+  assert 0 < p < 0.05 and abs(p - exact) < 0.01
+
+
+def test_complexity_curves_average_runs_of_a_group():
+  def run(seed, values):
+    records = [{"round": i, "labeled": 10 * (i + 1), "test_accuracy": 0.5,
+                "complexity": {"pool": {"n": 5, "twonn": v,
+                                        "boundary_fraction": None}}}
+               for i, v in enumerate(values)]
+    config = {"dataset": "d", "backbone": "cnn", "acquisition": "random",
+              "seed": seed, "initial": 10}
+    return metrics.Run(f"r{seed}", config, records)
+  out = metrics.complexity_curves([run(0, [2.0, 4.0]), run(1, [4.0, 6.0])])
+  sizes, values = out[("d", "cnn", "none", 10)]["twonn"]
+  assert sizes.tolist() == [10, 20] and values.tolist() == [3.0, 5.0]
+  assert "boundary_fraction" not in out[("d", "cnn", "none", 10)]

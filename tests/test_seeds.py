@@ -39,9 +39,10 @@ def test_fit_group_together_equals_fit_per_seed(problem):
   for (state_a, fit_a), (state_b, fit_b) in zip(one_by_one, together,
                                                 strict=True):
     assert fit_a._replace(train_accuracy=0, val_accuracy=0,
-                          best_val_accuracy=0) == fit_b._replace(
+                          best_val_accuracy=0, train_loss=0) == fit_b._replace(
                               train_accuracy=0, val_accuracy=0,
-                              best_val_accuracy=0)
+                              best_val_accuracy=0, train_loss=0)
+    np.testing.assert_allclose(fit_a.train_loss, fit_b.train_loss, rtol=1e-4)
     np.testing.assert_allclose(fit_a.val_accuracy, fit_b.val_accuracy)
     np.testing.assert_allclose(fit_a.train_accuracy, fit_b.train_accuracy)
     for a, b in zip(jax.tree.leaves(state_a), jax.tree.leaves(state_b),

@@ -26,6 +26,7 @@ def protocol(preset: str) -> ml_collections.ConfigDict:
   c.target_train_accuracy = 0.99
   c.mc_samples = 10
   c.chunk = 1024
+  c.complexity = "all"
   c.data_dir = ""
   c.download = False
   c.pretrain_epochs = 5
@@ -62,6 +63,9 @@ HELPS = {
     "target_train_accuracy": "stop when training accuracy reaches this",
     "mc_samples": "MC-dropout samples for acquisitions that need them (bald)",
     "chunk": "rows per compiled prediction call",
+    "complexity": "feature-space complexity recorded every round (TwoNN, "
+                  "effective rank, participation ratio, F1, N1 of the "
+                  "labeled and pool features): all or none",
     "data_dir": "folder with a prepared TFDS tree or raw IDX .gz files",
     "download": "let TFDS download missing datasets (needs network)",
     "pretrain_epochs": "DeepCluster alternations of k-means and training",

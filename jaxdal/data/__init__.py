@@ -1,6 +1,6 @@
 """Datasets, the pool state and fixed-shape batching."""
 
-from jaxdal.data.batching import epoch_batches, padded_chunks
+from jaxdal.data.batching import epoch_batches, padded_chunks, sample
 from jaxdal.data.dataset import Dataset, DatasetNotFoundError, from_uint8
 from jaxdal.data.pool import (
     PoolState,
@@ -30,6 +30,7 @@ __all__ = [
     "names",
     "padded_chunks",
     "register",
+    "sample",
     "synthetic",
     "test_indices",
     "write_array_record",

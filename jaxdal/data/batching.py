@@ -46,3 +46,21 @@ def epoch_batches(key: jax.Array, indices: np.ndarray, batch_size: int,
   u = np.asarray(jax.random.uniform(key, (num_total,)))
   order = np.argsort(u[indices], kind="stable")
   return padded_chunks(indices[order], batch_size)
+
+
+def sample(key: jax.Array, indices: np.ndarray, k: int,
+           num_total: int) -> np.ndarray:
+  """A seeded sample of `min(k, len(indices))` of `indices`, sorted.
+
+  Like `epoch_batches`, the draw is one uniform number per example of the
+  whole index space `[num_total]` (one shape, whatever `indices` holds), and
+  the sample is the `k` members with the smallest draws: an example's
+  chance depends only on `key` and its own index.
+
+  >>> sample(jax.random.key(0), np.arange(10, 20), 3, 20).shape
+  (3,)
+  """
+  indices = np.asarray(indices)
+  u = np.asarray(jax.random.uniform(key, (num_total,)))
+  chosen = indices[np.argsort(u[indices], kind="stable")[:k]]
+  return np.sort(chosen)

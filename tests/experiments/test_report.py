@@ -39,7 +39,8 @@ def test_every_figure_and_the_summary(grid, tmp_path):
   names = {os.path.basename(p) for p in written}
   assert names == {"labeling_efficiency.png", "gain_over_random.png",
                    "learning_curves.png", "spread_across_acquisitions.png",
-                   "spread_across_architectures.png", "summary.md"}
+                   "spread_across_architectures.png", "complexity.png",
+                   "summary.md"}
   for path in written:
     assert os.path.getsize(path) > 1000
   summary = (out / "summary.md").read_text()
@@ -47,6 +48,26 @@ def test_every_figure_and_the_summary(grid, tmp_path):
   assert summary.count("| synthetic / cnn") == 6  # 2 x 3 AUC rows
   assert "| synthetic (init 9, pretrain none) | cnn1/joint | cnn5/joint | 3 |" \
       in summary
+  # Two architectures are too few groups for a rank correlation.
+  assert "## Feature-space complexity and acquisition gains" in summary
+  assert "(needs at least 3 groups with complexity records" in summary
+
+
+def test_complexity_table_correlates_measures_with_gains():
+  # Four groups whose pool TwoNN rises with entropy's gain over random.
+  curves, complexity = {}, {}
+  for i, (dim, gain) in enumerate([(3.0, 0.01), (5.0, 0.02), (8.0, 0.05),
+                                   (9.0, 0.07)]):
+    group = ("d", f"m{i}", "none", 10)
+    sizes = [10, 20, 30]
+    curves[group] = {"random": {0: (sizes, [0.5, 0.6, 0.7])},
+                     "entropy": {0: (sizes, [0.5 + gain, 0.6 + gain,
+                                             0.7 + gain])}}
+    complexity[group] = {"twonn": (sizes, [dim, dim, dim])}
+  table = "\n".join(report.complexity_markdown(curves, complexity))
+  assert "| twonn | entropy | 4 | 1.00 |" in table
+  # 4 pairs: 2 of the 24 orderings are as extreme, p = 1/12.
+  assert "| 0.08" in table and "no relation found" in table
 
 
 def test_missing_rounds_and_seeds_are_reported(grid, tmp_path):

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Feature-space complexity against acquisition gains (REPRODUCTION.md):
+# the fixed CNNs 1/5/9 and the optimised BBDropout and Depth-Dropout
+# (focus 2, quick preset, joint mode, seed 0) with random, entropy, margin
+# and coreset, on mnist5k and on Debian's Fashion-MNIST (pool capped at
+# 5,000, 2,000 test images), then one report per dataset.
+#
+#   bash experiments/complexity_study.sh [ROOT]      # default runs/complexity
+#
+# Finished runs are skipped (re-running resumes). About 45 min on a 2-core
+# CPU.
+set -euo pipefail
+root="${1:-runs/complexity}"
+for dataset in mnist5k fashion_mnist; do
+  extra=()
+  if [ "$dataset" = fashion_mnist ]; then
+    extra=(--pool_size 5000 --test_size 2000)
+  fi
+  for method in cnn1 cnn5 cnn9 bbdropout depth_dropout; do
+    for acquisition in random entropy margin coreset; do
+      python -m experiments.focus2 --method "$method" \
+          --acquisition "$acquisition" --dataset "$dataset" "${extra[@]}" \
+          --noprogress --workdir "$root/$dataset/${method}_$acquisition" \
+          | tail -n 1
+    done
+  done
+  python -m experiments.report --runs "$root/$dataset" \
+      --out "$root/$dataset/report"
+done
