@@ -5,7 +5,9 @@ train state, the pool state, the metrics history and the run's config, and
 is written atomically: a run killed mid-save resumes from the step before.
 """
 
+import json
 import os
+import time
 from typing import Any
 
 import jax
@@ -22,14 +24,58 @@ class RoundCheckpointer:
   """Saves and restores `(train_state, pool, metrics, config)` per round."""
 
   def __init__(self, directory: str, *, max_to_keep: int = 3):
-    self._manager = ocp.CheckpointManager(
-        os.path.abspath(directory),
-        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
-                                             create=True))
+    self._directory = os.path.abspath(directory)
+    self._options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
+                                                 create=True)
+    # Orbax reads every round's "metrics" item when it opens the folder:
+    # an unreadable one is set aside first (`set_aside_at_open` says which).
+    self.set_aside_at_open = [
+        (r, self._move_aside(r)) for r in self._unreadable_metrics()]
+    self._manager = ocp.CheckpointManager(self._directory,
+                                          options=self._options)
+
+  def _unreadable_metrics(self) -> list[int]:
+    if not os.path.isdir(self._directory):
+      return []
+    bad = []
+    for name in os.listdir(self._directory):
+      path = os.path.join(self._directory, name, "metrics", "metrics")
+      if name.isdigit() and os.path.exists(path):
+        try:
+          with open(path) as f:
+            json.load(f)
+        except (OSError, ValueError):
+          bad.append(int(name))
+    return sorted(bad)
+
+  def _move_aside(self, round_: int) -> str:
+    corrupt = os.path.join(os.path.dirname(self._directory), "corrupt")
+    os.makedirs(corrupt, exist_ok=True)
+    aside = os.path.join(corrupt, f"round_{round_}-"
+                         f"{time.strftime('%Y%m%d-%H%M%S')}")
+    while os.path.exists(aside):
+      aside += "+"
+    os.replace(os.path.join(self._directory, str(round_)), aside)
+    return aside
 
   def latest_round(self) -> int | None:
     """The newest saved round, or None."""
     return self._manager.latest_step()
+
+  def rounds(self) -> list[int]:
+    """The saved rounds, oldest first."""
+    return sorted(self._manager.all_steps())
+
+  def set_aside(self, round_: int) -> str:
+    """Moves round `round_`'s files out of the checkpoints (to
+    `<workdir>/corrupt/round_<r>-<time>`), so a run can fall back to an
+    older round; returns where they went. Nothing is deleted."""
+    self._manager.wait_until_finished()
+    self._manager.close()
+    aside = self._move_aside(round_)
+    self._manager = ocp.CheckpointManager(self._directory,
+                                          options=self._options)
+    return aside
 
   def save(self, round_: int, *, train_state: Any, pool: PoolState,
            metrics: list[dict], config: dict) -> None:

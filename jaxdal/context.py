@@ -198,23 +198,41 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
     yield ctx
 
 
+def _restore(ctx: RunContext, r: int) -> None:
+  """Restores round r's state, pool and records into `ctx`."""
+  # The pool of round r is needed to rebuild its network: the searches are
+  # cached in the workdir, so this reads, not searches.
+  pool_r = ctx.ckpt.restore_pool(r, ctx.pool)
+  network = network_at(ctx, r, modes.pool_before(pool_r, r))
+  like = modes.initial_state(network.method, network.tx, jax.random.key(0),
+                             ctx.task.ds.input_shape, ctx.start)
+  state, pool, records, _ = ctx.ckpt.restore(
+      r, train_state_like=like, pool_like=ctx.pool)
+  if len(records) < r + 1:
+    raise ValueError(f"round {r}'s checkpoint holds {len(records)} records")
+  ctx.network, ctx.state, ctx.pool = network, state, pool
+  ctx.records, ctx.next_round = records[: r + 1], r + 1
+
+
 def _resume(ctx: RunContext) -> None:
-  """Restores the latest round, if any, and prints the table so far."""
-  latest = ctx.ckpt.latest_round()
-  if latest is not None:
-    # The pool of round `latest` is needed to rebuild its network: the
-    # searches are cached in the workdir, so this reads, not searches.
-    pool_latest = ctx.ckpt.restore_pool(latest, ctx.pool)
-    ctx.network = network_at(ctx, latest,
-                             modes.pool_before(pool_latest, latest))
-    like = modes.initial_state(ctx.network.method, ctx.network.tx,
-                               jax.random.key(0), ctx.task.ds.input_shape,
-                               ctx.start)
-    ctx.state, ctx.pool, records, _ = ctx.ckpt.restore(
-        latest, train_state_like=like, pool_like=ctx.pool)
-    ctx.records = records[: latest + 1]
-    ctx.next_round = latest + 1
-    ctx.task.log(f"resuming {ctx.task.workdir} after round {latest}")
+  """Restores the newest readable round, if any, and prints the table so
+  far. An unreadable round (a truncated or emptied file) is moved aside
+  with a one-line warning and the round before it is used."""
+  for r, aside in ctx.ckpt.set_aside_at_open:
+    ctx.task.log(f"warning: the checkpoint of round {r} is unreadable "
+                 f"(its metrics); moved it to {aside} and went back to the "
+                 f"round before")
+  for r in reversed(ctx.ckpt.rounds()):
+    try:
+      _restore(ctx, r)
+    except Exception as e:  # noqa: BLE001 - whatever a damaged file raises
+      aside = ctx.ckpt.set_aside(r)
+      ctx.task.log(f"warning: the checkpoint of round {r} is unreadable "
+                   f"({type(e).__name__}); moved it to {aside} and went "
+                   f"back to the round before")
+      continue
+    ctx.task.log(f"resuming {ctx.task.workdir} after round {r}")
+    break
   metrics.write_jsonl(os.path.join(ctx.task.workdir, metrics.METRICS_FILE),
                       ctx.records)
   ctx.task.log(console.TABLE_HEADER)

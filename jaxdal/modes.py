@@ -147,7 +147,8 @@ def found_architecture(task: Task, method: archopt.SearchMethod, r: int,
     def compute():
       return method.search(x[weights], y[weights], x[arch], y[arch], key,
                            task.progress)
-  found, computed = workdir.cached_json(task.workdir, name, compute)
+  found, computed = workdir.cached_json(task.workdir, name, compute,
+                                        task.log)
   if computed:
     summary = method.adopt(found).architecture(None)
     task.log(f"search {name}: {describe(summary)} ({found['time_s']:.1f}s)")

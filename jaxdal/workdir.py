@@ -102,6 +102,21 @@ def removed_on_failure(workdir: str, created: bool):
     raise
 
 
+def _set_aside(workdir: str, path: str, error: Exception,
+               log: Callable[[str], None]) -> None:
+  """Moves a damaged cache to `<workdir>/corrupt/` and says so; the caller
+  recomputes it (deterministically: the same keys give the same value)."""
+  corrupt = os.path.join(workdir, "corrupt")
+  os.makedirs(corrupt, exist_ok=True)
+  aside = os.path.join(corrupt, f"{os.path.basename(path)}-"
+                       f"{time.strftime('%Y%m%d-%H%M%S')}")
+  while os.path.exists(aside):
+    aside += "+"
+  os.replace(path, aside)
+  log(f"warning: {path} is unreadable ({type(error).__name__}); moved it "
+      f"to {aside} and computing it again")
+
+
 def cached_tree(workdir: str, name: str, like: Any,
                 compute: Callable[[], tuple[Any, str]],
                 log: Callable[[str], None]) -> Any:
@@ -112,7 +127,10 @@ def cached_tree(workdir: str, name: str, like: Any,
   """
   path = os.path.join(workdir, name)
   if os.path.isdir(path):
-    return checkpoint.restore_tree(path, like)
+    try:
+      return checkpoint.restore_tree(path, like)
+    except Exception as e:  # noqa: BLE001 - whatever a damaged file raises
+      _set_aside(workdir, path, e, log)
   t0 = time.perf_counter()
   tree, summary = compute()
   checkpoint.save_tree(path, tree)
@@ -120,18 +138,24 @@ def cached_tree(workdir: str, name: str, like: Any,
   return tree
 
 
-def cached_json(workdir: str, name: str, compute: Callable[[], dict]
-                ) -> tuple[dict, bool]:
+def cached_json(workdir: str, name: str, compute: Callable[[], dict],
+                log: Callable[[str], None] = print) -> tuple[dict, bool]:
   """`workdir/searches/<name>.json`, computed and written (atomically) if
-  absent, with its compute time under "time_s".
+  absent or unreadable, with its compute time under "time_s".
 
   Returns:
     `(value, computed)`: computed is False when it was read from disk.
   """
   path = os.path.join(workdir, "searches", f"{name}.json")
   if os.path.isfile(path):
-    with open(path) as f:
-      return json.load(f), False
+    try:
+      with open(path) as f:
+        value = json.load(f)
+      if isinstance(value, dict):
+        return value, False
+      raise ValueError(f"{path} holds no JSON object")
+    except (OSError, ValueError) as e:
+      _set_aside(workdir, path, e, log)
   t0 = time.perf_counter()
   value = compute()
   value["time_s"] = round(time.perf_counter() - t0, 3)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import jax
 import numpy as np
@@ -278,3 +279,35 @@ def test_absurd_learning_rate_is_caught_as_divergence(tmp_path):
              str(tmp_path / "d"), progress=False, log=lambda s: None)
   # No round finished: nothing half-written is left.
   assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate_train_state", "empty_metrics",
+                                    "delete_pool"])
+def test_damaged_newest_checkpoint_falls_back_a_round(tiny_run, tmp_path,
+                                                      damage):
+  settings, workdir, records = tiny_run
+  copy = str(tmp_path / "w")
+  shutil.copytree(workdir, copy)
+  newest = os.path.join(copy, "checkpoints", "2")
+  if damage == "truncate_train_state":
+    for folder, _, files in os.walk(os.path.join(newest, "train_state")):
+      for name in files:
+        with open(os.path.join(folder, name), "r+b") as f:
+          f.truncate(max(0, os.path.getsize(f.name) // 2))
+  elif damage == "empty_metrics":
+    open(os.path.join(newest, "metrics", "metrics"), "w").close()
+  else:
+    shutil.rmtree(os.path.join(newest, "pool"))
+  # A hand-edited metrics.jsonl is rebuilt from the checkpoints, too.
+  with open(os.path.join(copy, metrics.METRICS_FILE), "w") as f:
+    f.write("edited\n")
+  lines = []
+  again = loop.run(settings, copy, progress=False, log=lines.append)
+  warnings = [line for line in lines if line.startswith("warning:")]
+  assert len(warnings) == 1 and "round 2 is unreadable" in warnings[0]
+  assert "resuming" in " ".join(lines) and "after round 1" in " ".join(lines)
+  assert ([metrics.without_timings(r) for r in again]
+          == [metrics.without_timings(r) for r in json.loads(
+              json.dumps(records))])
+  assert metrics.read_run(copy)[1] == json.loads(json.dumps(again))
+  assert os.listdir(os.path.join(copy, "corrupt"))[0].startswith("round_2-")

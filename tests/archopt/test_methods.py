@@ -170,3 +170,37 @@ def test_pdarts_bad_search_setting_is_one_line(tmp_path):
                            method_kwargs={"search_config": {"epoch": 2}})
   with pytest.raises(ValueError, match="unknown search setting.*epochs"):
     loop.run(settings, str(tmp_path / "w"), progress=False)
+
+
+# (A damaged search JSON is covered in tests/test_workdir.py: a PDARTS
+# search through the loop costs minutes.)
+@pytest.mark.parametrize("method,cache", [("bbdropout", "preoptimised")])
+def test_damaged_cache_is_recomputed_with_a_warning(method, cache, tmp_path):
+  import shutil
+  settings = loop.Settings.of(**TINY_DATA, method=method,
+                              method_kwargs=TINY_METHOD[method], mode="spo")
+  workdir = str(tmp_path / "w")
+  first = loop.run(settings, workdir, progress=False, log=lambda s: None)
+  path = os.path.join(workdir, cache)
+  if os.path.isdir(path):  # an Orbax tree: every file cut in half
+    for folder, _, files in os.walk(path):
+      for name in files:
+        with open(os.path.join(folder, name), "r+b") as f:
+          f.truncate(os.path.getsize(f.name) // 2)
+  else:
+    with open(path, "w") as f:
+      f.write('{"genotype": ')
+  # Drop the last round, so the rerun needs the cache again.
+  shutil.rmtree(os.path.join(workdir, "checkpoints", "1"))
+  lines = []
+  again = loop.run(settings, workdir, progress=False, log=lines.append)
+  warnings = [line for line in lines if line.startswith("warning:")]
+  assert len(warnings) == 1 and f"{path} is unreadable" in warnings[0]
+
+  def untimed(record):  # a search also records how long it took
+    record = metrics.without_timings(record)
+    if "search" in record:
+      record["search"] = {k: v for k, v in record["search"].items()
+                          if k != "time_s"}
+    return record
+  assert [untimed(r) for r in again] == [untimed(r) for r in first]

@@ -1,0 +1,67 @@
+"""workdir.py: caches that survive damage, and the folder rules."""
+
+import json
+import os
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxdal import workdir
+
+
+def test_cached_json_computes_once_then_reads(tmp_path):
+  calls = []
+
+  def compute():
+    calls.append(1)
+    return {"genotype": [1, 2]}
+
+  first, computed = workdir.cached_json(str(tmp_path), "spo", compute)
+  again, computed_again = workdir.cached_json(str(tmp_path), "spo", compute)
+  assert computed and not computed_again and len(calls) == 1
+  assert first == again and again["genotype"] == [1, 2] and "time_s" in again
+
+
+@pytest.mark.parametrize("text", ['{"genotype": ', "", "[1, 2]"])
+def test_damaged_json_cache_is_set_aside_and_recomputed(tmp_path, text):
+  path = tmp_path / "searches" / "spo.json"
+  path.parent.mkdir()
+  path.write_text(text)
+  lines = []
+  value, computed = workdir.cached_json(str(tmp_path), "spo",
+                                        lambda: {"genotype": [3]},
+                                        lines.append)
+  assert computed and value["genotype"] == [3]
+  assert json.loads(path.read_text())["genotype"] == [3]
+  (aside,) = os.listdir(tmp_path / "corrupt")
+  assert (tmp_path / "corrupt" / aside).read_text() == text
+  assert len(lines) == 1 and lines[0].startswith(f"warning: {path} is "
+                                                 f"unreadable")
+
+
+def test_damaged_tree_cache_is_set_aside_and_recomputed(tmp_path):
+  tree = {"w": jnp.arange(6.0).reshape(2, 3)}
+
+  def compute():
+    return tree, "made"
+
+  logs = []
+  workdir.cached_tree(str(tmp_path), "preoptimised", tree, compute,
+                      logs.append)
+  for folder, _, files in os.walk(tmp_path / "preoptimised"):
+    for name in files:
+      with open(os.path.join(folder, name), "r+b") as f:
+        f.truncate(0)
+  got = workdir.cached_tree(str(tmp_path), "preoptimised", tree, compute,
+                            logs.append)
+  np.testing.assert_array_equal(got["w"], tree["w"])
+  assert any(line.startswith("warning:") for line in logs)
+  assert os.listdir(tmp_path / "corrupt")
+
+
+def test_workdir_that_is_a_file_is_refused(tmp_path):
+  path = tmp_path / "run"
+  path.write_text("x")
+  with pytest.raises(workdir.WorkdirError, match="is a file"):
+    workdir.prepare(str(path), {"a": 1}, overwrite=True, defaults={})
