@@ -57,6 +57,17 @@ def apply_flag_overrides(config: ml_collections.ConfigDict,
   return config
 
 
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing with this project's convention: a bad flag is one
+  line `error: ...` and exit code 2 (absl alone prints two lines and exits
+  1). Pass as `app.run(main, flags_parser=cli.parse_flags)`."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    print(f"error: {e}; see --help", file=sys.stderr)
+    sys.exit(2)
+
+
 def run_reporting_errors(fn: Callable[[], None]) -> None:
   """Runs `fn`; a user error prints `error: ...` on one line and exits 2.
 

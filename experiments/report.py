@@ -84,12 +84,13 @@ def complexity_markdown(curves, complexity) -> list[str]:
   return lines + [""]
 
 
-def summary_markdown(runs, curves, figures, complexity=None) -> str:
+def summary_markdown(runs, curves, figures, complexity=None,
+                     skipped=()) -> str:
   """The Markdown summary: runs, incompleteness, tables, figure links."""
   lines = ["# jaxdal report", "",
            f"{len(runs)} runs in {len(curves)} groups "
            "(dataset / architecture / pretraining / initial size).", ""]
-  notes = metrics.incomplete(runs)
+  notes = [f"skipped {note}" for note in skipped] + metrics.incomplete(runs)
   lines += ["## Incomplete runs", ""]
   lines += [f"- {n}" for n in notes] if notes else ["none"]
   lines += ["", "## Normalised AUC and mean gain over random", "",
@@ -151,7 +152,11 @@ def summary_markdown(runs, curves, figures, complexity=None) -> str:
 
 def write_report(runs_dir: str, out: str) -> list[str]:
   """Writes figures and summary.md; returns the written paths."""
-  runs = metrics.collect_runs(runs_dir)
+  if os.path.exists(out) and not os.path.isdir(out):
+    raise ValueError(f"--out {out!r} is a file; give a folder for the "
+                     f"report")
+  skipped: list[str] = []
+  runs = metrics.collect_runs(runs_dir, skipped)
   curves = metrics.seed_curves(runs)
   os.makedirs(out, exist_ok=True)
   figures = [
@@ -179,7 +184,7 @@ def write_report(runs_dir: str, out: str) -> list[str]:
   figures = [f for f in figures if f]
   summary = os.path.join(out, "summary.md")
   with open(summary, "w") as f:
-    f.write(summary_markdown(runs, curves, figures, complexity))
+    f.write(summary_markdown(runs, curves, figures, complexity, skipped))
   return [*figures, summary]
 
 
@@ -197,4 +202,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

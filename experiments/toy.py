@@ -171,6 +171,9 @@ def main(argv):
   del argv
 
   def go():
+    if FLAGS.rounds < 2:
+      raise ValueError(f"--rounds must be at least 2 (the figure shows the "
+                       f"points acquired between rounds), got {FLAGS.rounds}")
     workdirs = run_toy(FLAGS.workdir, seed=FLAGS.seed, rounds=FLAGS.rounds)
     path = figure(workdirs, FLAGS.workdir, seed=FLAGS.seed, rounds=FLAGS.rounds)
     for name in ARCHITECTURES:
@@ -182,4 +185,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

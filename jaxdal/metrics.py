@@ -12,12 +12,26 @@ METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
 
 
+def json_safe(value):
+  """`value` with every non-finite float replaced by None, so it is valid
+  JSON (bare NaN is not)."""
+  if isinstance(value, float):
+    return value if np.isfinite(value) else None
+  if isinstance(value, dict):
+    return {k: json_safe(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [json_safe(v) for v in value]
+  return value
+
+
 def write_jsonl(path: str, records: list[dict]) -> None:
-  """Writes one JSON object per line, atomically (temp file + rename)."""
+  """Writes one JSON object per line, atomically (temp file + rename);
+  NaN and infinities become null."""
   tmp = f"{path}.tmp"
   with open(tmp, "w") as f:
     for r in records:
-      f.write(json.dumps(r, sort_keys=True) + "\n")
+      f.write(json.dumps(json_safe(r), sort_keys=True, allow_nan=False)
+              + "\n")
   os.replace(tmp, path)
 
 
@@ -229,20 +243,48 @@ class Run(NamedTuple):
     return learning_curve(self.records)
 
 
-def collect_runs(root: str) -> list[Run]:
+RECORD_KEYS = ("round", "labeled", "test_accuracy")
+
+
+def _readable_run(folder: str) -> Run:
+  """The run in `folder`; ValueError naming the file if it is malformed."""
+  try:
+    config, records = read_run(folder)
+  except (OSError, ValueError) as e:
+    raise ValueError(f"{folder}: unreadable ({e})") from None
+  if not isinstance(config, dict):
+    raise ValueError(f"{os.path.join(folder, CONFIG_FILE)}: not a settings "
+                     f"object")
+  for i, r in enumerate(records):
+    missing = [k for k in RECORD_KEYS if not isinstance(r, dict) or k not in r]
+    if missing:
+      raise ValueError(f"{os.path.join(folder, METRICS_FILE)} line {i + 1}: "
+                       f"lacks {', '.join(missing)}")
+  return Run(folder, config, records)
+
+
+def collect_runs(root: str, skipped: list[str] | None = None) -> list[Run]:
   """Every run (a folder with config.json and metrics.jsonl) under `root`.
 
+  A malformed run is left out, with a note naming its file appended to
+  `skipped` (when given).
+
   Raises:
-    ValueError: `root` is missing or holds no run.
+    ValueError: `root` is missing or holds no readable run.
   """
   if not os.path.isdir(root):
     raise ValueError(f"--runs {root!r} is not a directory")
   runs = []
   for folder, _, files in sorted(os.walk(root)):
     if CONFIG_FILE in files and METRICS_FILE in files:
-      config, records = read_run(folder)
-      if records:
-        runs.append(Run(folder, config, records))
+      try:
+        run = _readable_run(folder)
+      except ValueError as e:
+        if skipped is not None:
+          skipped.append(str(e))
+        continue
+      if run.records:
+        runs.append(run)
   if not runs:
     raise ValueError(f"no jaxdal runs (folders with {CONFIG_FILE} and "
                      f"{METRICS_FILE}) under {root!r}")

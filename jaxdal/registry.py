@@ -77,3 +77,62 @@ class Registry(Generic[T]):
 
   def __repr__(self) -> str:
     return f"Registry({self.kind!r}, {self.names()})"
+
+
+def check_arguments(kind: str, name: str, fn: Callable, kwargs: dict, *,
+                    skip: tuple[str, ...] = ("num_classes", "name",
+                                             "parent")) -> None:
+  """Checks keyword arguments against `fn`'s signature before a call, so a
+  typo or a wrong type is one clear line instead of a deep traceback.
+
+  A name `fn` does not take is refused (listing the ones it does); a value
+  must have the type of the parameter's default (an int where an int is
+  expected, a positive one where the default is positive; a number where a
+  float is; a bool, string or list likewise). Parameters without a
+  default, defaulting to None, or annotated with more than the default's
+  type (`str | Sequence`) take anything.
+
+  Raises:
+    ValueError: `bad <kind> argument ...` naming the value and what is
+      valid.
+  """
+  import inspect
+  params = {p.name: p for p in inspect.signature(fn).parameters.values()
+            if p.name not in skip and p.kind in (p.KEYWORD_ONLY,
+                                                 p.POSITIONAL_OR_KEYWORD)}
+  for key, value in kwargs.items():
+    if key not in params:
+      raise ValueError(f"unknown argument {key!r} for {kind} {name!r}; "
+                       f"valid: {', '.join(sorted(params))}")
+    default, annotation = params[key].default, params[key].annotation
+    if default is inspect.Parameter.empty or default is None:
+      continue
+    if annotation is not inspect.Parameter.empty and annotation not in (
+        type(default), type(default).__name__):
+      continue  # e.g. `str | Sequence`: more than the default's type
+    problem = _type_problem(default, value)
+    if problem:
+      raise ValueError(f"bad {kind} argument {key}={value!r} for {name!r}: "
+                       f"{problem}")
+
+
+def _type_problem(default, value) -> str | None:
+  """Why `value` cannot stand where `default` stands, or None."""
+  if isinstance(default, bool):
+    return None if isinstance(value, bool) else "must be true or false"
+  if isinstance(default, int):
+    if isinstance(value, bool) or not isinstance(value, int):
+      return "must be an integer"
+    if default > 0 and value <= 0:
+      return "must be a positive integer"
+    return None
+  if isinstance(default, float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+      return "must be a number"
+    return None
+  if isinstance(default, str):
+    return None if isinstance(value, str) else "must be a string"
+  if isinstance(default, (tuple, list)):
+    return (None if isinstance(value, (tuple, list))
+            else "must be a list")
+  return None

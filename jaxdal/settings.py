@@ -11,6 +11,7 @@ On disk (`config.json`) a run's settings are one flat JSON object
 
 import dataclasses
 import json
+import os
 from typing import Any
 
 import ml_collections
@@ -195,6 +196,15 @@ def validate(s: Settings) -> None:
             chunk=s.active.chunk)
   if s.data.test_size is not None:
     _positive(test_size=s.data.test_size)
+  if isinstance(s.fit.learning_rate, bool) or not (
+      isinstance(s.fit.learning_rate, (int, float))
+      and s.fit.learning_rate > 0):
+    raise ValueError(f"learning_rate must be a positive number, got "
+                     f"{s.fit.learning_rate!r}")
+  if s.data.data_dir is not None and not os.path.isdir(s.data.data_dir):
+    raise ValueError(f"data_dir {s.data.data_dir!r} is not a folder; give "
+                     f"the folder holding the data, or leave --data_dir "
+                     f"unset")
   if acq.uses_mc and s.active.mc_samples < 2:
     raise ValueError(f"acquisition {s.active.acquisition!r} needs "
                      f"mc_samples >= 2, got {s.active.mc_samples}")

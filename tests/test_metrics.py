@@ -113,3 +113,30 @@ def test_complexity_curves_average_runs_of_a_group():
   sizes, values = out[("d", "cnn", "none", 10)]["twonn"]
   assert sizes.tolist() == [10, 20] and values.tolist() == [3.0, 5.0]
   assert "boundary_fraction" not in out[("d", "cnn", "none", 10)]
+
+
+def test_metrics_jsonl_is_strict_json(tmp_path):
+  path = str(tmp_path / "m.jsonl")
+  metrics.write_jsonl(path, [{"val_accuracy": float("nan"),
+                              "nested": [float("inf"), 1.5]}])
+  text = (tmp_path / "m.jsonl").read_text()
+  assert "NaN" not in text and "Infinity" not in text
+  assert metrics.read_jsonl(path) == [{"val_accuracy": None,
+                                       "nested": [None, 1.5]}]
+
+
+def test_malformed_runs_are_skipped_and_named(tmp_path):
+  good, bad, broken = (tmp_path / n for n in ("good", "bad", "broken"))
+  for folder in (good, bad, broken):
+    folder.mkdir()
+    (folder / "config.json").write_text('{"dataset": "d"}')
+  (good / "metrics.jsonl").write_text(
+      '{"round": 0, "labeled": 5, "test_accuracy": 0.5}\n')
+  (bad / "metrics.jsonl").write_text('{"round": 0, "labeled": 5}\n')
+  (broken / "metrics.jsonl").write_text('{"round": 0,\n')
+  skipped = []
+  runs = metrics.collect_runs(str(tmp_path), skipped)
+  assert [r.path for r in runs] == [str(good)]
+  assert len(skipped) == 2
+  assert f"{bad / 'metrics.jsonl'} line 1: lacks test_accuracy" in skipped
+  assert any(note.startswith(f"{broken}: unreadable") for note in skipped)

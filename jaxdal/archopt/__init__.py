@@ -23,7 +23,7 @@ from jaxdal.archopt.base import (
     two_group_optimizer,
 )
 from jaxdal.models.cnn import CNN
-from jaxdal.registry import Registry
+from jaxdal.registry import Registry, check_arguments
 
 
 def _fixed_cnn(depth: int) -> Callable[..., Method]:
@@ -78,6 +78,7 @@ def get(name: str) -> MethodSpec:
 def build(name: str, num_classes: int, **kwargs) -> Method | SearchMethod:
   """Instantiates method `name` for `num_classes` classes."""
   make = METHODS.get(name).make
+  check_arguments("method", name, make, kwargs)
   try:
     return make(num_classes, **kwargs)
   except TypeError as e:

@@ -16,7 +16,7 @@ from jaxdal.models.mlp import MLP
 from jaxdal.models.resnet import ResNet, ResNet18, ResNet34, ResNet50
 from jaxdal.models.rngs import rngs_for
 from jaxdal.models.vgg import VGG, VGG11, VGG16, VGG19
-from jaxdal.registry import Registry
+from jaxdal.registry import Registry, check_arguments
 
 BACKBONES: Registry[Callable[..., nn.Module]] = Registry("backbone")
 BACKBONES.register("cnn", CNN)
@@ -46,8 +46,11 @@ def register(name: str, constructor: Callable[..., nn.Module]) -> None:
 
 
 def build(name: str, num_classes: int, **kwargs) -> nn.Module:
-  """Instantiates backbone `name` for `num_classes` classes."""
-  return get(name)(num_classes=num_classes, **kwargs)
+  """Instantiates backbone `name` for `num_classes` classes; arguments
+  are checked against its signature (`registry.check_arguments`)."""
+  constructor = get(name)
+  check_arguments("backbone", name, constructor, kwargs)
+  return constructor(num_classes=num_classes, **kwargs)
 
 
 __all__ = ["BACKBONES", "CNN", "MLP", "VGG", "ResNet", "build",

@@ -1,0 +1,162 @@
+"""Bad input at every command line: one line `error: ...` that names the
+bad value (and what is valid), a non-zero exit, no traceback and no files
+left behind. Each case is a subprocess, so the table runs in its own step
+of `.ci/run` (`pytest --runslow -m slow`)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+SYN = ["--dataset", "synthetic", "--dataset_kwargs",
+       '{"num_train": 120, "num_test": 30, "shape": [8, 8, 1], '
+       '"num_classes": 3}', "--initial", "6", "--acquire", "5"]
+
+CASES = {
+    # focus1: names
+    "f1_dataset": ("focus1", ["--dataset", "nope"],
+                   "unknown dataset 'nope'; valid: cifar10"),
+    "f1_backbone": ("focus1", ["--backbone", "nope"],
+                    "unknown backbone 'nope'; valid: cnn"),
+    "f1_acquisition": ("focus1", ["--acquisition", "entropi"],
+                       "unknown acquisition 'entropi'; valid: badge"),
+    "f1_schedule": ("focus1", ["--schedule", "foo"],
+                    "unknown schedule 'foo'; valid: constant, cosine"),
+    "f1_optimizer": ("focus1", ["--optimizer", "lbfgs"],
+                     "unknown optimizer 'lbfgs'; valid: adam, sgd"),
+    "f1_pretrain": ("focus1", ["--pretrain", "simclr"],
+                    "unknown pretraining 'simclr'; valid: none, deepcluster"),
+    "f1_complexity": ("focus1", ["--complexity", "some"],
+                      "unknown complexity 'some'; valid: all, none"),
+    "f1_preset": ("focus1", ["--preset", "fast"], "flag --preset=fast"),
+    "f1_unknown_flag": ("focus1", ["--round", "3"],
+                        "Unknown command line flag 'round'"),
+    # focus1: types and sizes
+    "f1_rounds_type": ("focus1", ["--rounds", "x"], "flag --rounds=x"),
+    "f1_rounds_zero": ("focus1", ["--rounds", "0"],
+                       "rounds must be a positive integer, got 0"),
+    "f1_acquire_negative": ("focus1", ["--acquire", "-5"],
+                            "acquire must be a positive integer, got -5"),
+    "f1_batch_zero": ("focus1", ["--batch_size", "0"],
+                      "batch_size must be a positive integer, got 0"),
+    "f1_acquire_too_big": ("focus1", ["--acquire", "100000"],
+                           "need 400000 pool examples but the pool holds"),
+    "f1_initial_too_big": ("focus1", ["--initial", "100000"],
+                           "initial labeled size must be in [1, 3999]"),
+    "f1_initial_below_classes": ("focus1", ["--initial", "5"],
+                                 "smaller than the 10 classes"),
+    "f1_learning_rate": ("focus1", ["--learning_rate", "-1"],
+                         "learning_rate must be a positive number, got -1"),
+    "f1_mc_samples": ("focus1", ["--acquisition", "bald", "--mc_samples",
+                                 "1"], "needs mc_samples >= 2, got 1"),
+    # focus1: JSON arguments
+    "f1_kwargs_type": ("focus1", ["--backbone_kwargs", '{"depth": "x"}'],
+                       "bad backbone argument depth='x' for 'cnn': must be "
+                       "an integer"),
+    "f1_kwargs_unknown": ("focus1", ["--backbone_kwargs", '{"depht": 2}'],
+                          "unknown argument 'depht' for backbone 'cnn'; "
+                          "valid: depth"),
+    "f1_kwargs_not_object": ("focus1", ["--backbone_kwargs", "[1]"],
+                             "--backbone_kwargs must be a JSON object, got "
+                             "'[1]'"),
+    "f1_kwargs_malformed": ("focus1", ["--backbone_kwargs", "{"],
+                            "--backbone_kwargs must be a JSON object"),
+    "f1_dataset_kwargs": ("focus1", [*SYN[:2], "--dataset_kwargs",
+                                     '{"nope": 1}'],
+                          "bad dataset_kwargs {'nope': 1} for 'synthetic'"),
+    # focus1: data, folders, grids, seeds
+    "f1_data_dir": ("focus1", ["--dataset", "fashion_mnist", "--data_dir",
+                               "/nonexistent"],
+                    "data_dir '/nonexistent' is not a folder"),
+    "f1_missing_mnist": ("focus1", ["--dataset", "mnist"],
+                         "mnist"),
+    "f1_workdir_file": ("focus1", [*SYN, "--workdir", "{tmp}/file"],
+                        "is a file; choose a folder"),
+    "f1_foreign_workdir": ("focus1", [*SYN, "--workdir", "{tmp}/foreign",
+                                      "--overwrite"],
+                           "holds no jaxdal run"),
+    "f1_grid_name": ("focus1", ["--grid", "nope"],
+                     "unknown grid 'nope'; valid: paper_images, smoke"),
+    "f1_grid_task": ("focus1", ["--grid", "smoke", "--task_index", "5",
+                                "--num_tasks", "2"],
+                     "--task_index must be in [0, 2), got 5"),
+    "f1_seeds": ("focus1", ["--seeds", "a,b"],
+                 "--seeds must be comma-separated integers, got 'a,b'"),
+    "f1_vmap_without_seeds": ("focus1", ["--vmap_seeds"],
+                              "--vmap_seeds needs --seeds"),
+    # focus2
+    "f2_method": ("focus2", ["--method", "darts"],
+                  "unknown method 'darts'; valid: bbdropout"),
+    "f2_mode": ("focus2", ["--mode", "both"],
+                "unknown mode 'both'; valid: joint, spo, upo"),
+    "f2_fixed_mode": ("focus2", ["--method", "cnn5", "--mode", "spo"],
+                      "mode 'spo' needs an architecture to optimise"),
+    "f2_kwargs_negative": ("focus2", ["--method_kwargs", '{"layers": -1}'],
+                           "layers=-1 for 'bbdropout': must be a positive "
+                           "integer"),
+    "f2_kwargs_type": ("focus2", ["--method_kwargs", '{"layers": "x"}'],
+                       "layers='x' for 'bbdropout': must be an integer"),
+    "f2_search_setting": ("focus2", ["--method", "pdarts", "--method_kwargs",
+                                     '{"search_config": {"epoch": 1}}'],
+                          "unknown search setting(s) epoch; valid: "
+                          "channels"),
+    "f2_kwargs_string": ("focus2", ["--method", "cnn1", "--method_kwargs",
+                                    '{"norm": 3}'],
+                         "norm=3 for 'cnn1': must be a string"),
+    "f2_schedule": ("focus2", ["--schedule", "foo"],
+                    "unknown schedule 'foo'"),
+    # report and toy
+    "report_no_runs_flag": ("report", [], "--runs is required"),
+    "report_missing_dir": ("report", ["--runs", "/nonexistent"],
+                           "--runs '/nonexistent' is not a directory"),
+    "report_empty": ("report", ["--runs", "{tmp}/empty"], "no jaxdal runs"),
+    "report_out_file": ("report", ["--runs", "{tmp}/runs", "--out",
+                                   "{tmp}/file"], "is a file"),
+    "toy_rounds": ("toy", ["--rounds", "1", "--workdir", "{tmp}/toy"],
+                   "--rounds must be at least 2"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_is_one_clear_line(case, tmp_path, subprocess_env):
+  module, args, expected = CASES[case]
+  (tmp_path / "file").write_text("a file")
+  (tmp_path / "foreign").mkdir()
+  (tmp_path / "foreign" / "notes.txt").write_text("mine")
+  (tmp_path / "empty").mkdir()
+  run = tmp_path / "runs" / "r"
+  run.mkdir(parents=True)
+  (run / "config.json").write_text(json.dumps({"dataset": "d"}))
+  (run / "metrics.jsonl").write_text(json.dumps(
+      {"round": 0, "labeled": 10, "test_accuracy": 0.5}) + "\n")
+  def listing():  # HOME is tmp_path: caches under .cache do not count
+    return sorted(n for n in os.listdir(tmp_path) if not n.startswith("."))
+
+  before = listing()
+  args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+  workdir = [] if "--workdir" in args else ["--workdir",
+                                            str(tmp_path / "out")]
+  out = subprocess.run(
+      [sys.executable, "-m", f"experiments.{module}", *args,
+       *(workdir if module != "report" else [])],
+      cwd=REPO, env=subprocess_env, capture_output=True, text=True,
+      timeout=300)
+  lines = out.stderr.strip().splitlines()
+  assert out.returncode == 2, out.stderr[-2000:]
+  assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+  assert expected in lines[0], lines[0]
+  assert "Traceback" not in out.stderr + out.stdout
+  assert listing() == before
+  assert (tmp_path / "foreign" / "notes.txt").read_text() == "mine"
+  assert not (tmp_path / "toy").exists()
+
+
+def test_the_table_is_large_enough():
+  assert len(CASES) >= 30
+  assert {m for m, _, _ in CASES.values()} == {"focus1", "focus2", "report",
+                                                "toy"}
