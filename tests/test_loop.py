@@ -160,8 +160,8 @@ def test_overwrite_waits_for_valid_settings(tmp_path):
   loop.run(loop.Settings.of(**small), workdir, progress=False,
            log=lambda s: None)
   bad = loop.Settings.of(**dict(small, backbone_kwargs=dict(depth="x")))
-  with pytest.raises(ValueError, match=r"bad backbone_kwargs \{'depth': 'x'\}"
-                     r" of 'cnn'"):
+  with pytest.raises(ValueError, match=r"bad backbone argument depth='x' for "
+                     r"'cnn': must be an integer"):
     loop.run(bad, workdir, overwrite=True, progress=False)
   assert metrics.read_run(workdir)[0] == loop.Settings.of(**small).to_dict()
   assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]
@@ -190,7 +190,8 @@ def test_run_without_its_config_is_refused_not_replaced(tmp_path):
     (dict(acquire=0), "acquire must be a positive"),
     (dict(acquire=500), "pool holds"),
     (dict(acquisition="bald", mc_samples=1), "mc_samples >= 2"),
-    (dict(backbone_kwargs=dict(depht=2)), "bad backbone_kwargs"),
+    (dict(backbone_kwargs=dict(depht=2)),
+     "unknown argument 'depht' for backbone 'cnn'"),
 ])
 def test_bad_settings_write_nothing(tmp_path, change, match):
   workdir = tmp_path / "new"

@@ -41,7 +41,7 @@ def test_user_errors(tmp_path, subprocess_env):
       (["--method", "darts"], "unknown method 'darts'; valid: bbdropout"),
       (["--method", "cnn5", "--mode", "spo"], "is fixed"),
       (["--method", "bbdropout", "--method_kwargs", '{"layer": 2}'],
-       "bad arguments"),
+       "unknown argument 'layer' for method 'bbdropout'; valid: a_init"),
   ]
   for args, needle in cases:
     workdir = tmp_path / "w"
