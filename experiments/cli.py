@@ -1,5 +1,8 @@
 """What every experiment CLI shares: flags from a config, one-line errors."""
 
+import errno
+import logging as logging_std
+import os
 import sys
 from collections.abc import Callable
 
@@ -68,8 +71,35 @@ def parse_flags(argv: list[str]) -> list[str]:
     sys.exit(2)
 
 
+def _quiet_exit(code: int) -> None:
+  """Exits at once, without waiting for (or printing the tracebacks of)
+  Orbax's background threads, which after a failed write can wait minutes
+  for a folder that was never made. Every file jaxdal keeps is written
+  atomically, so nothing is left half-written."""
+  logging_std.disable(logging_std.CRITICAL)
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(code)
+
+
+def os_error_line(e: OSError) -> str:
+  """A filesystem failure in one line that names the path and the problem
+  (a full disk, a read-only filesystem, a missing permission)."""
+  what = e.strerror or str(e) or type(e).__name__
+  if not e.filename:
+    return what
+  if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+    return (f"cannot write {e.filename}: {what}; free some space, then "
+            f"rerun the same command to resume")
+  if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+    return f"cannot write {e.filename}: {what}; choose a writable --workdir"
+  return f"{e.filename}: {what}"
+
+
 def run_reporting_errors(fn: Callable[[], None]) -> None:
-  """Runs `fn`; a user error prints `error: ...` on one line and exits 2.
+  """Runs `fn`; a user error prints `error: ...` on one line and exits 2,
+  a filesystem failure (a full disk, a read-only workdir) likewise with
+  exit 1.
 
   Library INFO logs (Orbax reports every file it writes) are hidden unless
   the user asked for them with --verbosity.
@@ -81,6 +111,9 @@ def run_reporting_errors(fn: Callable[[], None]) -> None:
   except USER_ERRORS as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  except OSError as e:
+    print(f"error: {os_error_line(e)}", file=sys.stderr, flush=True)
+    _quiet_exit(1)
   except KeyboardInterrupt:
     print("interrupted; rerun the same command to resume", file=sys.stderr)
     sys.exit(130)

@@ -24,6 +24,9 @@ from jaxdal import acquisition, data, loop, metrics, models, optim, settings
 
 HELPS = {
     **protocol.HELPS,
+    "target_train_accuracy": "stop when an epoch's training accuracy "
+                             "reaches this fraction, in (0, 1]; 0: never "
+                             "(only --patience and --max_epochs stop)",
     "dataset": f"dataset name ({', '.join(data.names())})",
     "backbone": f"backbone name ({', '.join(models.names())})",
     "acquisition": f"acquisition function ({', '.join(acquisition.names())})",

@@ -27,6 +27,9 @@ from jaxdal import acquisition, archopt, data, loop, optim, plots
 
 HELPS = {
     **protocol.HELPS,
+    "target_train_accuracy": "stop when an epoch's training accuracy "
+                             "reaches this fraction, in (0, 1]; 0: never "
+                             "(only --patience and --max_epochs stop)",
     "dataset": f"dataset name ({', '.join(data.names())})",
     "method": f"architecture method ({', '.join(archopt.names())})",
     "mode": f"when the architecture is optimised "

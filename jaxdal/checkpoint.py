@@ -3,16 +3,26 @@
 One Orbax `CheckpointManager` per workdir, step = round. Each step holds the
 train state, the pool state, the metrics history and the run's config, and
 is written atomically: a run killed mid-save resumes from the step before.
+
+A write that fails (a full disk, a read-only filesystem) raises one
+`OSError` naming the folder; the tracebacks Orbax's background threads
+print on the way are held back.
 """
 
+import contextlib
 import json
 import os
+import re
+import sys
+import threading
 import time
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxdal import faults
 from jaxdal.data.pool import PoolState
 
 
@@ -20,13 +30,78 @@ def _abstract(tree):
   return jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
 
 
+# How TensorStore reports the errno of a failed file operation.
+_OS_ERROR_CODE = re.compile(r"os_error_code='?(\d+)")
+
+
+def write_error(error: BaseException, path: str) -> OSError | None:
+  """The `OSError(errno, strerror, path)` behind a failed write (an
+  `OSError` in `error`'s chain, or TensorStore's `os_error_code=...`), or
+  None when `error` is no filesystem failure."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, OSError) and error.errno:
+      return OSError(error.errno, os.strerror(error.errno), path)
+    match = _OS_ERROR_CODE.search(str(error))
+    if match:
+      code = int(match.group(1))
+      return OSError(code, os.strerror(code), path)
+    error = error.__cause__ or error.__context__
+  return None
+
+
+def _drain(fd: int, chunks: list[bytes]) -> None:
+  while chunk := os.read(fd, 65536):
+    chunks.append(chunk)
+  os.close(fd)
+
+
+@contextlib.contextmanager
+def _writing(path: str):
+  """Runs an Orbax write with the process's stderr (fd 2) held back.
+
+  If the write fails on the filesystem, its background threads' tracebacks
+  (hundreds of lines on a full disk) are dropped and one `OSError` naming
+  `path` is raised instead; otherwise what was held back is passed on.
+  """
+  sys.stderr.flush()
+  saved = os.dup(2)
+  read_end, write_end = os.pipe()
+  chunks: list[bytes] = []
+  reader = threading.Thread(target=_drain, args=(read_end, chunks),
+                            daemon=True)
+  reader.start()
+  os.dup2(write_end, 2)
+  os.close(write_end)
+  failure = None
+  try:
+    yield
+  except Exception as e:  # noqa: BLE001 - sorted below
+    failure = write_error(e, path)
+    if failure is None:
+      raise
+  finally:
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    os.close(saved)
+    reader.join()
+    if failure is None:
+      os.write(2, b"".join(chunks))
+  if failure is not None:
+    raise failure
+
+
 class RoundCheckpointer:
   """Saves and restores `(train_state, pool, metrics, config)` per round."""
 
   def __init__(self, directory: str, *, max_to_keep: int = 3):
     self._directory = os.path.abspath(directory)
-    self._options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
-                                                 create=True)
+    # A save cut short (a killed run) leaves a temporary folder: removed
+    # when the folder is opened again.
+    self._options = ocp.CheckpointManagerOptions(
+        max_to_keep=max_to_keep, create=True, cleanup_tmp_directories=True)
+    self._failed = False
     # Orbax reads every round's "metrics" item when it opens the folder:
     # an unreadable one is set aside first (`set_aside_at_open` says which).
     self.set_aside_at_open = [
@@ -48,8 +123,8 @@ class RoundCheckpointer:
           bad.append(int(name))
     return sorted(bad)
 
-  def _move_aside(self, round_: int) -> str:
-    corrupt = os.path.join(os.path.dirname(self._directory), "corrupt")
+  def _move_aside(self, round_: int, folder: str = "corrupt") -> str:
+    corrupt = os.path.join(os.path.dirname(self._directory), folder)
     os.makedirs(corrupt, exist_ok=True)
     aside = os.path.join(corrupt, f"round_{round_}-"
                          f"{time.strftime('%Y%m%d-%H%M%S')}")
@@ -66,29 +141,36 @@ class RoundCheckpointer:
     """The saved rounds, oldest first."""
     return sorted(self._manager.all_steps())
 
-  def set_aside(self, round_: int) -> str:
+  def set_aside(self, round_: int, folder: str = "corrupt") -> str:
     """Moves round `round_`'s files out of the checkpoints (to
-    `<workdir>/corrupt/round_<r>-<time>`), so a run can fall back to an
+    `<workdir>/<folder>/round_<r>-<time>`), so a run can fall back to an
     older round; returns where they went. Nothing is deleted."""
     self._manager.wait_until_finished()
     self._manager.close()
-    aside = self._move_aside(round_)
+    aside = self._move_aside(round_, folder)
     self._manager = ocp.CheckpointManager(self._directory,
                                           options=self._options)
     return aside
 
   def save(self, round_: int, *, train_state: Any, pool: PoolState,
            metrics: list[dict], config: dict) -> None:
-    """Writes round `round_` and waits until it is on disk."""
-    self._manager.save(
-        round_,
-        args=ocp.args.Composite(
-            train_state=ocp.args.StandardSave(train_state),
-            pool=ocp.args.StandardSave(pool._asdict()),
-            metrics=ocp.args.JsonSave(metrics),
-            config=ocp.args.JsonSave(config),
-        ))
-    self._manager.wait_until_finished()
+    """Writes round `round_` and waits until it is on disk; a failed write
+    raises one `OSError` naming the round's folder."""
+    try:
+      with _writing(os.path.join(self._directory, str(round_))):
+        self._manager.save(
+            round_,
+            args=ocp.args.Composite(
+                train_state=ocp.args.StandardSave(train_state),
+                pool=ocp.args.StandardSave(pool._asdict()),
+                metrics=ocp.args.JsonSave(metrics),
+                config=ocp.args.JsonSave(config),
+            ))
+        faults.kill_point("checkpoint_write")
+        self._manager.wait_until_finished()
+    except OSError:
+      self._failed = True
+      raise
 
   def restore(self, round_: int, *, train_state_like: Any,
               pool_like: PoolState) -> tuple[Any, PoolState, list[dict], dict]:
@@ -113,14 +195,44 @@ class RoundCheckpointer:
     return PoolState(**out.pool)
 
   def close(self) -> None:
+    if self._failed:
+      # The failed save's error is on its way up: closing (which reports
+      # it again) must neither replace it nor print it.
+      with contextlib.suppress(Exception), _writing(self._directory):
+        self._manager.close()
+      return
     self._manager.wait_until_finished()
     self._manager.close()
 
 
+def read_round(directory: str, round_: int | None = None) -> dict:
+  """Round `round_` (default: the newest) of the checkpoints in `directory`
+  as saved, without knowing its structure: `{"train_state", "pool"}` as
+  nested dicts of NumPy arrays and `"metrics"` (the records). For
+  inspecting and comparing runs; a run resumes with `RoundCheckpointer`."""
+  manager = ocp.CheckpointManager(
+      os.path.abspath(directory),
+      options=ocp.CheckpointManagerOptions(create=False))
+  try:
+    round_ = manager.latest_step() if round_ is None else round_
+    if round_ is None:
+      raise FileNotFoundError(f"no round checkpoint in {directory}")
+    out = manager.restore(round_, args=ocp.args.Composite(
+        train_state=ocp.args.StandardRestore(),
+        pool=ocp.args.StandardRestore(), metrics=ocp.args.JsonRestore()))
+  finally:
+    manager.close()
+  return {"round": round_, "metrics": list(out.metrics),
+          **jax.tree.map(np.asarray, {"train_state": out.train_state,
+                                      "pool": out.pool})}
+
+
 def save_tree(path: str, tree: Any) -> None:
-  """Writes one pytree to `path` (atomically; refuses to overwrite)."""
-  with ocp.StandardCheckpointer() as checkpointer:
+  """Writes one pytree to `path` (atomically; refuses to overwrite); a
+  failed write raises one `OSError` naming `path`."""
+  with _writing(path), ocp.StandardCheckpointer() as checkpointer:
     checkpointer.save(os.path.abspath(path), tree)
+    faults.kill_point("cache_write")
 
 
 def restore_tree(path: str, like: Any) -> Any:

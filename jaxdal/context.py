@@ -214,6 +214,21 @@ def _restore(ctx: RunContext, r: int) -> None:
   ctx.records, ctx.next_round = records[: r + 1], r + 1
 
 
+def rewind(ctx: RunContext, r: int) -> list[str]:
+  """Takes `ctx` back to just after round r (-1: before round 0), to train
+  the later rounds again. Their checkpoints are moved to
+  `<workdir>/replaced/` (never deleted); returns where they went."""
+  asides = [ctx.ckpt.set_aside(newer, "replaced")
+            for newer in ctx.ckpt.rounds() if newer > r]
+  if r >= 0:
+    _restore(ctx, r)
+  else:
+    ctx.pool, ctx.records, ctx.next_round = ctx.initial_pool, [], 0
+    ctx.state = ctx.network = None
+  write_records(ctx)
+  return asides
+
+
 def _resume(ctx: RunContext) -> None:
   """Restores the newest readable round, if any, and prints the table so
   far. An unreadable round (a truncated or emptied file) is moved aside
@@ -233,9 +248,15 @@ def _resume(ctx: RunContext) -> None:
       continue
     ctx.task.log(f"resuming {ctx.task.workdir} after round {r}")
     break
-  metrics.write_jsonl(os.path.join(ctx.task.workdir, metrics.METRICS_FILE),
-                      ctx.records)
+  write_records(ctx)
   ctx.task.log(console.TABLE_HEADER)
   for record in ctx.records:
     for line in console.lines(record, ctx.describe):
       ctx.task.log(line)
+
+
+def write_records(ctx: RunContext) -> None:
+  """Rewrites `metrics.jsonl` from `ctx.records` (atomically)."""
+  path = os.path.join(ctx.task.workdir, metrics.METRICS_FILE)
+  with workdir_lib.naming(path):
+    metrics.write_jsonl(path, ctx.records)

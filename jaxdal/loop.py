@@ -25,6 +25,7 @@ from jaxdal import (
     console,
     context,
     diagnostics,
+    faults,
     metrics,
     modes,
     plots,
@@ -89,6 +90,7 @@ def _acquire(ctx: RunContext, r: int, variables) -> tuple[list, float]:
                      labeled=ctx.pool.labeled[ctx.candidates], **inputs)
   # The one place candidate positions become dataset indices.
   chosen = ctx.candidates[np.asarray(local)]
+  faults.kill_point("scores")
   ctx.pool = data_lib.acquire(ctx.pool, chosen)
   return chosen.tolist(), predict_s
 
@@ -177,12 +179,32 @@ def finish_round(ctx: RunContext, r: int, state: train.TrainState,
   ctx.records.append(record)
   ctx.ckpt.save(r, train_state=state, pool=ctx.pool, metrics=ctx.records,
                 config=ctx.config)
-  metrics.write_jsonl(os.path.join(ctx.task.workdir, metrics.METRICS_FILE),
-                      ctx.records)
+  faults.kill_point("checkpoint_saved")
+  context.write_records(ctx)
   for line in console.lines(record, ctx.describe):
     ctx.task.log(line)
   ctx.next_round = r + 1
   return record
+
+
+def _extend(ctx: RunContext) -> None:
+  """Makes the acquisition a resumed run's last round skipped as the last
+  one, now that `--rounds` grew: exactly the one an uninterrupted run with
+  the larger `--rounds` made (same state, pool and round key)."""
+  r = ctx.next_round - 1
+  if not 0 <= r < ctx.settings.active.rounds - 1 or ctx.records[r][
+      "acquired"] is not None:
+    return
+  t0 = time.perf_counter()
+  selected, predict_s = _acquire(
+      ctx, r, {"params": ctx.state.params, **ctx.state.model_state})
+  ctx.records[r] = {**ctx.records[r], "acquired": selected, "time": {
+      **ctx.records[r]["time"], "predict_s": round(predict_s, 3),
+      "select_s": round(time.perf_counter() - t0 - predict_s, 3)}}
+  # The next round's checkpoint holds the new pool and record.
+  context.write_records(ctx)
+  ctx.task.log(f"round {r}: acquired {len(selected)} more examples for the "
+               f"added rounds")
 
 
 def run(settings: Settings, workdir: str, *, overwrite: bool = False,
@@ -194,7 +216,8 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
     settings: the run's definition.
     workdir: output folder (`config.json`, `metrics.jsonl`, `checkpoints/`,
       `figures/`). A folder holding the same config resumes from its latest
-      checkpoint; a different config is refused unless `overwrite`.
+      checkpoint, and one with fewer `rounds` (but otherwise the same) is
+      extended; a different config is refused unless `overwrite`.
     overwrite: replace whatever `workdir` holds.
     progress: show progress bars.
     log: where the per-round table goes.
@@ -208,6 +231,7 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
   """
   with open_run(settings, workdir, overwrite=overwrite, progress=progress,
                 log=log) as ctx:
+    _extend(ctx)
     for r in range(ctx.next_round, settings.active.rounds):
       request = start_round(ctx, r)
       state, fit = train.fit(
@@ -230,7 +254,10 @@ def run_seeds(settings: list[Settings], workdirs: list[str], *,
   give, up to floating-point rounding (batched dense layers round
   differently; long trainings can amplify the difference). Seeds whose
   rounds train different networks (PDARTS searches) or different numbers
-  of examples (a resumed seed ahead of the others) train one by one.
+  of examples (a seed run alone before, rounds ahead of the others) train
+  one by one. A run killed between the seeds' checkpoints of a round
+  resumes with that round trained again together, so it equals the
+  uninterrupted run exactly (`_align`).
 
   Raises:
     ValueError: settings that differ in more than the seed; otherwise as
@@ -255,6 +282,9 @@ def run_seeds(settings: list[Settings], workdirs: list[str], *,
         s, w, overwrite=overwrite, progress=progress,
         log=lambda line, tag=tag: log(tag + line)))
         for s, w, tag in zip(settings, workdirs, tags, strict=True)]
+    _align(contexts)
+    for ctx in contexts:
+      _extend(ctx)
     while live := [c for c in contexts if c.next_round < rounds]:
       requests = [start_round(c, c.next_round) for c in live]
       answers = _fit_wave(live, requests, steppers, progress)
@@ -263,6 +293,22 @@ def run_seeds(settings: list[Settings], workdirs: list[str], *,
   for w in workdirs:
     plots.learning_curve(w)
   return [c.records for c in contexts]
+
+
+def _align(contexts: list[RunContext]) -> None:
+  """Seeds trained together resume together. A run cut between the seeds'
+  checkpoints of one round leaves some seeds a round ahead: they go back a
+  round, so that round trains again in one vmapped group, exactly as it
+  did uninterrupted (alone, it would round differently). Seeds further
+  apart (run separately before) are left as they are."""
+  behind = min(c.next_round for c in contexts)
+  for ctx in contexts:
+    if ctx.next_round == behind + 1 and (behind == 0 or
+                                         behind - 1 in ctx.ckpt.rounds()):
+      asides = context.rewind(ctx, behind - 1)
+      ctx.task.log(f"round {behind} goes again, together with the seeds "
+                   f"that had not finished it (its checkpoint moved to "
+                   f"{', '.join(asides)})")
 
 
 def _fit_wave(contexts: list[RunContext], requests: list[FitRequest],

@@ -39,7 +39,9 @@ class FitSpec:
   batch_size: int = 64
   max_epochs: int = 50
   patience: int = 10
-  target_train_accuracy: float = 0.99
+  # Stop once an epoch's training accuracy reaches this fraction, in
+  # (0, 1]; None: never (only patience and max_epochs stop).
+  target_train_accuracy: float | None = 0.99
   optimizer: str = "adam"
   learning_rate: float = 1e-3
   momentum: float = 0.9
@@ -90,7 +92,8 @@ _GROUP = {f.name: group for group, spec in _SPECS.items()
 PRETRAINING = ("none", "deepcluster")
 COMPLEXITY = ("all", "none")
 # Config values that mean "not set" (flags cannot hold None).
-_UNSET_AS = {"val_size": 0, "test_size": 0, "pool_size": 0, "data_dir": ""}
+_UNSET_AS = {"val_size": 0, "test_size": 0, "pool_size": 0, "data_dir": "",
+             "target_train_accuracy": 0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,6 +204,12 @@ def validate(s: Settings) -> None:
       and s.fit.learning_rate > 0):
     raise ValueError(f"learning_rate must be a positive number, got "
                      f"{s.fit.learning_rate!r}")
+  target = s.fit.target_train_accuracy
+  if target is not None and (isinstance(target, bool) or not isinstance(
+      target, (int, float)) or not 0 < target <= 1):
+    raise ValueError(f"target_train_accuracy must be a fraction in (0, 1] "
+                     f"(or 0: never stop on training accuracy), got "
+                     f"{target!r}")
   if s.data.data_dir is not None and not os.path.isdir(s.data.data_dir):
     raise ValueError(f"data_dir {s.data.data_dir!r} is not a folder; give "
                      f"the folder holding the data, or leave --data_dir "

@@ -19,10 +19,11 @@ class FitResult(NamedTuple):
 
 class StoppingRule:
   """The paper's stopping rule, fed one epoch at a time: stop when training
-  accuracy reaches `target_train_accuracy`, or after `patience` epochs
-  without a new best validation accuracy (if there is validation data)."""
+  accuracy reaches `target_train_accuracy` (a fraction in (0, 1]; None:
+  never), or after `patience` epochs without a new best validation accuracy
+  (if there is validation data)."""
 
-  def __init__(self, target_train_accuracy: float, patience: int, *,
+  def __init__(self, target_train_accuracy: float | None, patience: int, *,
                has_validation: bool):
     self.target = target_train_accuracy
     self.patience = patience
@@ -31,7 +32,7 @@ class StoppingRule:
 
   def update(self, train_acc: float, val_acc: float) -> str | None:
     """The reason to stop after this epoch, or None to go on."""
-    if train_acc >= self.target:
+    if self.target is not None and train_acc >= self.target:
       return "train_accuracy"
     if self.has_validation:
       if val_acc > self.best_val:

@@ -23,7 +23,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from jaxdal import losses, optim
+from jaxdal import faults, losses, optim
 from jaxdal.data.augment import flip_and_crop
 from jaxdal.data.batching import epoch_batches, padded_chunks
 from jaxdal.models.rngs import rngs_for
@@ -255,7 +255,7 @@ def fit_group(
     max_epochs: int,
     learning_rate: float,
     patience: int,
-    target_train_accuracy: float = 0.99,
+    target_train_accuracy: float | None = 0.99,
     schedule: str = "cosine",
     n_train: float | None = None,
     eval_chunk: int = 512,
@@ -264,9 +264,9 @@ def fit_group(
   """Trains S seeds on `x_all[train_idx[s]]`, each with the paper's rule.
 
   Seed s stops when its epoch's training accuracy reaches
-  `target_train_accuracy`, when its validation accuracy has not improved
-  for `patience` epochs, or after `max_epochs`; a stopped seed is frozen
-  while the others go on. Its epoch e shuffles with
+  `target_train_accuracy` (None: never), when its validation accuracy has
+  not improved for `patience` epochs, or after `max_epochs`; a stopped seed
+  is frozen while the others go on. Its epoch e shuffles with
   `fold_in(fold_in(keys[s], 0), e)` and its step t uses the key
   `fold_in(fold_in(keys[s], 1), t)`. All `train_idx[s]` (and all
   `val_idx[s]`) have one length.
@@ -336,6 +336,7 @@ def fit_group(
       epochs.set_postfix(train=f"{train_acc:.3f}", val=f"{val_acc[0]:.3f}")
     elif n_seeds > 1:
       epochs.set_postfix(active=int(active.sum()))
+    faults.kill_point("train_epoch")
     if not active.any():
       break
   epochs.close()

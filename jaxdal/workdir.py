@@ -14,11 +14,30 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from jaxdal import checkpoint, metrics
+from jaxdal import checkpoint, faults, metrics
 
 
 class WorkdirError(ValueError):
   """The workdir holds something this run must not overwrite."""
+
+
+# Settings a resumed run may change, each only to a larger value: a run
+# extended to more rounds continues exactly as if it had asked for them
+# from the start. Display flags (--progress) are not settings at all.
+SAFE_TO_GROW = ("rounds",)
+
+
+def _changed(old: dict, new: dict) -> list[str]:
+  return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+def _grown(old: dict, new: dict, changed: list[str]) -> bool | None:
+  """True if `new` only grows `SAFE_TO_GROW` settings of `old`, False if it
+  shrinks one of them (and changes nothing else), None otherwise."""
+  if not changed or not set(changed) <= set(SAFE_TO_GROW):
+    return None
+  return all(isinstance(new[k], int) and isinstance(old.get(k), int)
+             and new[k] > old[k] for k in changed)
 
 
 def prepare(workdir: str, config: dict, *, overwrite: bool, defaults: dict,
@@ -27,11 +46,12 @@ def prepare(workdir: str, config: dict, *, overwrite: bool, defaults: dict,
   `config.json`. Returns True if this call created the folder.
 
   A folder holding the same config (fields missing from an older
-  `config.json` count as `defaults`) is resumed. A different config is
-  refused unless `overwrite`, which moves the old run aside to
-  `<workdir>.old-<timestamp>` (never deletes it). A non-empty folder that
-  holds no jaxdal run is always refused. Call it only once the new run's
-  settings are known to be valid.
+  `config.json` count as `defaults`) is resumed, and so is one whose config
+  differs only by a larger value of `SAFE_TO_GROW` settings (more rounds:
+  the run is extended). Any other difference is refused unless
+  `overwrite`, which moves the old run aside to `<workdir>.old-<timestamp>`
+  (never deletes it). A non-empty folder that holds no jaxdal run is always
+  refused. Call it only once the new run's settings are known to be valid.
   """
   config_path = os.path.join(workdir, metrics.CONFIG_FILE)
   if os.path.exists(workdir) and not os.path.isdir(workdir):
@@ -40,13 +60,27 @@ def prepare(workdir: str, config: dict, *, overwrite: bool, defaults: dict,
     old = {**defaults, **_read_config(config_path)}
     if old == config:
       return False
+    changed = _changed(old, config)
+    grown = _grown(old, config, changed)
+    if grown and not overwrite:
+      log(f"extending the run in {workdir}: "
+          + ", ".join(f"{k} {old[k]} -> {config[k]}" for k in changed))
+      _write_config(config_path, config)
+      return False
     if not overwrite:
-      changed = sorted(k for k in set(old) | set(config)
-                       if old.get(k) != config.get(k))
+      safe = (f"only {', '.join('--' + k for k in SAFE_TO_GROW)} may "
+              f"change on resume, and only to a larger value")
+      if grown is False:
+        raise WorkdirError(
+            f"workdir {workdir!r} holds a run with "
+            + ", ".join(f"{k} {old[k]} (asked: {config[k]})"
+                        for k in changed)
+            + f"; {safe} (a finished round is never dropped); pass "
+            f"--overwrite to move it aside or choose another --workdir")
       raise WorkdirError(
           f"workdir {workdir!r} holds a run with a different config "
-          f"(differs in: {', '.join(changed)}); pass --overwrite to move it "
-          f"aside or choose another --workdir")
+          f"(differs in: {', '.join(changed)}); {safe}; pass --overwrite to "
+          f"move it aside or choose another --workdir")
     aside = f"{workdir.rstrip(os.sep)}.old-{time.strftime('%Y%m%d-%H%M%S')}"
     while os.path.exists(aside):
       aside += "+"
@@ -63,12 +97,38 @@ def prepare(workdir: str, config: dict, *, overwrite: bool, defaults: dict,
         f"workdir {workdir!r} is not empty and holds no jaxdal run; choose "
         f"another --workdir (--overwrite replaces only jaxdal runs)")
   created = not os.path.isdir(workdir)
-  os.makedirs(workdir, exist_ok=True)
-  tmp = config_path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(config, f, indent=2, sort_keys=True)
-  os.replace(tmp, config_path)
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    _write_config(config_path, config)
+  except OSError:
+    if created:  # A full disk or read-only folder leaves nothing behind.
+      shutil.rmtree(workdir, ignore_errors=True)
+    raise
   return created
+
+
+@contextlib.contextmanager
+def naming(path: str):
+  """Gives an `OSError` raised inside that names no file (a write that
+  fails on flush, e.g. on a full disk) the name `path`."""
+  try:
+    yield
+  except OSError as e:
+    if e.filename:
+      raise
+    raise OSError(e.errno, e.strerror, path) from None
+
+
+def _write_config(path: str, config: dict) -> None:
+  tmp = path + ".tmp"
+  try:
+    with naming(path), open(tmp, "w") as f:
+      json.dump(config, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+  except OSError:
+    with contextlib.suppress(OSError):
+      os.remove(tmp)
+    raise
 
 
 def _read_config(path: str) -> dict:
@@ -160,7 +220,8 @@ def cached_json(workdir: str, name: str, compute: Callable[[], dict],
   value = compute()
   value["time_s"] = round(time.perf_counter() - t0, 3)
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path + ".tmp", "w") as f:
+  with naming(path), open(path + ".tmp", "w") as f:
     json.dump(value, f, indent=1)
+    faults.kill_point("cache_write")
   os.replace(path + ".tmp", path)
   return value, True

@@ -16,6 +16,11 @@ SYN = ["--dataset", "synthetic", "--dataset_kwargs",
        '{"num_train": 120, "num_test": 30, "shape": [8, 8, 1], '
        '"num_classes": 3}', "--initial", "6", "--acquire", "5"]
 
+TINY_RUN = [*SYN, "--rounds", "2", "--max_epochs", "1", "--complexity",
+            "none", "--noprogress", "--backbone_kwargs",
+            '{"depth": 1, "width": 4}']
+FAILING_WRITES = os.path.join(REPO, "tests", "failing_writes")
+
 CASES = {
     # focus1: names
     "f1_dataset": ("focus1", ["--dataset", "nope"],
@@ -109,6 +114,32 @@ CASES = {
                          "norm=3 for 'cnn1': must be a string"),
     "f2_schedule": ("focus2", ["--schedule", "foo"],
                     "unknown schedule 'foo'"),
+    "f1_target_accuracy": ("focus1", ["--target_train_accuracy", "2"],
+                           "target_train_accuracy must be a fraction in "
+                           "(0, 1] (or 0: never stop on training accuracy), "
+                           "got 2.0"),
+    # A full disk and a read-only workdir, by a patched writer
+    # (tests/failing_writes): exit 1, the path and the problem, nothing
+    # left behind.
+    "f1_full_disk_checkpoint": (
+        "focus1", TINY_RUN, "cannot write {tmp}/out/checkpoints/0: No space "
+        "left on device; free some space, then rerun", "ENOSPC:/out/check"
+        "points/0"),
+    "f1_full_disk_metrics": (
+        "focus1", TINY_RUN, "cannot write {tmp}/out/metrics.jsonl.tmp: No "
+        "space left on device", "ENOSPC:/out/metrics.jsonl"),
+    "f1_full_disk_config": (
+        "focus1", TINY_RUN, "cannot write {tmp}/out/config.json.tmp: No "
+        "space left on device", "ENOSPC:/out/config.json"),
+    "f1_read_only_workdir": (
+        "focus1", TINY_RUN, "cannot write {tmp}/out: Read-only file system; "
+        "choose a writable --workdir", "EROFS:/out"),
+    "f2_full_disk_preoptimised": (
+        "focus2", [*TINY_RUN[:-2], "--method", "depth_dropout", "--mode",
+                   "spo", "--method_kwargs",
+                   '{"truncation": 3, "width": 4}'],
+        "cannot write {tmp}/out/preoptimised: No space left on device",
+        "ENOSPC:/out/preoptimised"),
     # report and toy
     "report_no_runs_flag": ("report", [], "--runs is required"),
     "report_missing_dir": ("report", ["--runs", "/nonexistent"],
@@ -124,7 +155,12 @@ CASES = {
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_is_one_clear_line(case, tmp_path, subprocess_env):
-  module, args, expected = CASES[case]
+  module, args, expected, *fail_writes = CASES[case]
+  env = dict(subprocess_env)
+  if fail_writes:
+    env["PYTHONPATH"] = os.pathsep.join([REPO, FAILING_WRITES])
+    env["JAXDAL_TEST_FAIL_WRITES"] = fail_writes[0]
+  expected = expected.replace("{tmp}", str(tmp_path))
   (tmp_path / "file").write_text("a file")
   (tmp_path / "foreign").mkdir()
   (tmp_path / "foreign" / "notes.txt").write_text("mine")
@@ -144,10 +180,9 @@ def test_bad_input_is_one_clear_line(case, tmp_path, subprocess_env):
   out = subprocess.run(
       [sys.executable, "-m", f"experiments.{module}", *args,
        *(workdir if module != "report" else [])],
-      cwd=REPO, env=subprocess_env, capture_output=True, text=True,
-      timeout=300)
+      cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
   lines = out.stderr.strip().splitlines()
-  assert out.returncode == 2, out.stderr[-2000:]
+  assert out.returncode == (1 if fail_writes else 2), out.stderr[-2000:]
   assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
   assert expected in lines[0], lines[0]
   assert "Traceback" not in out.stderr + out.stdout
@@ -158,5 +193,5 @@ def test_bad_input_is_one_clear_line(case, tmp_path, subprocess_env):
 
 def test_the_table_is_large_enough():
   assert len(CASES) >= 30
-  assert {m for m, _, _ in CASES.values()} == {"focus1", "focus2", "report",
-                                                "toy"}
+  assert {m for m, *_ in CASES.values()} == {"focus1", "focus2", "report",
+                                               "toy"}

@@ -10,6 +10,7 @@ import pytest
 
 from jaxdal import (
     acquisition,
+    checkpoint,
     data,
     loop,
     metrics,
@@ -152,6 +153,37 @@ def test_different_config_is_refused_then_overwritten(tmp_path):
   (aside,) = [p for p in tmp_path.iterdir() if p.name.startswith("w.old-")]
   assert metrics.read_run(str(aside))[0]["seed"] == 0
   assert lines[0] == f"moved the old run in {workdir} to {aside}"
+
+
+def test_more_rounds_extend_a_finished_run_exactly(tiny_run, tmp_path):
+  settings, straight, records = tiny_run
+  workdir = str(tmp_path / "w")
+  two = loop.run(settings.replace(rounds=2), workdir, progress=False,
+                 log=lambda s: None)
+  assert two[-1]["acquired"] is None
+  lines = []
+  three = loop.run(settings, workdir, progress=False, log=lines.append)
+  assert lines[0] == f"extending the run in {workdir}: rounds 2 -> 3"
+  assert ([metrics.without_timings(r) for r in three]
+          == [metrics.without_timings(r) for r in records])
+  assert metrics.read_run(workdir)[0] == metrics.read_run(straight)[0]
+  got, want = (checkpoint.read_round(os.path.join(w, "checkpoints"))
+               for w in (workdir, straight))
+  assert got["round"] == want["round"] == 2
+  for a, b in zip(jax.tree.leaves((got["train_state"], got["pool"])),
+                  jax.tree.leaves((want["train_state"], want["pool"])),
+                  strict=True):
+    np.testing.assert_array_equal(a, b)
+  # Fewer rounds would drop finished ones: refused, nothing changed.
+  with pytest.raises(loop.WorkdirError, match=r"holds a run with rounds 3 "
+                     r"\(asked: 2\); only --rounds may change on resume, and "
+                     r"only to a larger value"):
+    loop.run(settings.replace(rounds=2), workdir, progress=False)
+  assert metrics.read_run(workdir)[0]["rounds"] == 3
+  # Any other change names the keys, and what may change.
+  with pytest.raises(loop.WorkdirError, match=r"differs in: rounds, seed\); "
+                     r"only --rounds may change"):
+    loop.run(settings.replace(rounds=4, seed=1), workdir, progress=False)
 
 
 def test_overwrite_waits_for_valid_settings(tmp_path):

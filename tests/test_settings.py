@@ -37,6 +37,15 @@ def test_unknown_field_is_one_line_naming_the_valid_ones():
     Settings.of(round=3)
 
 
+def test_target_train_accuracy_is_a_fraction_or_never():
+  for ok in (0.5, 1, 1.0, None):
+    settings_lib.validate(Settings.of(target_train_accuracy=ok))
+  never = Settings.from_config({"target_train_accuracy": 0.0})
+  assert never.fit.target_train_accuracy is None
+  assert Settings.from_config({"target_train_accuracy": 0.9}
+                              ).fit.target_train_accuracy == 0.9
+
+
 def test_from_config_reads_flag_shaped_values():
   c = ml_collections.ConfigDict(dict(
       dataset="synthetic", val_size=0, test_size=200, pool_size=0,
@@ -67,6 +76,12 @@ def test_from_config_reads_flag_shaped_values():
     (dict(rounds=0), "rounds must be a positive integer, got 0"),
     (dict(method="pdarts", pretrain="deepcluster"),
      "leave --pretrain at none"),
+    (dict(target_train_accuracy=2), r"target_train_accuracy must be a "
+     r"fraction in \(0, 1\] \(or 0: never stop on training accuracy\), "
+     r"got 2"),
+    (dict(target_train_accuracy=1.01), "got 1.01"),
+    (dict(target_train_accuracy=-0.5), "got -0.5"),
+    (dict(target_train_accuracy="0.9"), "got '0.9'"),
 ])
 def test_settings_that_do_not_apply_are_refused(flat, message):
   with pytest.raises(ValueError, match=message):

@@ -102,3 +102,13 @@ def test_fit_is_deterministic(setup):
 def test_unknown_optimizer():
   with pytest.raises(ValueError, match="valid: adam, sgd"):
     optim.make_optimizer("lbfgs", learning_rate=1.0)
+
+
+def test_stopping_rule_without_a_target_ignores_training_accuracy():
+  from jaxdal.stopping import StoppingRule
+  rule = StoppingRule(None, 2, has_validation=True)
+  assert rule.update(1.0, 0.5) is None  # a perfect epoch does not stop it
+  assert rule.update(1.0, 0.4) is None
+  assert rule.update(1.0, 0.4) == "patience"
+  assert StoppingRule(1.0, 2, has_validation=True).update(
+      1.0, 0.5) == "train_accuracy"
