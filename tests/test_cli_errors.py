@@ -195,3 +195,31 @@ def test_the_table_is_large_enough():
   assert len(CASES) >= 30
   assert {m for m, *_ in CASES.values()} == {"focus1", "focus2", "report",
                                                "toy"}
+
+
+@pytest.mark.slow
+def test_full_disk_for_real(tmp_path, subprocess_env):
+  """A really full filesystem (a 160 KiB tmpfs, where this machine lets
+  us mount one): TensorStore's own array writes fail too."""
+  disk = tmp_path / "disk"
+  disk.mkdir()
+  try:
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs",
+                    str(disk)], check=True, capture_output=True, timeout=30)
+  except (OSError, subprocess.SubprocessError):
+    pytest.skip("mounting a tmpfs is not allowed here")
+  try:
+    out = subprocess.run(
+        [sys.executable, "-m", "experiments.focus1", *TINY_RUN[:-2],
+         "--backbone_kwargs", '{"depth": 2, "width": 64}', "--workdir",
+         str(disk / "out")], cwd=REPO, env=subprocess_env,
+        capture_output=True, text=True, timeout=300)
+    left = os.listdir(disk)
+  finally:
+    subprocess.run(["umount", str(disk)], check=True, timeout=30)
+  lines = out.stderr.strip().splitlines()
+  assert out.returncode == 1, out.stderr[-2000:]
+  assert len(lines) == 1, out.stderr[-2000:]
+  assert lines[0].startswith(f"error: cannot write {disk}/out/")
+  assert "No space left on device; free some space" in lines[0]
+  assert left == []
