@@ -188,9 +188,10 @@ def finish_round(ctx: RunContext, r: int, state: train.TrainState,
 
 
 def _extend(ctx: RunContext) -> None:
-  """Makes the acquisition a resumed run's last round skipped as the last
-  one, now that `--rounds` grew: exactly the one an uninterrupted run with
-  the larger `--rounds` made (same state, pool and round key)."""
+  """A run resumed with more `rounds` than it was made with: makes the
+  acquisition its last round skipped (a last round acquires nothing),
+  exactly as an uninterrupted run with the larger `rounds` made it (same
+  state, pool and round key)."""
   r = ctx.next_round - 1
   if not 0 <= r < ctx.settings.active.rounds - 1 or ctx.records[r][
       "acquired"] is not None:

@@ -63,9 +63,9 @@ def prepare(workdir: str, config: dict, *, overwrite: bool, defaults: dict,
     changed = _changed(old, config)
     grown = _grown(old, config, changed)
     if grown and not overwrite:
+      _write_config(config_path, config)
       log(f"extending the run in {workdir}: "
           + ", ".join(f"{k} {old[k]} -> {config[k]}" for k in changed))
-      _write_config(config_path, config)
       return False
     if not overwrite:
       safe = (f"only {', '.join('--' + k for k in SAFE_TO_GROW)} may "

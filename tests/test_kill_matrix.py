@@ -11,6 +11,7 @@ minutes in all: run in `.ci/run`'s slow step (`pytest --runslow -m slow`).
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,9 +57,13 @@ CONFIGS = {
 # that `pytest -n 2` spreads them.
 CASES = {
     # Searched once (cached), before round 0; its resumed rounds rebuild
-    # the searched network from the cache.
+    # the searched network from the cache. The chain starts as a run killed
+    # just after its search (a minute or two) was written: the reference
+    # run's config and search (a kill while the search cache is written:
+    # `test_search_cache_killed_mid_write_is_recomputed`).
     "pdarts_upo-chain": ("pdarts_upo", ["scores:1", "checkpoint_write:1",
-                                        "checkpoint_saved:1"]),
+                                        "checkpoint_saved:1"],
+                         ["config.json", "searches"]),
     # The pre-optimisation cache first, then a round's points.
     "depth_dropout_spo-chain": ("depth_dropout_spo",
                                 ["cache_write:1", "scores:1",
@@ -171,8 +176,8 @@ def reference(tmp_path_factory, subprocess_env):
       workdir = tmp_path_factory.mktemp(f"ref-{config}")
       out = _run(config, workdir, subprocess_env)
       assert out.returncode == 0, out.stderr[-3000:]
-      done[config] = {seed: _final(workdir / seed)
-                      for seed in CONFIGS[config][2]}
+      done[config] = (workdir, {seed: _final(workdir / seed)
+                                for seed in CONFIGS[config][2]})
     return done[config]
 
   return get
@@ -193,9 +198,16 @@ def subprocess_env(tmp_path_factory):
 @pytest.mark.parametrize("case", list(CASES))
 def test_killed_and_resumed_equals_uninterrupted(case, tmp_path, reference,
                                                  subprocess_env):
-  config, kills = CASES[case]
-  expected = reference(config)
+  config, kills, *start = CASES[case]
+  reference_dir, expected = reference(config)
   workdir = tmp_path / "w"
+  if start:
+    # The state a run killed right after writing these files leaves.
+    workdir.mkdir()
+    for name in start[0]:
+      copy = shutil.copytree if (reference_dir / name).is_dir() else \
+          shutil.copy
+      copy(reference_dir / name, workdir / name)
   for kill in kills:
     out = _run(config, workdir, subprocess_env, kill)
     assert out.returncode == -signal.SIGKILL, (
@@ -255,6 +267,7 @@ def test_kill_points_parse():
 
 
 def test_every_kill_point_is_in_the_matrix():
-  used = {k.partition(":")[0] for _, kills in CASES.values() for k in kills}
+  used = {k.partition(":")[0] for _, kills, *_ in CASES.values()
+          for k in kills}
   assert used == set(faults.POINTS)
-  assert {c for c, _ in CASES.values()} == set(CONFIGS)
+  assert {c for c, *_ in CASES.values()} == set(CONFIGS)
