@@ -56,6 +56,7 @@ class DepthDropoutCNN(nn.Module):
   truncation: int = 20
   width: int = 64
   samples: int = 2
+  eval_samples: int = 0
   a_init: float = 1.1
   b_init: float = 1.0
   temperature: float = 0.5
@@ -72,12 +73,15 @@ class DepthDropoutCNN(nn.Module):
     self.classifier = nn.Dense(self.num_classes)
 
   def structure(self, *, train: bool):
-    """Samples `(Z [S, M, K], threshold)` from q."""
+    """Samples `(Z [S, M, K], threshold)` from q: S = `samples` in
+    training, `eval_samples` (0: `samples`) at inference."""
     a, b = beta_params(self.a_uc, self.b_uc)
     k_nu, k_z = jax.random.split(self.make_rng("arch"))
-    nu = jax.random.beta(k_nu, a, b, (self.samples, self.truncation))
+    samples = self.samples if train or not self.eval_samples \
+        else self.eval_samples
+    nu = jax.random.beta(k_nu, a, b, (samples, self.truncation))
     pi = jnp.broadcast_to(stick_breaking(nu)[:, None, :],
-                          (self.samples, self.width, self.truncation))
+                          (samples, self.width, self.truncation))
     if train:
       z = dists.RelaxedBernoulli(pi, self.temperature).sample(seed=k_z)
     else:
@@ -93,7 +97,7 @@ class DepthDropoutCNN(nn.Module):
     del mc
     z, threshold = self.structure(train=train)
     feats = [self.body(x, train=train, masks=z[s], threshold=threshold)
-             for s in range(self.samples)]
+             for s in range(z.shape[0])]
     features = jnp.stack(feats)
     return self.classifier(features), features, threshold
 
@@ -107,7 +111,8 @@ def structure_params(params):
 
 
 def make(num_classes: int, *, truncation: int = 20, width: int = 64,
-         samples: int = 2, a_init: float = 1.1, b_init: float = 1.0,
+         samples: int = 2, eval_samples: int = 0, a_init: float = 1.1,
+         b_init: float = 1.0,
          prior_alpha: float = 1.0, prior_beta: float = 10.0,
          temperature: float = 0.5, eps: float = 0.01, norm: str = "batch",
          kl_n: float = 0.0, kl_weight: float = 1.0,
@@ -117,11 +122,18 @@ def make(num_classes: int, *, truncation: int = 20, width: int = 64,
   Defaults follow ArchDAL (K = 20, M = 64, prior Beta(1, 10), q starting
   at Beta(1.11, 1.01), S = 2, temperature 0.5, KL divided by the current
   labeled-set size: `kl_n = 0`); `kl_n > 0` fixes N (the official code
-  uses the training-set size). `norm` is "batch" (official) or "group"
+  uses the training-set size). `eval_samples > 0` averages that many
+  structure samples at inference (0: `samples`); one batch shares each
+  sample, so with few of them an evaluation hinges on a few subnetworks.
+  `norm` is "batch" (official) or "group"
   (ArchDAL's GroupNorm(1, M)).
   """
+  if eval_samples < 0:
+    raise ValueError(f"eval_samples must be >= 0 (0: samples), got "
+                     f"{eval_samples}")
   model = DepthDropoutCNN(num_classes=num_classes, truncation=truncation,
-                          width=width, samples=samples, a_init=a_init,
+                          width=width, samples=samples,
+                          eval_samples=eval_samples, a_init=a_init,
                           b_init=b_init, temperature=temperature, eps=eps,
                           norm=norm)
 

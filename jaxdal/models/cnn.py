@@ -13,12 +13,12 @@ import jax.numpy as jnp
 from jaxdal.models.conv import matmul_conv
 
 
-def make_norm(kind: str) -> nn.Module:
+def make_norm(kind: str, name: str | None = None) -> nn.Module:
   """BatchNorm (torch's momentum 0.1, eps 1e-5) or GroupNorm(1, C)."""
   if kind == "batch":
-    return nn.BatchNorm(momentum=0.9, epsilon=1e-5)
+    return nn.BatchNorm(momentum=0.9, epsilon=1e-5, name=name)
   if kind == "group":
-    return nn.GroupNorm(num_groups=1, epsilon=1e-5)
+    return nn.GroupNorm(num_groups=1, epsilon=1e-5, name=name)
   raise ValueError(f"unknown norm {kind!r}; valid: batch, group")
 
 

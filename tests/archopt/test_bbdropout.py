@@ -102,3 +102,43 @@ def test_train_gates_flag(train_gates):
     assert changed == train_gates
   assert not np.array_equal(new.params["conv_0"]["kernel"],
                             st.params["conv_0"]["kernel"])
+
+
+def test_network_starts_from_torch_default_weights():
+  model = archopt.build("bbdropout", 10, layers=3, filters=16).model
+  v = model.init({"params": jax.random.key(0), "arch": jax.random.key(1)},
+                 jnp.zeros((1, 28, 28, 1)))
+  p = v["params"]
+  for name, fan_in in (("conv_0", 25), ("conv_1", 9 * 16),
+                       ("dense_0", 16), ("classifier", 16)):
+    bound = 1.0 / np.sqrt(fan_in)
+    assert np.abs(p[name]["kernel"]).max() <= bound
+    assert np.abs(p[name]["bias"]).max() <= bound
+    assert np.abs(p[name]["bias"]).max() > 0  # torch draws biases too
+
+
+@pytest.mark.parametrize("norm", ["batch", "group"])
+def test_norm_option_normalises_each_convolution_before_its_gate(norm):
+  model = archopt.build("bbdropout", 10, layers=3, filters=8,
+                        norm=norm).model
+  x = 100.0 * jax.random.normal(jax.random.key(0), (4, 28, 28, 1))
+  v = model.init({"params": jax.random.key(0), "arch": jax.random.key(1)},
+                 x)
+  assert {f"norm_{i}" for i in range(3)} <= set(v["params"])
+  assert ("batch_stats" in v) == (norm == "batch")
+  # Normalised, a 100x input gives the same logits as a 1x input, up to
+  # the biases of the first convolution (scaled with it here).
+  p = jax.tree.map(lambda t: t, v["params"])
+  p["conv_0"] = {"kernel": p["conv_0"]["kernel"],
+                 "bias": 100.0 * p["conv_0"]["bias"]}
+  small = model.apply({**v, "params": v["params"]}, x / 100.0,
+                      train=True, rngs={"arch": jax.random.key(2)},
+                      mutable=True)[0][0]
+  large = model.apply({**v, "params": p}, x, train=True,
+                      rngs={"arch": jax.random.key(2)}, mutable=True)[0][0]
+  np.testing.assert_allclose(large, small, rtol=2e-3, atol=2e-3)
+
+
+def test_unknown_norm_is_one_line():
+  with pytest.raises(ValueError, match="unknown norm 'layer'; valid: none"):
+    archopt.build("bbdropout", 10, norm="layer")

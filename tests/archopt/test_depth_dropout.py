@@ -147,3 +147,22 @@ def test_train_structure_flag(net, train_structure):
                               jax.random.key(3), jnp.float32(4))
   changed = not np.array_equal(new.params["a_uc"], st.params["a_uc"])
   assert changed == train_structure
+
+
+def test_eval_samples_sets_the_structure_samples_at_inference_only():
+  bundle = archopt.build("depth_dropout", 3, truncation=K, width=M,
+                         norm="group", samples=2, eval_samples=7)
+  x = jax.random.normal(jax.random.key(0), (4, 12, 12, 1))
+  v = bundle.model.init({"params": jax.random.key(1),
+                         "arch": jax.random.key(2)}, x)
+  rngs = {"arch": jax.random.key(3)}
+  method = dd.DepthDropoutCNN.sample_logits
+  infer, _, _ = bundle.model.apply(v, x, rngs=rngs, method=method)
+  trained, _, _ = bundle.model.apply(v, x, train=True, rngs=rngs,
+                                     method=method)
+  assert infer.shape == (7, 4, 3) and trained.shape == (2, 4, 3)
+  # __call__ is their mean.
+  logits, _ = bundle.model.apply(v, x, rngs=rngs)
+  np.testing.assert_allclose(logits, infer.mean(0), rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match="eval_samples must be >= 0"):
+    archopt.build("depth_dropout", 3, eval_samples=-1)
