@@ -16,8 +16,8 @@ import optax
 from jaxdal import losses
 from jaxdal.archopt import distributions as dists
 from jaxdal.archopt.base import Method, two_group_optimizer
-from jaxdal.models.cnn import apply_norm, classifier_dropout, make_norm
 from jaxdal.models import torch_init
+from jaxdal.models.cnn import apply_norm, classifier_dropout, make_norm
 from jaxdal.models.conv import matmul_conv
 
 GATE_PARAMS = ("a_uc", "b_uc")
