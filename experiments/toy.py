@@ -42,12 +42,16 @@ flags.DEFINE_integer("rounds", 6, "training rounds")
 FLAGS = flags.FLAGS
 
 
+# The paper's toy networks: tanh units, no dropout.
+TOY_MLP = dict(activation="tanh", dropout_rate=0.0)
+
+
 def toy_settings(hidden, acquisition: str, *, seed: int,
                  rounds: int) -> loop.Settings:
   return loop.Settings.of(
       dataset="moons", dataset_kwargs=dict(num_train=300, num_test=300,
                                            noise=0.15, seed=seed),
-      backbone="mlp", backbone_kwargs=dict(hidden=list(hidden)),
+      backbone="mlp", backbone_kwargs=dict(hidden=list(hidden), **TOY_MLP),
       acquisition=acquisition, rounds=rounds, initial=6, acquire=6,
       seed=seed, batch_size=16, max_epochs=300, patience=60,
       target_train_accuracy=None, optimizer="adam", learning_rate=3e-2,
@@ -57,8 +61,7 @@ def toy_settings(hidden, acquisition: str, *, seed: int,
 def _final_model(settings: loop.Settings, workdir: str):
   """(model, variables, pool) of the last round, read from the run's files."""
   ds = data.load(settings.data.dataset, **settings.data.dataset_kwargs)
-  model = models.build("mlp", 2, hidden=tuple(settings.arch.backbone_kwargs[
-      "hidden"]))
+  model = models.build("mlp", 2, **settings.arch.backbone_kwargs)
   tx = optim.make_optimizer("adam", learning_rate=1e-3)
   like = train.init_state(model, tx, jax.random.key(0), ds.input_shape)
   pool_like = data.init_pool(jax.random.key(0), ds.y_train,

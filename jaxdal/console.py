@@ -1,5 +1,8 @@
-"""The per-round table a run prints: one row per round, and the round's
-architecture in the words of its method (`MethodSpec.describe`)."""
+"""The per-round table a run prints: the network it built, one row per
+round, and the round's architecture in the words of its method
+(`MethodSpec.describe`)."""
+
+import inspect
 
 TABLE_HEADER = (f"{'round':>5} {'labeled':>7} {'test%':>7} {'val%':>7} "
                 f"{'epochs':>6} {'stopped by':>14} {'train_s':>7} "
@@ -35,3 +38,17 @@ def lines(record: dict, describe) -> list[str]:
   measured = complexity_line(record.get("complexity"))
   return ([row(record)] + ([f"      architecture: {text}"] if text else [])
           + ([f"      pool features: {measured}"] if measured else []))
+
+
+def network_line(name: str, constructor, kwargs: dict) -> str:
+  """`network: mlp(hidden=[512, 256], activation='relu', ...)`: what a run
+  builds, with every argument (the defaults of `constructor` filled in)."""
+  skip = ("num_classes", "name", "parent")
+  full = {p.name: p.default for p in
+          inspect.signature(constructor).parameters.values()
+          if p.name not in skip and p.default is not inspect.Parameter.empty
+          and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+  full.update(kwargs)
+  args = ", ".join(f"{k}={list(v) if isinstance(v, tuple) else v!r}"
+                   for k, v in full.items())
+  return f"network: {name}({args})"

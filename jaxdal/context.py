@@ -21,6 +21,7 @@ from jaxdal import (
     console,
     data,
     metrics,
+    models,
     modes,
     train,
 )
@@ -249,6 +250,12 @@ def _resume(ctx: RunContext) -> None:
     ctx.task.log(f"resuming {ctx.task.workdir} after round {r}")
     break
   write_records(ctx)
+  s = ctx.settings
+  ctx.task.log(console.network_line(
+      *((s.arch.method, archopt.get(s.arch.method).make, s.arch.method_kwargs)
+        if s.arch.method else
+        (s.arch.backbone, models.get(s.arch.backbone),
+         s.arch.backbone_kwargs))))
   ctx.task.log(console.TABLE_HEADER)
   for record in ctx.records:
     for line in console.lines(record, ctx.describe):
