@@ -24,7 +24,8 @@ __all__ = ["PRESETS", "get_config", "method_defaults", "with_method_defaults"]
 # BBDropout's CNN gets BatchNorm (the official one has no normalisation and
 # stays near chance for 160 steps), and Depth-Dropout starts near the full
 # network (q(nu) = Beta(10, 1) instead of Beta(1.1, 1)), uses ArchDAL's
-# sampler temperature 0.1 and averages 8 structure samples at inference.
+# sampler temperature 0.1 and averages 8 structure samples, drawn per
+# example, at inference.
 # Paper: K = 20 layers of 64 filters and its stated initialisations
 # (BBDropout a = 1.3133, b = 1; the official code's a is 0.3133: pass
 # --method_kwargs '{"a_init": 0.3133}'), ArchDAL's threshold 0.1, and the
@@ -56,7 +57,8 @@ _PDARTS_QUICK = dict(channels=8, layers=5, search_config=dict(
 _PDARTS_PAPER = dict(channels=16, layers=8, search_config={})
 _METHOD_QUICK = _methods(
     8, 32, 5e-3, "cosine", _PDARTS_QUICK, bb_extra=dict(norm="batch"),
-    dd_extra=dict(a_init=10.0, temperature=0.1, eval_samples=8))
+    dd_extra=dict(a_init=10.0, temperature=0.1, eval_samples=8,
+                  example_masks=True))
 # The BBDropout code's optimiser: base lr 1e-3 (gates 1e-2), MultiStepLR.
 _METHOD_PAPER = _methods(20, 64, 1e-3, "multistep", _PDARTS_PAPER,
                          bb_extra={}, dd_extra={})

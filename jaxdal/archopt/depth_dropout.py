@@ -57,6 +57,7 @@ class DepthDropoutCNN(nn.Module):
   width: int = 64
   samples: int = 2
   eval_samples: int = 0
+  example_masks: bool = False
   a_init: float = 1.1
   b_init: float = 1.0
   temperature: float = 0.5
@@ -72,21 +73,26 @@ class DepthDropoutCNN(nn.Module):
     self.body = ResidualBody(self.width, self.truncation, self.norm)
     self.classifier = nn.Dense(self.num_classes)
 
-  def structure(self, *, train: bool):
-    """Samples `(Z [S, M, K], threshold)` from q: S = `samples` in
-    training, `eval_samples` (0: `samples`) at inference."""
+  def structure(self, *, train: bool, batch: int = 1):
+    """Samples `(Z, threshold)` from q: `Z [S, M, K]`, one structure per
+    sample for the whole batch, or `[S, B, M, K]` at inference with
+    `example_masks` (each of the `batch` examples draws its own). S =
+    `samples` in training, `eval_samples` (0: `samples`) at inference."""
     a, b = beta_params(self.a_uc, self.b_uc)
     k_nu, k_z = jax.random.split(self.make_rng("arch"))
     samples = self.samples if train or not self.eval_samples \
         else self.eval_samples
-    nu = jax.random.beta(k_nu, a, b, (samples, self.truncation))
-    pi = jnp.broadcast_to(stick_breaking(nu)[:, None, :],
-                          (samples, self.width, self.truncation))
+    lead = (samples,) if train or not self.example_masks \
+        else (samples, batch)
+    nu = jax.random.beta(k_nu, a, b, (*lead, self.truncation))
+    pi = jnp.broadcast_to(stick_breaking(nu)[..., None, :],
+                          (*lead, self.width, self.truncation))
     if train:
       z = dists.RelaxedBernoulli(pi, self.temperature).sample(seed=k_z)
     else:
       z = jax.random.bernoulli(k_z, pi).astype(jnp.float32)
-    return z, active_depth(z, self.eps)
+    flat = z.reshape(-1, self.width, self.truncation)
+    return z, active_depth(flat, self.eps)
 
   def sample_logits(self, x, *, train: bool = False, mc: bool = False):
     """Per-sample `(logits [S, B, C], features [S, B, M], threshold)`.
@@ -95,7 +101,7 @@ class DepthDropoutCNN(nn.Module):
     nothing: every call draws its structure from the `arch` rng.
     """
     del mc
-    z, threshold = self.structure(train=train)
+    z, threshold = self.structure(train=train, batch=x.shape[0])
     feats = [self.body(x, train=train, masks=z[s], threshold=threshold)
              for s in range(z.shape[0])]
     features = jnp.stack(feats)
@@ -111,7 +117,8 @@ def structure_params(params):
 
 
 def make(num_classes: int, *, truncation: int = 20, width: int = 64,
-         samples: int = 2, eval_samples: int = 0, a_init: float = 1.1,
+         samples: int = 2, eval_samples: int = 0,
+         example_masks: bool = False, a_init: float = 1.1,
          b_init: float = 1.0,
          prior_alpha: float = 1.0, prior_beta: float = 10.0,
          temperature: float = 0.5, eps: float = 0.01, norm: str = "batch",
@@ -124,7 +131,9 @@ def make(num_classes: int, *, truncation: int = 20, width: int = 64,
   labeled-set size: `kl_n = 0`); `kl_n > 0` fixes N (the official code
   uses the training-set size). `eval_samples > 0` averages that many
   structure samples at inference (0: `samples`); one batch shares each
-  sample, so with few of them an evaluation hinges on a few subnetworks.
+  sample, so with few of them an evaluation hinges on a few subnetworks;
+  `example_masks` lets each example draw its own at inference (the same
+  expected accuracy, without the lottery; training keeps one per batch).
   `norm` is "batch" (official) or "group"
   (ArchDAL's GroupNorm(1, M)).
   """
@@ -133,7 +142,8 @@ def make(num_classes: int, *, truncation: int = 20, width: int = 64,
                      f"{eval_samples}")
   model = DepthDropoutCNN(num_classes=num_classes, truncation=truncation,
                           width=width, samples=samples,
-                          eval_samples=eval_samples, a_init=a_init,
+                          eval_samples=eval_samples,
+                          example_masks=example_masks, a_init=a_init,
                           b_init=b_init, temperature=temperature, eps=eps,
                           norm=norm)
 

@@ -46,6 +46,13 @@ def classifier_dropout(rate: float, x: jax.Array, *, train: bool,
   return nn.Dropout(rate, broadcast_dims=broadcast, deterministic=False)(x)
 
 
+def _channel_mask(masks, layer: int):
+  """Layer `layer`'s channel mask of `masks` `[M, K]` (one for the batch)
+  or `[B, M, K]` (one per example), shaped to multiply `[B, H, W, M]`."""
+  m = masks[..., layer]
+  return m if m.ndim == 1 else m[:, None, None, :]
+
+
 class ResidualBody(nn.Module):
   """Everything of the residual CNN up to the feature vector.
 
@@ -53,7 +60,8 @@ class ResidualBody(nn.Module):
   pool. Layer l > 0: `h + active_l * (norm(LeakyReLU(conv3x3(h))) * z_l)`.
   Then global average pooling and the residual head block
   `g + norm(LeakyReLU(dense(g)))`, whose output is the feature vector.
-  `masks` `[width, depth]` and `threshold` are Depth-Dropout's (None: all
+  `masks` `[width, depth]` (or `[B, width, depth]`, one per example) and
+  `threshold` are Depth-Dropout's (None: all
   ones, all layers); the layers are built once, so several structure
   samples share them.
   """
@@ -76,12 +84,12 @@ class ResidualBody(nn.Module):
     h = apply_norm(self.norms[0], leaky(self.convs[0](x)), train=train)
     h = nn.avg_pool(h, (2, 2), strides=(2, 2))
     if masks is not None:
-      h = h * masks[:, 0]
+      h = h * _channel_mask(masks, 0)
     for layer in range(1, self.depth):
       out = apply_norm(self.norms[layer], leaky(self.convs[layer](h)),
                        train=train)
       if masks is not None:
-        out = out * masks[:, layer]
+        out = out * _channel_mask(masks, layer)
       if threshold is not None:
         out = out * jnp.asarray(layer < threshold, out.dtype)
       h = h + out

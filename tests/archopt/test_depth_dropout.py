@@ -166,3 +166,31 @@ def test_eval_samples_sets_the_structure_samples_at_inference_only():
   np.testing.assert_allclose(logits, infer.mean(0), rtol=1e-5, atol=1e-6)
   with pytest.raises(ValueError, match="eval_samples must be >= 0"):
     archopt.build("depth_dropout", 3, eval_samples=-1)
+
+
+def test_example_masks_draw_a_structure_per_example_at_inference():
+  bundle = archopt.build("depth_dropout", 3, truncation=K, width=M,
+                         norm="group", eval_samples=3, example_masks=True)
+  x = jnp.broadcast_to(jax.random.normal(jax.random.key(0), (1, 12, 12, 1)),
+                       (5, 12, 12, 1))
+  v = bundle.model.init({"params": jax.random.key(1),
+                         "arch": jax.random.key(2)}, x)
+  rngs = {"arch": jax.random.key(4)}
+  z, threshold = bundle.model.apply(
+      v, method=lambda m: m.structure(train=False, batch=5), rngs=rngs)
+  assert z.shape == (3, 5, M, K)
+  logits, _, _ = bundle.model.apply(v, x, rngs=rngs,
+                                    method=dd.DepthDropoutCNN.sample_logits)
+  # Identical inputs, own structures: different outputs.
+  assert np.ptp(np.asarray(logits[0]), axis=0).max() > 1e-3
+  # Example i is the batch-shared network run alone with its masks z[s, i].
+  for s, i in ((0, 0), (2, 3)):
+    feats = bundle.model.apply(
+        v, method=lambda m, s=s, i=i: m.body(x[i:i + 1], masks=z[s, i],
+                                             threshold=threshold))
+    want = bundle.model.apply(v, method=lambda m, f=feats: m.classifier(f))
+    np.testing.assert_allclose(logits[s, i], want[0], rtol=1e-5, atol=1e-5)
+  # Training keeps one structure per batch.
+  z_train, _ = bundle.model.apply(
+      v, method=lambda m: m.structure(train=True, batch=5), rngs=rngs)
+  assert z_train.shape == (2, M, K)
