@@ -14,4 +14,5 @@ def test_network_line_of_a_method():
                               archopt.get("depth_dropout").make,
                               {"width": 8})
   assert line.startswith("network: depth_dropout(truncation=20, width=8, "
-                         "samples=2, eval_samples=0, a_init=1.1, ")
+                         "samples=2, eval_samples=0, example_masks=False, "
+                         "a_init=1.1, ")
