@@ -21,7 +21,7 @@ import numpy as np
 from absl import app, flags
 
 from experiments import cli
-from jaxdal import metrics, plots
+from jaxdal import metrics, plots, rank_correlation
 
 flags.DEFINE_string("runs", None, "directory holding the runs")
 flags.DEFINE_string("out", "", "output directory (default <runs>/report)")
@@ -71,7 +71,8 @@ def complexity_markdown(curves, complexity) -> list[str]:
       if len(pairs) < 3:
         continue
       x, y = zip(*pairs, strict=True)
-      rho, p = metrics.spearman(x, y), metrics.spearman_p(x, y)
+      rho = rank_correlation.spearman(x, y)
+      p = rank_correlation.spearman_p(x, y)
       reading = ("no relation found" if not np.isfinite(p) or p >= 0.05
                  else "higher complexity, larger gain" if rho > 0
                  else "higher complexity, smaller gain")
@@ -137,7 +138,7 @@ def summary_markdown(runs, curves, figures, complexity=None,
   for (dataset, pre, initial), models in sorted(by_data.items(), key=str):
     for a, b in itertools.combinations(sorted(models), 2):
       shared = sorted(set(models[a]) & set(models[b]))
-      tau = metrics.kendall_tau(models[a], models[b])
+      tau = rank_correlation.kendall_tau(models[a], models[b])
       lines.append(f"| {dataset} (init {initial}, pretrain {pre}) | {a} | "
                    f"{b} | {len(shared)} | {_fmt(tau)} |")
       rows += 1
