@@ -23,7 +23,10 @@ TINY_METHOD = {
         batch_size=4, steps_per_epoch=1, masked=True)),
 }
 SEARCHED = ("bbdropout", "depth_dropout", "pdarts")
-CASES = [(m, mode) for m in archopt.names()
+# PDARTS joint searches every round (about 3 min here): in the slow step.
+CASES = [pytest.param(m, mode, marks=[pytest.mark.slow]
+                      if (m, mode) == ("pdarts", "joint") else [])
+         for m in archopt.names()
          for mode in (archopt.MODES if m in SEARCHED else ("joint",))]
 
 
