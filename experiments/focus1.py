@@ -17,10 +17,10 @@ import time
 import jax
 from absl import app, flags
 
-from experiments import cli
+from experiments import cli, grid
 from experiments.configs import focus1 as focus1_config
-from experiments.configs import grids, protocol
-from jaxdal import acquisition, data, loop, metrics, models, optim, settings
+from experiments.configs import protocol
+from jaxdal import acquisition, data, loop, models, optim, settings
 
 HELPS = {
     **protocol.HELPS,
@@ -52,16 +52,12 @@ _CONFIG_FLAGS = cli.define_flags_from_config(
     focus1_config.get_config("quick"), HELPS)
 for _name in _RUN_FLAGS + _CONFIG_FLAGS:
   flags.declare_key_flag(_name)
-flags.DEFINE_string("grid", "", f"run the cells of a grid "
-                    f"({', '.join(grids.GRIDS)}) instead of one run; with "
-                    f"--task_index and --num_tasks each process takes every "
-                    f"num_tasks-th cell")
+for _name in grid.define_grid_flags("focus1"):
+  flags.declare_key_flag(_name)
 flags.DEFINE_string("seeds", "", "comma-separated seeds to run (e.g. "
                     "0,1,2), each into <workdir>/s<seed>; overrides --seed")
 flags.DEFINE_bool("vmap_seeds", False, "train the --seeds together: one "
                   "jax.vmap-ed step over their stacked parameters")
-flags.DEFINE_integer("task_index", 0, "this process's share of --grid")
-flags.DEFINE_integer("num_tasks", 1, "how many processes share --grid")
 FLAGS = flags.FLAGS
 
 
@@ -73,43 +69,6 @@ def settings_from_flags(preset: str, backbone: str,
       focus1_config.get_config(preset, backbone), FLAGS)
   config.update(cell or {})
   return loop.Settings.from_config(config)
-
-
-def _finished(workdir: str, settings: loop.Settings) -> bool:
-  """True when `workdir` holds this exact run with every round done."""
-  try:
-    config, records = metrics.read_run(workdir)
-  except FileNotFoundError:
-    return False
-  return (config == settings.to_dict()
-          and len(records) >= settings.active.rounds)
-
-
-def run_grid() -> None:
-  """Runs this task's cells of `--grid`, skipping finished ones."""
-  if not 0 <= FLAGS.task_index < FLAGS.num_tasks:
-    raise ValueError(f"--task_index must be in [0, {FLAGS.num_tasks}), got "
-                     f"{FLAGS.task_index}")
-  grid = grids.GRIDS.get(FLAGS.grid)
-  all_cells = grids.cells(FLAGS.grid)
-  preset = FLAGS.preset if FLAGS["preset"].present else grid["preset"]
-  root = FLAGS.workdir or os.path.join("runs", "focus1", FLAGS.grid)
-  mine = [c for i, c in enumerate(all_cells)
-          if i % FLAGS.num_tasks == FLAGS.task_index]
-  print(f"grid {FLAGS.grid}: {len(all_cells)} cells, task "
-        f"{FLAGS.task_index}/{FLAGS.num_tasks} runs {len(mine)}")
-  for cell in mine:
-    settings = settings_from_flags(
-        preset, cell.get("backbone", FLAGS.backbone), cell)
-    workdir = os.path.join(root, grids.cell_name(cell))
-    if _finished(workdir, settings):
-      print(f"skip {grids.cell_name(cell)}: finished")
-      continue
-    print(f"run {grids.cell_name(cell)}")
-    records = loop.run(settings, workdir, overwrite=FLAGS.overwrite,
-                       progress=FLAGS.progress)
-    print(f"done {grids.cell_name(cell)}: test accuracy "
-          f"{100 * records[-1]['test_accuracy']:.2f}%")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -159,7 +118,9 @@ def run_seeds(settings: loop.Settings) -> None:
 def main(argv):
   del argv
   if FLAGS.grid:
-    cli.run_reporting_errors(run_grid)
+    cli.run_reporting_errors(lambda: grid.run_grid(
+        "focus1", lambda preset, cell: settings_from_flags(
+            preset, cell.get("backbone", FLAGS.backbone), cell)))
     return
 
   def go():

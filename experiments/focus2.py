@@ -20,7 +20,7 @@ import os
 
 from absl import app, flags
 
-from experiments import cli
+from experiments import cli, grid
 from experiments.configs import focus2 as focus2_config
 from experiments.configs import protocol
 from jaxdal import acquisition, archopt, data, loop, optim, plots
@@ -55,19 +55,31 @@ _RUN_FLAGS = cli.define_run_flags(
     "s<seed>")
 _CONFIG_FLAGS = cli.define_flags_from_config(
     focus2_config.get_config("quick"), HELPS)
-for _name in _RUN_FLAGS + _CONFIG_FLAGS:
+for _name in (_RUN_FLAGS + _CONFIG_FLAGS
+              + grid.define_grid_flags("focus2")):
   flags.declare_key_flag(_name)
 FLAGS = flags.FLAGS
 
 
+def settings_from_flags(preset: str, cell: dict | None = None
+                        ) -> loop.Settings:
+  """The run's settings: the preset's config, the typed flags over it, a
+  grid cell's values over those, then the method's preset settings."""
+  config = cli.apply_flag_overrides(focus2_config.get_config(preset), FLAGS)
+  config.update(cell or {})
+  return loop.Settings.from_config(
+      focus2_config.with_method_defaults(config, preset))
+
+
 def main(argv):
   del argv
+  if FLAGS.grid:
+    cli.run_reporting_errors(lambda: grid.run_grid(
+        "focus2", settings_from_flags, after=plots.architecture_evolution))
+    return
 
   def go():
-    config = cli.apply_flag_overrides(
-        focus2_config.get_config(FLAGS.preset), FLAGS)
-    settings = loop.Settings.from_config(
-        focus2_config.with_method_defaults(config, FLAGS.preset))
+    settings = settings_from_flags(FLAGS.preset)
     workdir = FLAGS.workdir or os.path.join(
         "runs", "focus2", f"{settings.data.dataset}_{settings.arch.method}_"
         f"{settings.arch.mode}_{settings.active.acquisition}_"

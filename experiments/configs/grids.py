@@ -1,8 +1,11 @@
-"""Experiment grids for `python -m experiments.focus1 --grid NAME`.
+"""Experiment grids for `python -m experiments.focus1 --grid NAME` and
+`python -m experiments.focus2 --grid NAME`.
 
-A grid is the product datasets x backbones x acquisitions x pretraining x
-seeds; cell i runs in task `i % num_tasks`, so a cluster array job (or
-several processes) covers it with `--task_index I --num_tasks M`.
+A grid names its program, its preset and its axes; its cells are the
+product of the axes, in a fixed order, and cell i runs in task
+`i % num_tasks`, so a cluster array job (or several processes) covers it
+with `--task_index I --num_tasks M`. A cell's values are settings (config
+keys) laid over the preset and the typed flags.
 """
 
 import itertools
@@ -10,32 +13,54 @@ import itertools
 GRIDS = {
     # The paper's Focus 1 image study (its protocol: --preset paper).
     "paper_images": dict(
-        preset="paper",
-        datasets=("mnist", "fashion_mnist", "cifar10", "svhn"),
-        backbones=("resnet18", "resnet34", "resnet50", "vgg11", "vgg16",
-                   "vgg19"),
-        acquisitions=("random", "least_confidence", "margin", "entropy",
-                      "bald", "coreset", "badge"),
-        pretrain=("none", "deepcluster"),
-        seeds=(0, 1, 2)),
+        program="focus1", preset="paper", axes=dict(
+            dataset=("mnist", "fashion_mnist", "cifar10", "svhn"),
+            backbone=("resnet18", "resnet34", "resnet50", "vgg11", "vgg16",
+                      "vgg19"),
+            acquisition=("random", "least_confidence", "margin", "entropy",
+                         "bald", "coreset", "badge"),
+            pretrain=("none", "deepcluster"),
+            seed=(0, 1, 2))),
     # A few cells on synthetic data, to try the machinery.
-    "smoke": dict(preset="quick", datasets=("synthetic",),
-                  backbones=("cnn",), acquisitions=("random", "entropy"),
-                  pretrain=("none",), seeds=(0, 1)),
+    "smoke": dict(
+        program="focus1", preset="quick", axes=dict(
+            dataset=("synthetic",), backbone=("cnn",),
+            acquisition=("random", "entropy"), pretrain=("none",),
+            seed=(0, 1))),
+    # Focus 2's machinery on synthetic data: a fixed and an optimised
+    # network.
+    "smoke2": dict(
+        program="focus2", preset="quick", axes=dict(
+            dataset=("synthetic",), method=("cnn1", "bbdropout"),
+            mode=("joint",), acquisition=("random", "entropy"),
+            seed=(0,))),
 }
 
 
-def cells(name: str) -> list[dict]:
-  """The cells of grid `name`, in a fixed order."""
-  if name not in GRIDS:
-    raise ValueError(f"unknown grid {name!r}; valid: {', '.join(GRIDS)}")
-  g = GRIDS[name]
-  return [dict(dataset=d, backbone=b, acquisition=a, pretrain=p, seed=s)
-          for d, b, a, p, s in itertools.product(
-              g["datasets"], g["backbones"], g["acquisitions"], g["pretrain"],
-              g["seeds"])]
+def names(program: str) -> list[str]:
+  """The grids `program` ("focus1" or "focus2") runs."""
+  return [name for name, g in GRIDS.items() if g["program"] == program]
+
+
+def get(name: str, program: str) -> dict:
+  """Grid `name` of `program`; a one-line ValueError listing the valid
+  ones otherwise."""
+  if name not in names(program):
+    raise ValueError(f"unknown grid {name!r} for {program}; valid: "
+                     f"{', '.join(names(program))}")
+  return GRIDS[name]
+
+
+def cells(grid: dict) -> list[dict]:
+  """The cells of `grid`, in a fixed order (the product of its axes, the
+  last axis fastest)."""
+  axes = grid["axes"]
+  return [dict(zip(axes, values, strict=True))
+          for values in itertools.product(*axes.values())]
 
 
 def cell_name(cell: dict) -> str:
-  return (f"{cell['dataset']}_{cell['backbone']}_{cell['acquisition']}_"
-          f"{cell['pretrain']}_s{cell['seed']}")
+  """`synthetic_cnn_entropy_none_s1`: the cell's values in axis order, the
+  seed as `s<seed>`."""
+  return "_".join(f"s{v}" if k == "seed" else str(v)
+                  for k, v in cell.items())

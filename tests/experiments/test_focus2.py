@@ -1,5 +1,6 @@
 """The focus2 CLI as a user types it."""
 
+import json
 import os
 import subprocess
 import sys
@@ -50,3 +51,21 @@ def test_user_errors(tmp_path, subprocess_env):
     assert out.returncode == 2, out.stderr
     assert len(lines) == 1 and needle in lines[0], out.stderr
     assert not workdir.exists()
+
+
+def test_grid_shards_cells_writes_figures_and_skips_finished_ones(
+    tmp_path, subprocess_env):
+  args = ["--grid", "smoke2", "--num_tasks", "2", *TINY, "--workdir",
+          str(tmp_path / "grid")]
+  first = focus2([*args, "--task_index", "0"], subprocess_env)
+  assert first.returncode == 0, first.stderr
+  # Cells 0 and 2 of (cnn1, bbdropout) x (random, entropy): the random runs.
+  assert sorted(os.listdir(tmp_path / "grid")) == [
+      "synthetic_bbdropout_joint_random_s0", "synthetic_cnn1_joint_random_s0"]
+  bb = tmp_path / "grid" / "synthetic_bbdropout_joint_random_s0"
+  assert (bb / "figures" / "architecture.png").exists()
+  # Each cell gets its method's preset settings (BBDropout's own network).
+  config = json.loads((bb / "config.json").read_text())
+  assert config["method_kwargs"]["norm"] == "batch", config
+  again = focus2([*args, "--task_index", "0"], subprocess_env)
+  assert again.stdout.count("skip ") == 2 and "run " not in again.stdout
