@@ -3,6 +3,7 @@
 performance) and collections of runs. Pure NumPy on curves; rank
 correlations are in `rank_correlation`."""
 
+import contextlib
 import json
 import os
 from typing import NamedTuple
@@ -25,23 +26,31 @@ def json_safe(value):
   return value
 
 
+def _write_atomically(path: str, text: str) -> None:
+  """Writes `text` to `path` through a temp file and a rename, so a reader
+  sees the old file or the new one; a failed write leaves no temp file."""
+  tmp = f"{path}.tmp"
+  try:
+    with open(tmp, "w") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except OSError:
+    with contextlib.suppress(OSError):
+      os.remove(tmp)
+    raise
+
+
 def write_jsonl(path: str, records: list[dict]) -> None:
   """Writes one JSON object per line, atomically (temp file + rename);
   NaN and infinities become null."""
-  tmp = f"{path}.tmp"
-  with open(tmp, "w") as f:
-    for r in records:
-      f.write(json.dumps(json_safe(r), sort_keys=True, allow_nan=False)
-              + "\n")
-  os.replace(tmp, path)
+  _write_atomically(path, "".join(
+      json.dumps(json_safe(r), sort_keys=True, allow_nan=False) + "\n"
+      for r in records))
 
 
-def write_json(path: str, value: dict) -> None:
+def write_json(path: str, value: dict, *, indent: int = 1) -> None:
   """Writes one JSON object, atomically (temp file + rename)."""
-  tmp = f"{path}.tmp"
-  with open(tmp, "w") as f:
-    json.dump(value, f, indent=1, sort_keys=True)
-  os.replace(tmp, path)
+  _write_atomically(path, json.dumps(value, indent=indent, sort_keys=True))
 
 
 def read_jsonl(path: str) -> list[dict]:

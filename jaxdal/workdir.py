@@ -120,15 +120,8 @@ def naming(path: str):
 
 
 def _write_config(path: str, config: dict) -> None:
-  tmp = path + ".tmp"
-  try:
-    with naming(path), open(tmp, "w") as f:
-      json.dump(config, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-  except OSError:
-    with contextlib.suppress(OSError):
-      os.remove(tmp)
-    raise
+  with naming(path):
+    metrics.write_json(path, config, indent=2)
 
 
 def _read_config(path: str) -> dict:
