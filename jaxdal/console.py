@@ -4,6 +4,8 @@ round, and the round's architecture in the words of its method
 
 import inspect
 
+from jaxdal import registry
+
 TABLE_HEADER = (f"{'round':>5} {'labeled':>7} {'test%':>7} {'val%':>7} "
                 f"{'epochs':>6} {'stopped by':>14} {'train_s':>7} "
                 f"{'select_s':>7}")
@@ -43,11 +45,9 @@ def lines(record: dict, describe) -> list[str]:
 def network_line(name: str, constructor, kwargs: dict) -> str:
   """`network: mlp(hidden=[512, 256], activation='relu', ...)`: what a run
   builds, with every argument (the defaults of `constructor` filled in)."""
-  skip = ("num_classes", "name", "parent")
-  full = {p.name: p.default for p in
-          inspect.signature(constructor).parameters.values()
-          if p.name not in skip and p.default is not inspect.Parameter.empty
-          and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+  full = {name: p.default for name, p in
+          registry.keyword_parameters(constructor).items()
+          if p.default is not inspect.Parameter.empty}
   full.update(kwargs)
   args = ", ".join(f"{k}={list(v) if isinstance(v, tuple) else v!r}"
                    for k, v in full.items())

@@ -79,6 +79,17 @@ class Registry(Generic[T]):
     return f"Registry({self.kind!r}, {self.names()})"
 
 
+def keyword_parameters(fn: Callable, *,
+                       skip: tuple[str, ...] = ("num_classes", "name",
+                                                "parent")) -> dict:
+  """`{name: inspect.Parameter}` of the arguments `fn` takes by keyword,
+  but for `skip` (a constructor's class count and Flax's own fields)."""
+  import inspect
+  return {p.name: p for p in inspect.signature(fn).parameters.values()
+          if p.name not in skip and p.kind in (p.KEYWORD_ONLY,
+                                               p.POSITIONAL_OR_KEYWORD)}
+
+
 def check_arguments(kind: str, name: str, fn: Callable, kwargs: dict, *,
                     skip: tuple[str, ...] = ("num_classes", "name",
                                              "parent")) -> None:
@@ -97,9 +108,7 @@ def check_arguments(kind: str, name: str, fn: Callable, kwargs: dict, *,
       valid.
   """
   import inspect
-  params = {p.name: p for p in inspect.signature(fn).parameters.values()
-            if p.name not in skip and p.kind in (p.KEYWORD_ONLY,
-                                                 p.POSITIONAL_OR_KEYWORD)}
+  params = keyword_parameters(fn, skip=skip)
   for key, value in kwargs.items():
     if key not in params:
       raise ValueError(f"unknown argument {key!r} for {kind} {name!r}; "
