@@ -68,7 +68,7 @@ def method_defaults(preset: str, method: str) -> dict:
   """`{"kwargs", "learning_rate", "schedule"}` of `method` in `preset`
   (nothing for a method registered elsewhere)."""
   archopt.get(method)  # One-line error for an unknown method.
-  table = _METHOD_QUICK if preset == "quick" else _METHOD_PAPER
+  table = _METHOD_PAPER if preset == "paper" else _METHOD_QUICK
   return table.get(method, dict(kwargs={}, learning_rate=1e-3,
                                 schedule="cosine"))
 
@@ -90,11 +90,13 @@ def with_method_defaults(c: ml_collections.ConfigDict,
 
 
 def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
-  """Run-level settings of preset `quick` (minutes on a CPU) or `paper`.
+  """Run-level settings of preset `quick` (minutes on a CPU), `medium` or
+  `paper`.
 
   The shared protocol (`protocol.protocol`; `paper` is the Focus 1 image
   protocol) plus the method and its mode; per-method settings come from
-  `method_defaults` (`with_method_defaults`).
+  `method_defaults` (`with_method_defaults`; `medium` uses `quick`'s
+  networks).
   """
   c = protocol(preset)
   c.method = "bbdropout"
@@ -103,8 +105,8 @@ def get_config(preset: str = "quick") -> ml_collections.ConfigDict:
   c.train_arch = True
   c.learning_rate = 0.0  # 0: the preset's, per method
   c.schedule = ""  # "": the preset's, per method
-  if preset == "quick":
-    c.max_epochs = 40
+  if preset != "paper":
     # Sampled architectures make validation accuracy noisy: be patient.
+    c.max_epochs = 40 if preset == "quick" else 50
     c.patience = 15
   return c

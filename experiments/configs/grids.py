@@ -2,13 +2,19 @@
 `python -m experiments.focus2 --grid NAME`.
 
 A grid names its program, its preset and its axes; its cells are the
-product of the axes, in a fixed order, and cell i runs in task
-`i % num_tasks`, so a cluster array job (or several processes) covers it
-with `--task_index I --num_tasks M`. A cell's values are settings (config
-keys) laid over the preset and the typed flags.
+product of the axes, in a fixed order (a grid given as `parts`, a list of
+axes, has the products of its parts one after another, for axes that only
+make sense together, such as Focus 2's modes of the optimised methods).
+Cell i runs in task `i % num_tasks`, so a cluster array job (or several
+processes) covers a grid with `--task_index I --num_tasks M`. A cell's
+values are settings (config keys) laid over the preset and the typed flags.
 """
 
 import itertools
+
+_IMAGE_ACQUISITIONS = ("random", "entropy", "margin", "bald", "coreset",
+                       "badge")
+_FOCUS2_ACQUISITIONS = ("random", "entropy", "margin", "coreset")
 
 GRIDS = {
     # The paper's Focus 1 image study (its protocol: --preset paper).
@@ -34,6 +40,36 @@ GRIDS = {
             dataset=("synthetic",), method=("cnn1", "bbdropout"),
             mode=("joint",), acquisition=("random", "entropy"),
             seed=(0,))),
+    # Medium preset (REPRODUCTION.md; measured cost per cell in its notes).
+    # Focus 1: the light backbones of two kinds on both datasets, 3 seeds.
+    "focus1_medium": dict(
+        program="focus1", preset="medium", axes=dict(
+            dataset=("fashion_mnist", "mnist5k"), backbone=("cnn", "mlp"),
+            acquisition=_IMAGE_ACQUISITIONS,
+            pretrain=("none", "deepcluster"), seed=(0, 1, 2))),
+    # ResNet-18 costs ~10x a CNN cell: one dataset, one seed.
+    "focus1_medium_resnet": dict(
+        program="focus1", preset="medium", axes=dict(
+            dataset=("fashion_mnist",), backbone=("resnet18",),
+            acquisition=_IMAGE_ACQUISITIONS,
+            pretrain=("none", "deepcluster"), seed=(0,))),
+    # Focus 2: the fixed CNNs (3 seeds) and the optimised methods, joint.
+    "focus2_medium": dict(
+        program="focus2", preset="medium", parts=[
+            dict(dataset=("fashion_mnist",), method=("cnn1", "cnn5", "cnn9"),
+                 acquisition=_FOCUS2_ACQUISITIONS, seed=(0, 1, 2)),
+            dict(dataset=("fashion_mnist",),
+                 method=("bbdropout", "depth_dropout", "pdarts"),
+                 mode=("joint",), acquisition=_FOCUS2_ACQUISITIONS,
+                 seed=(0,)),
+        ]),
+    # Focus 2: the optimised methods' other modes (SPO, UPO).
+    "focus2_medium_modes": dict(
+        program="focus2", preset="medium", axes=dict(
+            dataset=("fashion_mnist",),
+            method=("bbdropout", "depth_dropout", "pdarts"),
+            mode=("spo", "upo"), acquisition=_FOCUS2_ACQUISITIONS,
+            seed=(0,))),
 }
 
 
@@ -53,9 +89,10 @@ def get(name: str, program: str) -> dict:
 
 def cells(grid: dict) -> list[dict]:
   """The cells of `grid`, in a fixed order (the product of its axes, the
-  last axis fastest)."""
-  axes = grid["axes"]
+  last axis fastest; part after part for a grid of `parts`)."""
+  parts = grid["parts"] if "parts" in grid else [grid["axes"]]
   return [dict(zip(axes, values, strict=True))
+          for axes in parts
           for values in itertools.product(*axes.values())]
 
 

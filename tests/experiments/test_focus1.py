@@ -104,21 +104,39 @@ def test_grid_shards_cells_and_skips_finished_ones(tmp_path, subprocess_env):
   assert sorted(os.listdir(tmp_path / "grid")) == [
       "synthetic_cnn_entropy_none_s1",
       "synthetic_cnn_random_none_s1"]
-  again = focus1([*args, "--task_index", "1"], subprocess_env)
+  # The same share from a Slurm array task (ids 1..2, no --task_index).
+  slurm = dict(subprocess_env, SLURM_ARRAY_TASK_ID="2",
+               SLURM_ARRAY_TASK_MIN="1", SLURM_ARRAY_TASK_COUNT="2")
+  again = focus1(args[:2] + args[4:], slurm)
+  assert "task 1/2 (slurm)" in again.stdout, again.stderr
   assert again.stdout.count("skip ") == 2 and "run " not in again.stdout
   bad = focus1([*args, "--task_index", "2"], subprocess_env)
   assert bad.returncode == 2 and "task_index" in bad.stderr
 
 
-def test_quick_preset_caps_heavy_backbones_only():
+@pytest.mark.parametrize("preset", ["quick", "medium"])
+def test_small_presets_cap_heavy_backbones_only(preset):
   from experiments.configs import focus1 as focus1_config
-  cnn = focus1_config.get_config("quick", "cnn")
+  cnn = focus1_config.get_config(preset, "cnn")
   for backbone in ("resnet18", "vgg11"):
-    heavy = focus1_config.get_config("quick", backbone)
-    for name, value in focus1_config.HEAVY_QUICK.items():
+    heavy = focus1_config.get_config(preset, backbone)
+    for name, value in focus1_config.HEAVY[preset].items():
       assert heavy[name] == value and cnn[name] != value, name
   paper = focus1_config.get_config("paper", "resnet18")
   assert paper.max_epochs == 500 and paper.test_size == 0
+
+
+def test_medium_preset_lies_between_quick_and_paper():
+  from experiments.configs import focus1 as focus1_config
+  from experiments.configs import focus2 as focus2_config
+  for get in (lambda p: focus1_config.get_config(p, "cnn"),
+              focus2_config.get_config):
+    quick, medium, paper = get("quick"), get("medium"), get("paper")
+    for name in ("initial", "max_epochs"):
+      assert quick[name] < medium[name] < paper[name], name
+    labels = [c.initial + (c.rounds - 1) * c.acquire
+              for c in (quick, medium, paper)]
+    assert labels[0] < labels[1] < labels[2]
 
 
 def test_seeds_together_write_one_run_per_seed(tmp_path, subprocess_env):
