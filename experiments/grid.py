@@ -1,8 +1,14 @@
 """Running a grid's share of cells: what `--grid`, `--task_index` and
-`--num_tasks` do in focus1 and focus2."""
+`--num_tasks` do in focus1 and focus2.
+
+On a cluster the share comes from the scheduler: a Slurm job array sets
+`SLURM_ARRAY_TASK_ID` and `SLURM_ARRAY_TASK_COUNT`, a Kubernetes indexed Job
+sets `JOB_COMPLETION_INDEX` (its count is the Job's `completions`, passed as
+`--num_tasks`). Flags typed explicitly win over the environment.
+"""
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from absl import flags
 
@@ -16,9 +22,111 @@ def define_grid_flags(program: str) -> list[str]:
                       f"({', '.join(grids.names(program))}) instead of one "
                       f"run; with --task_index and --num_tasks each process "
                       f"takes every num_tasks-th cell")
-  flags.DEFINE_integer("task_index", 0, "this process's share of --grid")
-  flags.DEFINE_integer("num_tasks", 1, "how many processes share --grid")
+  flags.DEFINE_integer("task_index", None, "this process's share of --grid "
+                       "(default: SLURM_ARRAY_TASK_ID, Kubernetes "
+                       "JOB_COMPLETION_INDEX, else 0)")
+  flags.DEFINE_integer("num_tasks", None, "how many processes share --grid "
+                       "(default: SLURM_ARRAY_TASK_COUNT, else 1)")
   return ["grid", "task_index", "num_tasks"]
+
+
+def _env_int(env: Mapping[str, str], name: str) -> int | None:
+  """`env[name]` as an int, None when unset; one-line error otherwise."""
+  text = env.get(name, "").strip()
+  if not text:
+    return None
+  try:
+    return int(text)
+  except ValueError:
+    raise ValueError(f"{name} must be an integer, got {text!r}") from None
+
+
+def _slurm_share(env: Mapping[str, str]) -> tuple[int, int] | None:
+  """(index, count) of a Slurm array task, or None outside one.
+
+  Arrays need not start at 0 (`--array=1-8`) nor step by 1 (`0-14:2`); the
+  index is the task's position, `(ID - MIN) / STEP`.
+  """
+  task = _env_int(env, "SLURM_ARRAY_TASK_ID")
+  if task is None:
+    return None
+  count = _env_int(env, "SLURM_ARRAY_TASK_COUNT")
+  if count is None:
+    raise ValueError(f"SLURM_ARRAY_TASK_ID={task} is set but "
+                     f"SLURM_ARRAY_TASK_COUNT is not; pass --num_tasks")
+  low = _env_int(env, "SLURM_ARRAY_TASK_MIN") or 0
+  step = _env_int(env, "SLURM_ARRAY_TASK_STEP") or 1
+  index, rest = divmod(task - low, step)
+  if rest or not 0 <= index < count:
+    raise ValueError(
+        f"SLURM_ARRAY_TASK_ID={task} is not one of the {count} tasks of "
+        f"the array {low}..{low + step * (count - 1)} step {step}; use "
+        f"--array=0-{count - 1} or pass --task_index")
+  return index, count
+
+
+def task_share(task_index: int | None, num_tasks: int | None,
+               env: Mapping[str, str]) -> tuple[int, int, str]:
+  """This process's share of a grid: `(task_index, num_tasks, source)`.
+
+  Typed flags win; otherwise a Slurm array task (`SLURM_ARRAY_TASK_ID` /
+  `SLURM_ARRAY_TASK_COUNT`) or a Kubernetes indexed Job
+  (`JOB_COMPLETION_INDEX`, count from `--num_tasks`) decides; outside both,
+  `(0, 1)`.
+
+  Args:
+    task_index: `--task_index`, None when not given.
+    num_tasks: `--num_tasks`, None when not given.
+    env: the environment (`os.environ`).
+
+  Returns:
+    The index in `[0, num_tasks)`, the count, and where they came from
+    ("flags", "slurm", "kubernetes" or "default").
+
+  >>> task_share(None, None, {"SLURM_ARRAY_TASK_ID": "3",
+  ...                         "SLURM_ARRAY_TASK_COUNT": "4"})
+  (3, 4, 'slurm')
+  """
+  source = "flags"
+  if task_index is None or num_tasks is None:
+    slurm = _slurm_share(env)
+    k8s = _env_int(env, "JOB_COMPLETION_INDEX")
+    if slurm is not None and k8s is not None:
+      raise ValueError(
+          f"both SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX={k8s} are "
+          f"set; pass --task_index and --num_tasks")
+    if slurm is not None:
+      source = "slurm"
+      if num_tasks is not None and num_tasks != slurm[1]:
+        raise ValueError(
+            f"--num_tasks={num_tasks} but the Slurm array has "
+            f"SLURM_ARRAY_TASK_COUNT={slurm[1]} tasks; drop --num_tasks or "
+            f"make them equal")
+      task_index = slurm[0] if task_index is None else task_index
+      num_tasks = slurm[1]
+    elif k8s is not None:
+      source = "kubernetes"
+      if num_tasks is None:
+        raise ValueError(
+            f"JOB_COMPLETION_INDEX={k8s} is set but --num_tasks is not; "
+            f"pass the Job's completions as --num_tasks")
+      if task_index is None and not 0 <= k8s < num_tasks:
+        raise ValueError(
+            f"JOB_COMPLETION_INDEX={k8s} is not in [0, --num_tasks="
+            f"{num_tasks}); pass the Job's completions as --num_tasks")
+      task_index = k8s if task_index is None else task_index
+    else:
+      if task_index is None and num_tasks is None:
+        source = "default"
+      task_index = 0 if task_index is None else task_index
+      num_tasks = 1 if num_tasks is None else num_tasks
+  if num_tasks < 1:
+    raise ValueError(f"--num_tasks must be a positive integer, got "
+                     f"{num_tasks}")
+  if not 0 <= task_index < num_tasks:
+    raise ValueError(f"--task_index must be in [0, {num_tasks}), got "
+                     f"{task_index}")
+  return task_index, num_tasks, source
 
 
 def finished(workdir: str, settings: loop.Settings) -> bool:
@@ -42,16 +150,15 @@ def run_grid(program: str, settings_for: Callable[[str, dict], loop.Settings],
   """
   f = flags.FLAGS
   grid = grids.get(f.grid, program)
-  if not 0 <= f.task_index < f.num_tasks:
-    raise ValueError(f"--task_index must be in [0, {f.num_tasks}), got "
-                     f"{f.task_index}")
+  task_index, num_tasks, source = task_share(f.task_index, f.num_tasks,
+                                             os.environ)
   all_cells = grids.cells(grid)
   preset = f.preset if f["preset"].present else grid["preset"]
   root = f.workdir or os.path.join("runs", program, f.grid)
   mine = [c for i, c in enumerate(all_cells)
-          if i % f.num_tasks == f.task_index]
+          if i % num_tasks == task_index]
   print(f"grid {f.grid}: {len(all_cells)} cells, task "
-        f"{f.task_index}/{f.num_tasks} runs {len(mine)}")
+        f"{task_index}/{num_tasks} ({source}) runs {len(mine)}")
   for cell in mine:
     name = grids.cell_name(cell)
     settings = settings_for(preset, cell)
