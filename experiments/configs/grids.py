@@ -47,6 +47,13 @@ GRIDS = {
             dataset=("fashion_mnist", "mnist5k"), backbone=("cnn", "mlp"),
             acquisition=_IMAGE_ACQUISITIONS,
             pretrain=("none", "deepcluster"), seed=(0, 1, 2))),
+    # Figure 6: the initial labeled set's size (the CNN, Fashion-MNIST).
+    "focus1_initial": dict(
+        program="focus1", preset="medium", axes=dict(
+            dataset=("fashion_mnist",), backbone=("cnn",),
+            initial=(100, 200, 400), acquisition=("random", "entropy",
+                                                  "margin"),
+            seed=(0, 1, 2))),
     # ResNet-18 costs ~10x a CNN cell: one dataset, one seed.
     "focus1_medium_resnet": dict(
         program="focus1", preset="medium", axes=dict(
