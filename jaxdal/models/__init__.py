@@ -15,6 +15,15 @@ from jaxdal.models.cnn import CNN, classifier_dropout
 from jaxdal.models.mlp import MLP
 from jaxdal.models.resnet import ResNet, ResNet18, ResNet34, ResNet50
 from jaxdal.models.rngs import rngs_for
+from jaxdal.models.transformer import (
+    TextClassifier,
+    bert,
+    distilbert,
+    load_pretrained,
+    minilm,
+    random_encoder,
+    roberta,
+)
 from jaxdal.models.vgg import VGG, VGG11, VGG16, VGG19
 from jaxdal.registry import Registry, check_arguments
 
@@ -27,6 +36,12 @@ BACKBONES.register("resnet50", ResNet50)
 BACKBONES.register("vgg11", VGG11)
 BACKBONES.register("vgg16", VGG16)
 BACKBONES.register("vgg19", VGG19)
+# Text encoders over packed tokens [B, 3, L] (models/transformer.py).
+BACKBONES.register("transformer", random_encoder)
+BACKBONES.register("minilm", minilm)
+BACKBONES.register("bert", bert)
+BACKBONES.register("distilbert", distilbert)
+BACKBONES.register("roberta", roberta)
 
 
 def names() -> list[str]:
@@ -53,5 +68,12 @@ def build(name: str, num_classes: int, **kwargs) -> nn.Module:
   return constructor(num_classes=num_classes, **kwargs)
 
 
-__all__ = ["BACKBONES", "CNN", "MLP", "VGG", "ResNet", "build",
-           "classifier_dropout", "get", "names", "register", "rngs_for"]
+def tokenizer_of(model: nn.Module) -> str | None:
+  """Where the tokenizer of a text backbone's vocabulary comes from (a
+  folder, hub id or "minilm"); None for backbones of other inputs."""
+  return getattr(model, "tokenizer", None)
+
+
+__all__ = ["BACKBONES", "CNN", "MLP", "VGG", "ResNet", "TextClassifier",
+           "build", "classifier_dropout", "get", "load_pretrained", "names",
+           "register", "rngs_for", "tokenizer_of"]

@@ -1,0 +1,593 @@
+"""Transformer text encoders: BERT, DistilBERT and RoBERTa as one Linen
+family, loading Hugging Face checkpoints without torch.
+
+Variants (the architecture follows each Hugging Face model):
+- **bert**: word + position + token-type embeddings, post-LayerNorm
+  blocks, a tanh pooler over the first token; features = the pooler.
+- **distilbert**: no token types, no pooler, dropout only on attention
+  weights and after the feed-forward block; head `pre_classifier` + ReLU.
+- **roberta**: BERT's blocks, position ids counted from `padding_idx + 1`
+  over the non-padding tokens; head dense + tanh over the first token.
+
+Inputs are token arrays `x` `[B, 3, L]` (input ids, attention mask, token
+type ids; any dtype, cast to int32), so text flows through the same pool,
+training and prediction code as images. `features` is exactly the input
+of the final Dense "classifier" (before its dropout), so BADGE's embedding
+is the true last-layer gradient. Dropout uses the `'dropout'` rng: in
+training each example gets its own masks, with `mc=True` (MC dropout)
+one mask per sample is shared by the batch, as in every jaxdal backbone.
+
+Checkpoints (`load_pretrained`) are read with `safetensors.numpy` and
+mapped name by name onto the Linen tree; a tensor the map does not claim
+(but for the known pretraining heads) or a parameter it does not fill
+(but for the new head) is an error. A module built with a `checkpoint`
+initialises to it: `model.init` gives the checkpoint's encoder and a
+fresh classification head, so every round (and DeepCluster) starts from
+the pretrained weights.
+"""
+
+import dataclasses
+import functools
+import json
+import os
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdal import hub
+
+VARIANTS = ("bert", "distilbert", "roberta")
+ACTIVATIONS = {
+    "gelu": functools.partial(jax.nn.gelu, approximate=False),
+    "gelu_new": functools.partial(jax.nn.gelu, approximate=True),
+    "gelu_pytorch_tanh": functools.partial(jax.nn.gelu, approximate=True),
+    "relu": jax.nn.relu,
+}
+_INIT = nn.initializers.normal(0.02)  # Hugging Face's initializer_range
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig:
+  """Architecture of one encoder (hashable: it is a module attribute).
+
+  Attributes:
+    variant: "bert", "distilbert" or "roberta".
+    vocab_size: V.
+    hidden_size: H.
+    num_layers: transformer blocks.
+    num_heads: attention heads (H divisible by it).
+    intermediate_size: width of the feed-forward block.
+    max_position: position embeddings (RoBERTa's count the padding offset).
+    type_vocab_size: token types (0: no token-type embedding).
+    layer_norm_eps: LayerNorm epsilon.
+    hidden_dropout: dropout on embeddings and block outputs.
+    attention_dropout: dropout on attention weights.
+    classifier_dropout: dropout before the head's layers.
+    pad_token_id: the padding id (RoBERTa's position offset).
+    activation: feed-forward activation, a key of `ACTIVATIONS`.
+  """
+  variant: str = "bert"
+  vocab_size: int = 30522
+  hidden_size: int = 768
+  num_layers: int = 12
+  num_heads: int = 12
+  intermediate_size: int = 3072
+  max_position: int = 512
+  type_vocab_size: int = 2
+  layer_norm_eps: float = 1e-12
+  hidden_dropout: float = 0.1
+  attention_dropout: float = 0.1
+  classifier_dropout: float = 0.1
+  pad_token_id: int = 0
+  activation: str = "gelu"
+
+  def __post_init__(self):
+    if self.variant not in VARIANTS:
+      raise ValueError(f"unknown encoder variant {self.variant!r}; valid: "
+                       f"{', '.join(VARIANTS)}")
+    if self.activation not in ACTIVATIONS:
+      raise ValueError(f"unknown activation {self.activation!r}; valid: "
+                       f"{', '.join(ACTIVATIONS)}")
+    if self.hidden_size % self.num_heads:
+      raise ValueError(f"hidden_size {self.hidden_size} is not divisible by "
+                       f"num_heads {self.num_heads}")
+
+
+def config_from_hf(hf: dict) -> EncoderConfig:
+  """`EncoderConfig` of a Hugging Face `config.json` (as a dict).
+
+  Raises:
+    ValueError: a model type other than bert, distilbert or roberta, or a
+      setting jaxdal's encoders do not implement.
+  """
+  kind = hf.get("model_type")
+  if kind not in VARIANTS:
+    raise ValueError(f"unsupported model_type {kind!r}; valid: "
+                     f"{', '.join(VARIANTS)}")
+  if kind == "distilbert":
+    if hf.get("sinusoidal_pos_embds", False):
+      raise ValueError("distilbert with sinusoidal_pos_embds is not "
+                       "supported; valid: learned position embeddings")
+    return EncoderConfig(
+        variant=kind, vocab_size=hf["vocab_size"], hidden_size=hf["dim"],
+        num_layers=hf["n_layers"], num_heads=hf["n_heads"],
+        intermediate_size=hf["hidden_dim"],
+        max_position=hf["max_position_embeddings"], type_vocab_size=0,
+        layer_norm_eps=1e-12, hidden_dropout=hf["dropout"],
+        attention_dropout=hf["attention_dropout"],
+        classifier_dropout=hf["seq_classif_dropout"],
+        pad_token_id=hf.get("pad_token_id", 0),
+        activation=hf.get("activation", "gelu"))
+  embedding = hf.get("position_embedding_type", "absolute")
+  if embedding != "absolute":
+    raise ValueError(f"position_embedding_type {embedding!r} is not "
+                     f"supported; valid: absolute")
+  head_dropout = hf.get("classifier_dropout")
+  return EncoderConfig(
+      variant=kind, vocab_size=hf["vocab_size"],
+      hidden_size=hf["hidden_size"], num_layers=hf["num_hidden_layers"],
+      num_heads=hf["num_attention_heads"],
+      intermediate_size=hf["intermediate_size"],
+      max_position=hf["max_position_embeddings"],
+      type_vocab_size=hf["type_vocab_size"],
+      layer_norm_eps=hf["layer_norm_eps"],
+      hidden_dropout=hf["hidden_dropout_prob"],
+      attention_dropout=hf["attention_probs_dropout_prob"],
+      classifier_dropout=(hf["hidden_dropout_prob"] if head_dropout is None
+                          else head_dropout),
+      pad_token_id=hf.get("pad_token_id", 1 if kind == "roberta" else 0),
+      activation=hf.get("hidden_act", "gelu"))
+
+
+def drop(module: nn.Module, x: jax.Array, rate: float, *, train: bool,
+         mc: bool) -> jax.Array:
+  """Inverted dropout on the `'dropout'` rng of `module`.
+
+  In training every example gets its own mask; in MC mode (`mc=True`,
+  `train=False`) one mask `[1, ...]` is shared by the batch, so a sample
+  depends only on its key, never on chunk size or pool order.
+  """
+  if not (train or mc) or rate == 0.0:
+    return x
+  shape = x.shape if train else (1, *x.shape[1:])
+  keep = jax.random.bernoulli(module.make_rng("dropout"), 1.0 - rate, shape)
+  return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
+def position_ids(input_ids: jax.Array, config: EncoderConfig) -> jax.Array:
+  """int32 `[B, L]` position ids.
+
+  BERT and DistilBERT: `0..L-1`. RoBERTa: non-padding tokens count up
+  from `pad + 1`, padding tokens get `pad` (Hugging Face's
+  `create_position_ids_from_input_ids`).
+  """
+  batch, length = input_ids.shape
+  if config.variant != "roberta":
+    return jnp.broadcast_to(jnp.arange(length, dtype=jnp.int32),
+                            (batch, length))
+  real = (input_ids != config.pad_token_id).astype(jnp.int32)
+  return jnp.cumsum(real, axis=1) * real + config.pad_token_id
+
+
+def _dense(features: int, name: str) -> nn.Dense:
+  return nn.Dense(features, kernel_init=_INIT, name=name)
+
+
+def _norm(config: EncoderConfig, name: str) -> nn.LayerNorm:
+  # Two-pass variance, as torch computes it (the fast E[x^2] - E[x]^2
+  # loses digits).
+  return nn.LayerNorm(epsilon=config.layer_norm_eps, use_fast_variance=False,
+                      name=name)
+
+
+class Embeddings(nn.Module):
+  """Word + position (+ token type) embeddings, LayerNorm, dropout."""
+  config: EncoderConfig
+
+  @nn.compact
+  def __call__(self, input_ids, token_type_ids, *, train: bool, mc: bool):
+    c = self.config
+    h = nn.Embed(c.vocab_size, c.hidden_size, embedding_init=_INIT,
+                 name="word")(input_ids)
+    h = h + nn.Embed(c.max_position, c.hidden_size, embedding_init=_INIT,
+                     name="position")(position_ids(input_ids, c))
+    if c.type_vocab_size:
+      h = h + nn.Embed(c.type_vocab_size, c.hidden_size,
+                       embedding_init=_INIT,
+                       name="token_type")(token_type_ids)
+    h = _norm(c, "norm")(h)
+    return drop(self, h, c.hidden_dropout, train=train, mc=mc)
+
+
+class SelfAttention(nn.Module):
+  """Multi-head self-attention with an additive key mask.
+
+  `[B, L, H]` and bool `[B, L]` -> `[B, L, H]`, before the residual.
+  """
+  config: EncoderConfig
+
+  @nn.compact
+  def __call__(self, h, mask, *, train: bool, mc: bool):
+    c = self.config
+    batch, length, width = h.shape
+    d = width // c.num_heads
+
+    def heads(name):
+      return _dense(width, name)(h).reshape(batch, length, c.num_heads, d)
+
+    q, k, v = heads("query"), heads("key"), heads("value")
+    scores = jnp.einsum("bqnd,bknd->bnqk", q, k) / np.sqrt(d)
+    bias = jnp.where(mask, 0.0, jnp.finfo(scores.dtype).min)
+    weights = jax.nn.softmax(scores + bias[:, None, None, :], axis=-1)
+    weights = drop(self, weights, c.attention_dropout, train=train, mc=mc)
+    out = jnp.einsum("bnqk,bknd->bqnd", weights, v).reshape(batch, length,
+                                                            width)
+    return _dense(width, "output")(out)
+
+
+class Block(nn.Module):
+  """One post-LayerNorm transformer block `[B, L, H] -> [B, L, H]`."""
+  config: EncoderConfig
+
+  @nn.compact
+  def __call__(self, h, mask, *, train: bool, mc: bool):
+    c = self.config
+    a = SelfAttention(c, name="attention")(h, mask, train=train, mc=mc)
+    if c.variant != "distilbert":  # DistilBERT drops attention weights only
+      a = drop(self, a, c.hidden_dropout, train=train, mc=mc)
+    h = _norm(c, "attention_norm")(h + a)
+    f = ACTIVATIONS[c.activation](_dense(c.intermediate_size,
+                                         "intermediate")(h))
+    f = drop(self, _dense(c.hidden_size, "output")(f), c.hidden_dropout,
+             train=train, mc=mc)
+    return _norm(c, "output_norm")(h + f)
+
+
+class Encoder(nn.Module):
+  """Embeddings and blocks: last hidden states `[B, L, H]`."""
+  config: EncoderConfig
+
+  @nn.compact
+  def __call__(self, input_ids, attention_mask, token_type_ids, *,
+               train: bool = False, mc: bool = False):
+    mask = attention_mask.astype(bool)
+    h = Embeddings(self.config, name="embeddings")(
+        input_ids, token_type_ids, train=train, mc=mc)
+    for i in range(self.config.num_layers):
+      h = Block(self.config, name=f"layer_{i}")(h, mask, train=train, mc=mc)
+    return h
+
+
+def split_tokens(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Packed tokens `[B, 3, L]` -> input ids, attention mask and token type
+  ids, each int32 `[B, L]`."""
+  if x.ndim != 3 or x.shape[1] != 3:
+    raise ValueError(f"text inputs must be packed tokens [B, 3, L] (ids, "
+                     f"mask, types), got shape {tuple(x.shape)}")
+  x = x.astype(jnp.int32)
+  return x[:, 0], x[:, 1], x[:, 2]
+
+
+class TextClassifier(nn.Module):
+  """An encoder with its variant's classification head.
+
+  `__call__(x [B, 3, L], *, train, mc) -> (logits [B, C], features [B, D])`
+  with D = H; the last layer is the Dense "classifier".
+
+  Attributes:
+    num_classes: C.
+    config: the encoder's architecture.
+    checkpoint: a folder with `model.safetensors`; when set, `init` loads
+      the encoder (and BERT's pooler) from it. "" = random initialisation.
+    tokenizer: where the tokenizer of this encoder's vocabulary comes from
+      (a folder, a hub id or "minilm"); the text sources tokenise with it.
+  """
+  num_classes: int
+  config: EncoderConfig = EncoderConfig()
+  checkpoint: str = ""
+  tokenizer: str = "minilm"
+
+  def setup(self):
+    c = self.config
+    self.encoder = Encoder(c)
+    if c.variant == "bert":
+      self.pooler = _dense(c.hidden_size, "pooler")
+    else:
+      self.pre_classifier = _dense(c.hidden_size, "pre_classifier")
+    self.classifier = _dense(self.num_classes, "classifier")
+
+  def encode(self, input_ids, attention_mask, token_type_ids=None, *,
+             train: bool = False, mc: bool = False) -> jax.Array:
+    """Last hidden states `[B, L, H]` of int `[B, L]` ids and mask."""
+    if token_type_ids is None:
+      token_type_ids = jnp.zeros_like(input_ids)
+    return self.encoder(input_ids, attention_mask, token_type_ids,
+                        train=train, mc=mc)
+
+  def __call__(self, x, *, train: bool = False, mc: bool = False):
+    c = self.config
+    h = self.encode(*split_tokens(x), train=train, mc=mc)[:, 0]
+    if c.variant == "bert":
+      features = jnp.tanh(self.pooler(h))
+    elif c.variant == "distilbert":
+      features = jax.nn.relu(self.pre_classifier(h))
+    else:
+      features = jnp.tanh(self.pre_classifier(
+          drop(self, h, c.classifier_dropout, train=train, mc=mc)))
+    logits = self.classifier(drop(self, features, c.classifier_dropout,
+                                  train=train, mc=mc))
+    return logits, features
+
+  @nn.nowrap
+  def init(self, rngs, *args, **kwargs):
+    """`nn.Module.init`, with the encoder taken from `checkpoint` if set."""
+    variables = super().init(rngs, *args, **kwargs)
+    if not self.checkpoint:
+      return variables
+    return insert_pretrained(variables,
+                             checkpoint_params(self.checkpoint, self.config))
+
+
+# ---------------------------------------------------------------- loading
+
+# Tensors of the pretraining objectives (and of fine-tuned heads, which a
+# new task replaces), known and deliberately not loaded.
+HEADS = {
+    "bert": ("cls.", "classifier.", "embeddings.position_ids"),
+    "distilbert": ("vocab_transform.", "vocab_layer_norm.",
+                   "vocab_projector.", "pre_classifier.", "classifier."),
+    "roberta": ("lm_head.", "pooler.", "classifier.",
+                "embeddings.position_ids"),
+}
+# Old BERT checkpoints (bert-base-uncased) name LayerNorm parameters
+# gamma and beta.
+_LEGACY = {".gamma": ".weight", ".beta": ".bias"}
+
+
+def name_map(config: EncoderConfig) -> dict[str, tuple[tuple[str, ...],
+                                                       bool]]:
+  """Hugging Face tensor name (model prefix removed) -> (Linen parameter
+  path, transpose?) for every parameter the checkpoint provides.
+
+  Dense weights are `[out, in]` in torch and kernels `[in, out]` in Linen,
+  hence the transpose.
+  """
+  names = {}
+
+  def dense(hf, path):
+    names[f"{hf}.weight"] = ((*path, "kernel"), True)
+    names[f"{hf}.bias"] = ((*path, "bias"), False)
+
+  def norm(hf, path):
+    names[f"{hf}.weight"] = ((*path, "scale"), False)
+    names[f"{hf}.bias"] = ((*path, "bias"), False)
+
+  emb = ("encoder", "embeddings")
+  names["embeddings.word_embeddings.weight"] = ((*emb, "word", "embedding"),
+                                                False)
+  names["embeddings.position_embeddings.weight"] = (
+      (*emb, "position", "embedding"), False)
+  if config.type_vocab_size:
+    names["embeddings.token_type_embeddings.weight"] = (
+        (*emb, "token_type", "embedding"), False)
+  norm("embeddings.LayerNorm", (*emb, "norm"))
+  for i in range(config.num_layers):
+    p = ("encoder", f"layer_{i}")
+    a = (*p, "attention")
+    if config.variant == "distilbert":
+      t = f"transformer.layer.{i}"
+      for hf, ours in (("q_lin", "query"), ("k_lin", "key"),
+                       ("v_lin", "value"), ("out_lin", "output")):
+        dense(f"{t}.attention.{hf}", (*a, ours))
+      norm(f"{t}.sa_layer_norm", (*p, "attention_norm"))
+      dense(f"{t}.ffn.lin1", (*p, "intermediate"))
+      dense(f"{t}.ffn.lin2", (*p, "output"))
+      norm(f"{t}.output_layer_norm", (*p, "output_norm"))
+    else:
+      t = f"encoder.layer.{i}"
+      for ours in ("query", "key", "value"):
+        dense(f"{t}.attention.self.{ours}", (*a, ours))
+      dense(f"{t}.attention.output.dense", (*a, "output"))
+      norm(f"{t}.attention.output.LayerNorm", (*p, "attention_norm"))
+      dense(f"{t}.intermediate.dense", (*p, "intermediate"))
+      dense(f"{t}.output.dense", (*p, "output"))
+      norm(f"{t}.output.LayerNorm", (*p, "output_norm"))
+  if config.variant == "bert":
+    dense("pooler.dense", ("pooler",))
+  return names
+
+
+def canonical_name(name: str, variant: str) -> str:
+  """`bert.encoder.layer.0...LayerNorm.gamma` -> `encoder.layer.0...
+  LayerNorm.weight`: the model prefix removed, legacy names renamed."""
+  prefix = variant + "."
+  if name.startswith(prefix):
+    name = name[len(prefix):]
+  for old, new in _LEGACY.items():
+    if name.endswith(old) and "LayerNorm" in name:
+      name = name[: -len(old)] + new
+  return name
+
+
+def assign_names(names, config: EncoderConfig, source: str = "checkpoint"
+                 ) -> dict[str, tuple[tuple[str, ...], bool]]:
+  """Checkpoint tensor names -> (Linen path, transpose?) of those loaded.
+
+  Every name must be mapped (`name_map`) or belong to a known head
+  (`HEADS`, dropped), and every mapped parameter must be named.
+
+  Raises:
+    ValueError: unused or missing tensors; the message names a few.
+  """
+  expected = name_map(config)
+  assigned, unused = {}, []
+  for name in names:
+    key = canonical_name(name, config.variant)
+    if key in expected:
+      assigned[name] = expected.pop(key)
+    elif not key.startswith(HEADS[config.variant]):
+      unused.append(name)
+  if unused:
+    raise ValueError(f"{source}: {len(unused)} tensors jaxdal's "
+                     f"{config.variant} does not use, e.g. {unused[:3]}")
+  if expected:
+    raise ValueError(f"{source}: {len(expected)} {config.variant} tensors "
+                     f"missing, e.g. {sorted(expected)[:3]}")
+  return assigned
+
+
+def map_tensors(tensors: dict[str, np.ndarray], config: EncoderConfig,
+                source: str = "checkpoint") -> dict:
+  """Checkpoint tensors -> the nested Linen parameters they fill
+  (`assign_names` decides which go where)."""
+  params = {}
+  for name, (path, transpose) in assign_names(tensors, config,
+                                              source).items():
+    node = params
+    for part in path[:-1]:
+      node = node.setdefault(part, {})
+    value = tensors[name]
+    node[path[-1]] = np.asarray(value.T if transpose else value, np.float32)
+  return params
+
+
+def read_config(folder: str) -> EncoderConfig:
+  """The `EncoderConfig` of a checkpoint folder's `config.json`."""
+  path = os.path.join(folder, "config.json")
+  if not os.path.isfile(path):
+    raise hub.CheckpointNotFoundError(f"{folder!r} has no config.json; give "
+                                      f"a Hugging Face checkpoint folder")
+  with open(path) as f:
+    return config_from_hf(json.load(f))
+
+
+def weights_file(folder: str) -> str:
+  """`folder/model.safetensors`; a clear error when only a pickle exists."""
+  path = os.path.join(folder, "model.safetensors")
+  if os.path.isfile(path):
+    return path
+  if os.path.isfile(os.path.join(folder, "pytorch_model.bin")):
+    raise hub.CheckpointNotFoundError(
+        f"{folder!r} has only pytorch_model.bin, a pickle jaxdal never "
+        f"loads; convert it once where torch is installed: python -c \"from "
+        f"transformers import AutoModel; AutoModel.from_pretrained('{folder}')"
+        f".save_pretrained('<out>')\" and pass <out> (it writes "
+        f"model.safetensors)")
+  raise hub.CheckpointNotFoundError(f"{folder!r} has no model.safetensors")
+
+
+@functools.lru_cache(maxsize=4)
+def checkpoint_params(folder: str, config: EncoderConfig) -> dict:
+  """The Linen parameters a checkpoint folder provides (read once)."""
+  from safetensors.numpy import load_file  # Only loading needs it.
+  return map_tensors(load_file(weights_file(folder)), config, folder)
+
+
+def insert_pretrained(variables: dict, pretrained: dict) -> dict:
+  """`variables` with the pretrained parameters in place (shapes must
+  agree); the rest (the new head) keeps its initialisation."""
+  def merge(node, new, path):
+    out = dict(node)
+    for key, value in new.items():
+      if key not in node:
+        raise ValueError(f"checkpoint parameter {'/'.join((*path, key))} has "
+                         f"no place in the model")
+      if isinstance(value, dict):
+        out[key] = merge(node[key], value, (*path, key))
+      elif tuple(node[key].shape) != value.shape:
+        raise ValueError(f"checkpoint parameter {'/'.join((*path, key))} has "
+                         f"shape {value.shape}, the model "
+                         f"{tuple(node[key].shape)}")
+      else:
+        out[key] = jnp.asarray(value)
+    return out
+
+  return {**variables, "params": merge(variables["params"], pretrained, ())}
+
+
+def load_pretrained(path_or_hub_id: str, num_labels: int, *,
+                    key: jax.Array | None = None, max_length: int = 8,
+                    download: bool | None = None
+                    ) -> tuple[TextClassifier, dict]:
+  """A checkpoint as `(module, variables)` with a new `num_labels` head.
+
+  Args:
+    path_or_hub_id: a folder with `config.json` and `model.safetensors`,
+      "minilm", or a hub id (downloaded only when allowed, `hub.resolve`).
+    num_labels: C of the new classification head.
+    key: initialisation key of the head (default `key(0)`).
+    max_length: sequence length used to initialise (shapes only).
+    download: allow downloading a hub id; None: unless `HF_HUB_OFFLINE`.
+
+  Returns:
+    The `TextClassifier` (which initialises to the checkpoint) and its
+    variables.
+
+  Raises:
+    CheckpointNotFoundError: no such folder or cached snapshot, or only a
+      `pytorch_model.bin` (never unpickled; the message says how to
+      convert it).
+    ValueError: unused or missing tensors, or shapes that disagree.
+  """
+  folder = hub.resolve(path_or_hub_id, download=download)
+  module = TextClassifier(num_classes=num_labels, config=read_config(folder),
+                          checkpoint=folder, tokenizer=folder)
+  key = jax.random.key(0) if key is None else key
+  variables = module.init({"params": key, "dropout": key},
+                          jnp.zeros((1, 3, max_length), jnp.int32))
+  return module, variables
+
+
+# --------------------------------------------------------------- backbones
+
+def random_encoder(num_classes: int, *, variant: str = "bert",
+                vocab_size: int = 30522, hidden_size: int = 32,
+                num_layers: int = 2, num_heads: int = 2,
+                intermediate_size: int = 64, max_position: int = 512,
+                dropout_rate: float = 0.1, tokenizer: str = "minilm"
+                ) -> TextClassifier:
+  """A randomly initialised encoder (tiny by default, for tests), of any
+  variant, over the vocabulary of `tokenizer` (default: MiniLM's uncased
+  BERT vocabulary)."""
+  config = EncoderConfig(
+      variant=variant, vocab_size=vocab_size, hidden_size=hidden_size,
+      num_layers=num_layers, num_heads=num_heads,
+      intermediate_size=intermediate_size,
+      max_position=max_position + (2 if variant == "roberta" else 0),
+      type_vocab_size={"bert": 2, "distilbert": 0, "roberta": 1}.get(
+          variant, 2),
+      layer_norm_eps=1e-5 if variant == "roberta" else 1e-12,
+      hidden_dropout=dropout_rate, attention_dropout=dropout_rate,
+      classifier_dropout=dropout_rate,
+      pad_token_id=1 if variant == "roberta" else 0)
+  return TextClassifier(num_classes=num_classes, config=config,
+                        tokenizer=tokenizer)
+
+
+def pretrained(name: str, default: str):
+  """A backbone constructor loading checkpoint `default` (or the one given
+  as `checkpoint`), resolved when the backbone is built."""
+  def build(num_classes: int, *, checkpoint: str = default,
+            dropout_rate: float = -1.0) -> TextClassifier:
+    folder = hub.resolve(checkpoint)
+    config = read_config(folder)
+    if dropout_rate >= 0:  # -1: the checkpoint's own rates
+      config = dataclasses.replace(config, hidden_dropout=dropout_rate,
+                                   attention_dropout=dropout_rate,
+                                   classifier_dropout=dropout_rate)
+    return TextClassifier(num_classes=num_classes, config=config,
+                          checkpoint=folder, tokenizer=folder)
+
+  build.__name__ = name
+  build.__doc__ = (f"{name}: the pretrained checkpoint {default!r} (or "
+                   f"`checkpoint`) with a new head; `dropout_rate` >= 0 "
+                   f"replaces the checkpoint's dropout rates.")
+  return build
+
+
+minilm = pretrained("minilm", "minilm")
+bert = pretrained("bert", "bert-base-uncased")
+distilbert = pretrained("distilbert", "distilbert-base-uncased")
+roberta = pretrained("roberta", "roberta-base")
