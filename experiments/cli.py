@@ -10,9 +10,10 @@ import ml_collections
 from absl import flags, logging
 
 from jaxdal.data import DatasetNotFoundError
+from jaxdal.hub import CheckpointNotFoundError
 
 # Errors a user causes with a bad flag or missing data: one line, exit 2.
-USER_ERRORS = (ValueError, DatasetNotFoundError)
+USER_ERRORS = (ValueError, DatasetNotFoundError, CheckpointNotFoundError)
 
 
 def define_flags_from_config(config: ml_collections.ConfigDict,

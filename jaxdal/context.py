@@ -113,10 +113,28 @@ def network_at(ctx: RunContext, r: int, pool_r: data.PoolState) -> Network:
                      ctx.method.identity(found))
 
 
+def _text_options(s: Settings) -> dict:
+  """A text dataset is tokenised with the backbone's own tokenizer;
+  images and tokens never meet a backbone of the other kind."""
+  text = data.takes_tokenizer(s.data.dataset)
+  tokenizer = (None if s.arch.method else models.tokenizer_of(
+      modes.network(build_method(s, 2)).model))
+  if text and tokenizer is None:
+    raise ValueError(f"dataset {s.data.dataset!r} is text; it needs a text "
+                     f"backbone (transformer, minilm, bert, distilbert, "
+                     f"roberta), got {s.arch.method or s.arch.backbone!r}")
+  if tokenizer is not None and not text:
+    raise ValueError(f"backbone {s.arch.backbone!r} reads text; valid "
+                     f"datasets: synthetic_text, reuters_tm, ag_news, "
+                     f"banking77, dbpedia_14, qnli")
+  return {"tokenizer": tokenizer} if text else {}
+
+
 def _open_data(s: Settings):
   try:
     ds = data.load(s.data.dataset, data_dir=s.data.data_dir,
-                   download=s.data.download, **s.data.dataset_kwargs)
+                   download=s.data.download,
+                   **{**_text_options(s), **s.data.dataset_kwargs})
   except TypeError as e:
     raise ValueError(f"bad dataset_kwargs {s.data.dataset_kwargs} for "
                      f"{s.data.dataset!r}: {e}") from None

@@ -11,7 +11,15 @@ from jaxdal.data.pool import (
     labeled_indices,
     test_indices,
 )
-from jaxdal.data.sources import SOURCES, load, names, register, synthetic
+from jaxdal.data.sources import (
+    SOURCES,
+    load,
+    names,
+    register,
+    synthetic,
+    takes_tokenizer,
+)
+from jaxdal.data.text import synthetic_text, tokenize
 from jaxdal.data.tfds_folder import write_array_record
 
 __all__ = [
@@ -32,6 +40,9 @@ __all__ = [
     "register",
     "sample",
     "synthetic",
+    "synthetic_text",
+    "takes_tokenizer",
     "test_indices",
+    "tokenize",
     "write_array_record",
 ]

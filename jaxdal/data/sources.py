@@ -6,12 +6,15 @@
 - cifar10, svhn: a TFDS folder (`cifar10`, `svhn_cropped`);
 - digits: scikit-learn's 8x8 digits;
 - synthetic: seeded class prototypes plus noise, any shape and class count;
-- moons: two interleaved 2-D half-moons (the toy study).
+- moons: two interleaved 2-D half-moons (the toy study);
+- text (`data/text.py`, packed tokens `[N, 3, L]`): synthetic_text,
+  reuters_tm, ag_news, banking77, dbpedia_14, qnli.
 """
 
 import csv
 import gzip
 import importlib.metadata
+import inspect
 import io
 import os
 from collections.abc import Callable
@@ -19,7 +22,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from jaxdal.data import idx, tfds_folder
+from jaxdal.data import idx, text, tfds_folder
 from jaxdal.data.dataset import Dataset, DatasetNotFoundError, from_uint8
 from jaxdal.registry import Registry
 
@@ -187,6 +190,15 @@ SOURCES.register("svhn", _tfds_source("svhn", "svhn_cropped"))
 SOURCES.register("digits", digits)
 SOURCES.register("synthetic", synthetic)
 SOURCES.register("moons", moons)
+SOURCES.register("synthetic_text", text.synthetic_text)
+SOURCES.register("reuters_tm", text.reuters_tm)
+for _hf in text.HF_SOURCES:
+  SOURCES.register(_hf.name, _hf)
+
+
+def takes_tokenizer(name: str) -> bool:
+  """True for text sources (they tokenise with a `tokenizer` argument)."""
+  return "tokenizer" in inspect.signature(SOURCES.get(name)).parameters
 
 
 def names() -> list[str]:
@@ -207,7 +219,8 @@ def load(name: str, *, data_dir: str | None = None, download: bool = False,
     name: one of `names()`.
     data_dir: folder with a prepared TFDS tree or raw IDX files.
     download: allow TFDS to fetch missing data (needs network).
-    **options: source-specific arguments (only `synthetic` takes any).
+    **options: source-specific arguments (`synthetic`'s shapes; a text
+      source's `tokenizer` and `max_length`).
 
   Returns:
     The `Dataset`.
