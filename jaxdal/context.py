@@ -30,7 +30,7 @@ from jaxdal import workdir as workdir_lib
 from jaxdal.settings import Settings, build_method, describe, validate
 
 # Sub-streams of a round key.
-INIT, TRAIN, PREDICT, SELECT, SEARCH, MEASURE = 0, 1, 2, 3, 4, 5
+INIT, TRAIN, PREDICT, SELECT, SEARCH, MEASURE, QUERY_POOL = range(7)
 # Sub-streams of the run key.
 _POOL, _ROUNDS, _PRETRAIN, _MEASURE_POOL = 0, 1, 2, 3
 # Pool examples whose features' complexity every round records.

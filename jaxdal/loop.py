@@ -74,22 +74,50 @@ def start_round(ctx: RunContext, r: int) -> FitRequest:
                     ctx.task.val_idx, jax.random.fold_in(key_r, context.TRAIN))
 
 
+def query_candidates(candidates: np.ndarray, available: np.ndarray,
+                     size: int | None, key: jax.Array) -> np.ndarray:
+  """The candidates scored before a query: all of them (`size` None), or
+  the labeled ones (coreset's centres) and a fresh random sample of `size`
+  unlabeled ones, drawn from `key`.
+
+  Args:
+    candidates: int `[P]` dataset indices of the run's candidates.
+    available: bool `[P]`, which of them are still unlabeled.
+    size: Q, or None.
+    key: the draw's key.
+
+  Returns:
+    int dataset indices, ascending.
+  """
+  available = np.asarray(available)
+  if size is None or size >= available.sum():
+    return candidates
+  pool = candidates[available]
+  drawn = np.asarray(jax.random.choice(key, len(pool), (size,),
+                                       replace=False))
+  return np.sort(np.concatenate([candidates[~available], pool[drawn]]))
+
+
 def _acquire(ctx: RunContext, r: int, variables) -> tuple[list, float]:
   """Scores the candidates, selects and labels; returns the dataset
   indices acquired and the prediction time."""
   s, t0 = ctx.settings, time.perf_counter()
   key_r = jax.random.fold_in(ctx.rounds_root, r)
+  candidates = query_candidates(
+      ctx.candidates, np.asarray(data_lib.available(ctx.pool))[
+          ctx.candidates], s.active.query_pool,
+      jax.random.fold_in(key_r, context.QUERY_POOL))
   inputs = predict_lib.acquisition_inputs(
       ctx.acq, ctx.network.predictor, variables, ctx.task.x_train,
-      jax.random.fold_in(key_r, context.PREDICT), ctx.candidates)
+      jax.random.fold_in(key_r, context.PREDICT), candidates)
   predict_s = time.perf_counter() - t0
-  avail = data_lib.available(ctx.pool)[ctx.candidates]
+  avail = data_lib.available(ctx.pool)[candidates]
   acquisition.check_budget(s.active.acquire, avail)
   local = ctx.select(jax.random.fold_in(key_r, context.SELECT),
                      s.active.acquire, avail,
-                     labeled=ctx.pool.labeled[ctx.candidates], **inputs)
+                     labeled=ctx.pool.labeled[candidates], **inputs)
   # The one place candidate positions become dataset indices.
-  chosen = ctx.candidates[np.asarray(local)]
+  chosen = candidates[np.asarray(local)]
   faults.kill_point("scores")
   ctx.pool = data_lib.acquire(ctx.pool, chosen)
   return chosen.tolist(), predict_s

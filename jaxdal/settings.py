@@ -62,6 +62,9 @@ class ActiveSpec:
   seed: int = 0
   mc_samples: int = 10
   chunk: int = 1024  # rows per compiled prediction call
+  # Candidates scored before each query: a fresh random sample of this
+  # many from the pool (dal-toolbox's subsampling); None: the whole pool.
+  query_pool: int | None = None
   # Feature-space complexity recorded every round (`jaxdal.complexity`):
   # "all" measures, or "none".
   complexity: str = "all"
@@ -93,7 +96,7 @@ PRETRAINING = ("none", "deepcluster")
 COMPLEXITY = ("all", "none")
 # Config values that mean "not set" (flags cannot hold None).
 _UNSET_AS = {"val_size": 0, "test_size": 0, "pool_size": 0, "data_dir": "",
-             "target_train_accuracy": 0}
+             "target_train_accuracy": 0, "query_pool": 0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,6 +202,12 @@ def validate(s: Settings) -> None:
             chunk=s.active.chunk)
   if s.data.test_size is not None:
     _positive(test_size=s.data.test_size)
+  if s.active.query_pool is not None:
+    _positive(query_pool=s.active.query_pool)
+    if s.active.query_pool < s.active.acquire:
+      raise ValueError(f"query_pool {s.active.query_pool} is smaller than "
+                       f"acquire {s.active.acquire}; valid: >= acquire, or "
+                       f"0 for the whole pool")
   if isinstance(s.fit.learning_rate, bool) or not (
       isinstance(s.fit.learning_rate, (int, float))
       and s.fit.learning_rate > 0):

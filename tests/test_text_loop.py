@@ -100,3 +100,31 @@ def test_text_and_images_do_not_mix(change, match, tmp_path):
     loop.run(loop.Settings.of(**{**TINY_TEXT, **change}), str(tmp_path),
              progress=False, log=lambda _: None)
   assert not (tmp_path / "config.json").exists()
+
+
+def test_query_pool_is_the_labeled_set_and_a_fresh_sample():
+  candidates = np.arange(10, 40)
+  available = np.arange(30) >= 6  # 6 labeled, 24 in the pool
+  a = loop.query_candidates(candidates, available, 5, jax.random.key(0))
+  b = loop.query_candidates(candidates, available, 5, jax.random.key(1))
+  for chosen in (a, b):
+    assert set(range(10, 16)) <= set(chosen.tolist()) and len(chosen) == 11
+    assert (np.diff(chosen) > 0).all() and set(chosen) <= set(candidates)
+  assert set(a) != set(b)
+  np.testing.assert_array_equal(
+      a, loop.query_candidates(candidates, available, 5, jax.random.key(0)))
+  np.testing.assert_array_equal(  # A pool smaller than Q: all of it.
+      loop.query_candidates(candidates, available, 24, jax.random.key(0)),
+      candidates)
+
+
+def test_a_run_with_query_pool_acquires_from_its_samples(tmp_path):
+  settings = loop.Settings.of(acquisition="entropy", query_pool=12,
+                              **{**TINY_TEXT, "rounds": 3})
+  records = loop.run(settings, str(tmp_path), progress=False,
+                     log=lambda _: None)
+  assert [r["labeled"] for r in records] == [8, 16, 24]
+  with pytest.raises(ValueError, match="query_pool 4 is smaller than "
+                                       "acquire 8"):
+    loop.run(settings.replace(query_pool=4), str(tmp_path / "x"),
+             progress=False, log=lambda _: None)

@@ -44,6 +44,7 @@ def protocol(preset: str) -> ml_collections.ConfigDict:
   c.target_train_accuracy = 0.99
   c.mc_samples = 10
   c.chunk = 1024
+  c.query_pool = 0  # 0 = score the whole pool before each query
   c.complexity = "all"
   c.data_dir = ""
   c.download = False
@@ -74,6 +75,9 @@ HELPS = {
     "target_train_accuracy": "stop when training accuracy reaches this",
     "mc_samples": "MC-dropout samples for acquisitions that need them (bald)",
     "chunk": "rows per compiled prediction call",
+    "query_pool": "score a fresh random sample of this many pool examples "
+                  "(and the labeled ones) before each query, as dal-toolbox "
+                  "subsamples; 0 = the whole pool",
     "complexity": "feature-space complexity recorded every round (TwoNN, "
                   "effective rank, participation ratio, F1, N1 of the "
                   "labeled and pool features): all or none",
