@@ -64,9 +64,12 @@ FLAGS = flags.FLAGS
 def settings_from_flags(preset: str, backbone: str,
                         cell: dict | None = None) -> loop.Settings:
   """The run's settings: the preset's config, the typed flags over it, then
-  a grid cell's values over those."""
+  a grid cell's values over those. The dataset (the cell's, or a typed
+  one) picks the text protocol's query pool."""
+  dataset = (cell or {}).get("dataset", FLAGS.dataset
+                             if FLAGS["dataset"].present else "")
   config = cli.apply_flag_overrides(
-      focus1_config.get_config(preset, backbone), FLAGS)
+      focus1_config.get_config(preset, backbone, dataset), FLAGS)
   config.update(cell or {})
   return loop.Settings.from_config(config)
 

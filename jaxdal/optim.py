@@ -25,9 +25,16 @@ def _adam(learning_rate, *, momentum, weight_decay):
                      optax.adam(learning_rate))
 
 
+def _adamw(learning_rate, *, momentum, weight_decay):
+  del momentum
+  # Decoupled weight decay, as torch.optim.AdamW (the paper's text runs).
+  return optax.adamw(learning_rate, weight_decay=weight_decay)
+
+
 OPTIMIZERS = Registry("optimizer")
 OPTIMIZERS.register("sgd", _sgd)
 OPTIMIZERS.register("adam", _adam)
+OPTIMIZERS.register("adamw", _adamw)
 
 
 def make_optimizer(name: str, *, learning_rate: float, momentum: float = 0.9,
@@ -67,10 +74,37 @@ def _multistep(base, epoch, max_epochs):
   return base * 0.1 ** drops
 
 
+WARMUP = 0.05  # share of a round's steps spent warming up (text runs)
+
+
+def _warmup_integral(t: float, w: float) -> float:
+  """Integral over [0, t] of the linear warm-up (to 1 at w) then linear
+  decay (to 0 at 1) factor."""
+  if t <= w:
+    return t * t / (2 * w)
+  return w / 2 + ((t - t * t / 2) - (w - w * w / 2)) / (1 - w)
+
+
+def warmup_linear(base, epoch, max_epochs):
+  """Linear warm-up over the first 5% of a round's steps, then linear decay
+  to 0 (transformers' `get_linear_schedule_with_warmup`, as the paper's
+  text runs use), as one learning rate per epoch: the epoch's mean of the
+  per-step schedule, which depends only on the epoch's share of the round
+  (the loop sets learning rates between epochs).
+
+  >>> [round(warmup_linear(1.0, e, 5), 3) for e in range(5)]
+  [0.816, 0.737, 0.526, 0.316, 0.105]
+  """
+  a, b = epoch / max_epochs, (epoch + 1) / max_epochs
+  return base * (_warmup_integral(b, WARMUP)
+                 - _warmup_integral(a, WARMUP)) * max_epochs
+
+
 SCHEDULES = Registry("schedule")
 SCHEDULES.register("cosine", cosine_lr)
 SCHEDULES.register("constant", _constant)
 SCHEDULES.register("multistep", _multistep)
+SCHEDULES.register("warmup_linear", warmup_linear)
 
 
 def scheduled_lr(schedule: str, base: float, epoch: int,

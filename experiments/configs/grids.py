@@ -27,6 +27,17 @@ GRIDS = {
                          "bald", "coreset", "badge"),
             pretrain=("none", "deepcluster"),
             seed=(0, 1, 2))),
+    # The paper's Focus 1 text study (Figures 4 and 5; --preset paper_text:
+    # each dataset's query pool comes with it). Hub checkpoints: fetch them
+    # once with network (see README, Text).
+    "paper_text": dict(
+        program="focus1", preset="paper_text", axes=dict(
+            dataset=("ag_news", "banking77", "dbpedia_14", "qnli"),
+            backbone=("bert", "distilbert", "roberta"),
+            acquisition=("random", "least_confidence", "margin", "entropy",
+                         "bald", "coreset", "badge"),
+            pretrain=("none", "deepcluster"),
+            seed=(0, 1, 2))),
     # A few cells on synthetic data, to try the machinery.
     "smoke": dict(
         program="focus1", preset="quick", axes=dict(

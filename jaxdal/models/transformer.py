@@ -278,19 +278,31 @@ class TextClassifier(nn.Module):
 
   Attributes:
     num_classes: C.
-    config: the encoder's architecture.
-    checkpoint: a folder with `model.safetensors`; when set, `init` loads
-      the encoder (and BERT's pooler) from it. "" = random initialisation.
+    config: the encoder's architecture; None: the checkpoint's, read when
+      the module is first used (so building a backbone reads nothing).
+    checkpoint: a folder, hub id or "minilm" (`hub.resolve`); when set,
+      `init` loads the encoder (and BERT's pooler) from it. "" = random
+      initialisation.
     tokenizer: where the tokenizer of this encoder's vocabulary comes from
       (a folder, a hub id or "minilm"); the text sources tokenise with it.
+    dropout_rate: >= 0 replaces the checkpoint's dropout rates (with
+      `config` None); -1 keeps them.
   """
   num_classes: int
-  config: EncoderConfig = EncoderConfig()
+  config: EncoderConfig | None = EncoderConfig()
   checkpoint: str = ""
   tokenizer: str = "minilm"
+  dropout_rate: float = -1.0
+
+  @nn.nowrap
+  def encoder_config(self) -> EncoderConfig:
+    """`config`, or the checkpoint's (with `dropout_rate` applied)."""
+    if self.config is not None:
+      return self.config
+    return checkpoint_config(self.checkpoint, self.dropout_rate)
 
   def setup(self):
-    c = self.config
+    c = self.encoder_config()
     self.encoder = Encoder(c)
     if c.variant == "bert":
       self.pooler = _dense(c.hidden_size, "pooler")
@@ -307,7 +319,7 @@ class TextClassifier(nn.Module):
                         train=train, mc=mc)
 
   def __call__(self, x, *, train: bool = False, mc: bool = False):
-    c = self.config
+    c = self.encoder_config()
     h = self.encode(*split_tokens(x), train=train, mc=mc)[:, 0]
     if c.variant == "bert":
       features = jnp.tanh(self.pooler(h))
@@ -326,8 +338,8 @@ class TextClassifier(nn.Module):
     variables = super().init(rngs, *args, **kwargs)
     if not self.checkpoint:
       return variables
-    return insert_pretrained(variables,
-                             checkpoint_params(self.checkpoint, self.config))
+    return insert_pretrained(variables, checkpoint_params(
+        hub.resolve(self.checkpoint), self.encoder_config()))
 
 
 # ---------------------------------------------------------------- loading
@@ -478,6 +490,19 @@ def weights_file(folder: str) -> str:
   raise hub.CheckpointNotFoundError(f"{folder!r} has no model.safetensors")
 
 
+@functools.lru_cache(maxsize=16)
+def checkpoint_config(checkpoint: str, dropout_rate: float = -1.0
+                      ) -> EncoderConfig:
+  """The `EncoderConfig` of a checkpoint (folder, hub id or "minilm");
+  `dropout_rate` >= 0 replaces its dropout rates."""
+  config = read_config(hub.resolve(checkpoint))
+  if dropout_rate >= 0:
+    config = dataclasses.replace(config, hidden_dropout=dropout_rate,
+                                 attention_dropout=dropout_rate,
+                                 classifier_dropout=dropout_rate)
+  return config
+
+
 @functools.lru_cache(maxsize=4)
 def checkpoint_params(folder: str, config: EncoderConfig) -> dict:
   """The Linen parameters a checkpoint folder provides (read once)."""
@@ -567,18 +592,13 @@ def random_encoder(num_classes: int, *, variant: str = "bert",
 
 
 def pretrained(name: str, default: str):
-  """A backbone constructor loading checkpoint `default` (or the one given
-  as `checkpoint`), resolved when the backbone is built."""
+  """A backbone constructor of checkpoint `default` (or the one given as
+  `checkpoint`), read (and for a hub id fetched) when first used."""
   def build(num_classes: int, *, checkpoint: str = default,
             dropout_rate: float = -1.0) -> TextClassifier:
-    folder = hub.resolve(checkpoint)
-    config = read_config(folder)
-    if dropout_rate >= 0:  # -1: the checkpoint's own rates
-      config = dataclasses.replace(config, hidden_dropout=dropout_rate,
-                                   attention_dropout=dropout_rate,
-                                   classifier_dropout=dropout_rate)
-    return TextClassifier(num_classes=num_classes, config=config,
-                          checkpoint=folder, tokenizer=folder)
+    return TextClassifier(num_classes=num_classes, config=None,
+                          checkpoint=checkpoint, tokenizer=checkpoint,
+                          dropout_rate=dropout_rate)
 
   build.__name__ = name
   build.__doc__ = (f"{name}: the pretrained checkpoint {default!r} (or "

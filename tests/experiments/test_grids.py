@@ -25,7 +25,8 @@ def test_cells_of_parts_follow_each_other_last_axis_fastest():
 def _settings(program: str, preset: str, cell: dict) -> loop.Settings:
   """A cell's settings as `--grid` builds them, validated as a run's are."""
   if program == "focus1":
-    config = focus1_config.get_config(preset, cell.get("backbone", "cnn"))
+    config = focus1_config.get_config(preset, cell.get("backbone", "cnn"),
+                                      cell.get("dataset", ""))
     config.update(cell)
   else:
     config = focus2_config.get_config(preset)

@@ -48,10 +48,11 @@ def test_minilm_encode_matches_pytorch_reference(minilm):
 
 def test_minilm_is_a_registered_offline_backbone(minilm):
   model = models.build("minilm", 5)
-  assert model.config == minilm[0].config
-  assert model.config.num_layers == 6 and model.config.hidden_size == 384
-  assert os.path.isfile(os.path.join(models.tokenizer_of(model),
-                                     "vocab.txt"))
+  config = model.encoder_config()
+  assert config == minilm[0].config
+  assert config.num_layers == 6 and config.hidden_size == 384
+  assert models.tokenizer_of(model) == "minilm"
+  assert os.path.isfile(os.path.join(hub.resolve("minilm"), "vocab.txt"))
   # Its init is the checkpoint (a fresh head): rounds start pretrained.
   variables = model.init({"params": jax.random.key(1)},
                          jnp.zeros((1, 3, 8), jnp.int32))
@@ -178,11 +179,14 @@ def test_pickle_only_checkpoints_are_refused_with_a_conversion_hint(
 def test_uncached_hub_id_offline_fails_at_once(tmp_path, monkeypatch):
   monkeypatch.setenv("HF_HUB_OFFLINE", "1")
   monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+  message = ("'bert-base-uncased' is not in the Hugging Face cache and "
+             "downloads are off")
+  with pytest.raises(hub.CheckpointNotFoundError, match=message):
+    models.build("bert", 2).init({"params": jax.random.key(0)},
+                                 jnp.zeros((1, 3, 4), jnp.int32))
   t0 = time.perf_counter()
-  with pytest.raises(hub.CheckpointNotFoundError,
-                     match="'bert-base-uncased' is not in the Hugging Face "
-                           "cache and downloads are off"):
-    models.build("bert", 2)
+  with pytest.raises(hub.CheckpointNotFoundError, match=message):
+    hub.resolve("bert-base-uncased")
   assert time.perf_counter() - t0 < 1.0
   with pytest.raises(hub.CheckpointNotFoundError, match="does not exist"):
     hub.resolve("/no/such/folder")
