@@ -5,9 +5,19 @@ MC dropout keeps BatchNorm in inference mode (running statistics) and turns
 dropout on with one mask per sample shared across the batch; sample t uses
 `fold_in(key, t)` in every chunk, so scores depend neither on the chunk size
 nor on the order of the pool.
+
+A chunk (`chunk` rows, one compiled call, the unit of device memory and
+host transfer) is computed in micro-batches of `micro_rows` rows with
+`lax.map` on CPU: a 1,024-row chunk of a ResNet's 28x28x64 activations is
+200 MB, far beyond the caches, and ran 1.4x (ResNet-18) to 2.2x (the CNN)
+slower than 32-row steps (benchmarks/RESULTS.md, "Inference"). Rows are
+independent in inference mode, so the outputs are bit-identical; models
+that draw randomness per example (Depth-Dropout's `example_masks`) keep
+whole chunks, since their draws depend on the batch shape.
 """
 
 import functools
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -15,36 +25,151 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from jaxdal.data.batching import padded_chunks
 from jaxdal.models.rngs import rngs_for
 
+# Bytes a micro-batch's largest intermediate may hold: a few times a core's
+# L2 cache (2 MiB here); 8-64 rows of the image backbones.
+CACHE_BYTES = 8 << 20
+_RANDOM_PRIMITIVES = ("random_bits", "threefry2x32")
+
+
+def _sub_jaxprs(eqn):
+  for value in eqn.params.values():
+    for v in value if isinstance(value, (tuple, list)) else (value,):
+      if hasattr(v, "eqns"):
+        yield v
+      elif hasattr(v, "jaxpr") and hasattr(v.jaxpr, "eqns"):
+        yield v.jaxpr
+
+
+def _output_sizes(jaxpr) -> list[tuple[str, int]]:
+  """`(primitive, bytes)` of every equation's outputs, nested ones too."""
+  out = []
+  for eqn in jaxpr.eqns:
+    size = sum(math.prod(v.aval.shape) * v.aval.dtype.itemsize
+               for v in eqn.outvars if hasattr(v.aval, "shape")
+               and hasattr(v.aval.dtype, "itemsize"))
+    out.append((eqn.primitive.name, size))
+    for sub in _sub_jaxprs(eqn):
+      out.extend(_output_sizes(sub))
+  return out
+
+
+def row_footprint(fn: Callable, row: jax.ShapeDtypeStruct
+                  ) -> tuple[int, bool]:
+  """What one more row costs `fn(x [B, ...])`: the bytes its largest
+  intermediate grows by, and whether it draws randomness per row.
+
+  Traces `fn` (no compilation) at B = 2 and B = 4 (not 1, where
+  broadcasts vanish and the programs differ); an equation whose outputs
+  grow by 2b bytes holds b bytes per row.
+
+  Args:
+    fn: a function of a batch `[B, ...]`.
+    row: shape and dtype of one row (without the batch axis).
+
+  Returns:
+    `(bytes per row, per-row random draws)`.
+  """
+  sizes = [_output_sizes(jax.make_jaxpr(fn)(
+      jax.ShapeDtypeStruct((b, *row.shape), row.dtype)).jaxpr)
+      for b in (2, 4)]
+  if len(sizes[0]) != len(sizes[1]):  # shape-dependent program: no claim
+    return 0, True
+  grow = [(name, (b - a) // 2)
+          for (name, a), (_, b) in zip(*sizes, strict=True)]
+  return (max([g for _, g in grow] + [0]),
+          any(name in _RANDOM_PRIMITIVES and g > 0 for name, g in grow))
+
+
+def micro_rows(chunk: int, row_bytes: int, cache_bytes: int) -> int:
+  """Rows per micro-batch: the largest divisor of `chunk` whose rows'
+  largest intermediate fits `cache_bytes` (at least 1).
+
+  >>> micro_rows(1024, 300_000, 8 << 20)   # ResNet-18 at 28x28: 16 rows
+  16
+  """
+  fit = max(1, cache_bytes // max(row_bytes, 1))
+  return max(d for d in range(1, chunk + 1) if chunk % d == 0 and d <= fit)
+
+
+def in_micro_batches(fn: Callable, x: jax.Array, batch_axes, *,
+                     cache_bytes: int | None):
+  """`fn(x)` for a batch `x [B, ...]` of independent rows, computed in
+  micro-batches sized by `micro_rows` with `lax.map` (bit-identical);
+  `fn(x)` itself when `cache_bytes` is None or `fn` draws per row.
+
+  Args:
+    fn: batch -> array or tuple of arrays.
+    x: `[B, ...]` rows.
+    batch_axes: the batch axis of each output (an int, or a tuple like
+      `fn`'s outputs), e.g. 1 for `[T, B, C]`.
+    cache_bytes: see `micro_rows`.
+  """
+  b = x.shape[0]
+  if cache_bytes is None:
+    return fn(x)
+  row_bytes, random_rows = row_footprint(
+      fn, jax.ShapeDtypeStruct(x.shape[1:], x.dtype))
+  micro = micro_rows(b, row_bytes, cache_bytes)
+  if random_rows or micro == b:
+    return fn(x)
+  out = lax.map(fn, x.reshape(b // micro, micro, *x.shape[1:]))
+
+  def join(leaf, axis):  # [steps, ..., micro (at axis + 1), ...] -> B
+    leaf = jnp.moveaxis(leaf, 0, axis)
+    return leaf.reshape(*leaf.shape[:axis], b, *leaf.shape[axis + 2:])
+
+  if isinstance(out, tuple):
+    return tuple(join(o, a) for o, a in zip(out, batch_axes, strict=True))
+  return join(out, batch_axes)
+
 
 def _probs_chunk(variables, x_all, idx, key, *, model: nn.Module,
-                 mc_samples: int):
-  x = x_all[idx]
-  if mc_samples == 0:
-    logits, _ = model.apply(variables, x, train=False, rngs=rngs_for(key))
-    return jax.nn.softmax(logits)[None]
+                 mc_samples: int, cache_bytes: int | None):
+  def probs(x):
+    if mc_samples == 0:
+      logits, _ = model.apply(variables, x, train=False, rngs=rngs_for(key))
+      return jax.nn.softmax(logits)[None]
 
-  def one_sample(t):
-    logits, _ = model.apply(variables, x, train=False, mc=True,
-                            rngs=rngs_for(jax.random.fold_in(key, t)))
-    return jax.nn.softmax(logits)
+    def one_sample(t):
+      logits, _ = model.apply(variables, x, train=False, mc=True,
+                              rngs=rngs_for(jax.random.fold_in(key, t)))
+      return jax.nn.softmax(logits)
 
-  return jax.vmap(one_sample)(jnp.arange(mc_samples))
+    return jax.vmap(one_sample)(jnp.arange(mc_samples))
 
-
-def _features_chunk(variables, x_all, idx, key, *, model: nn.Module):
-  _, features = model.apply(variables, x_all[idx], train=False,
-                            rngs=rngs_for(key))
-  return features
+  return in_micro_batches(probs, x_all[idx], 1,
+                          cache_bytes=cache_bytes)
 
 
-def _both_chunk(variables, x_all, idx, key, *, model: nn.Module):
-  logits, features = model.apply(variables, x_all[idx], train=False,
-                                 rngs=rngs_for(key))
-  return jax.nn.softmax(logits)[None], features
+def _features_chunk(variables, x_all, idx, key, *, model: nn.Module,
+                    cache_bytes: int | None):
+  def features(x):
+    return model.apply(variables, x, train=False, rngs=rngs_for(key))[1]
+
+  return in_micro_batches(features, x_all[idx], 0,
+                          cache_bytes=cache_bytes)
+
+
+def _both_chunk(variables, x_all, idx, key, *, model: nn.Module,
+                cache_bytes: int | None):
+  def both(x):
+    logits, features = model.apply(variables, x, train=False,
+                                   rngs=rngs_for(key))
+    return jax.nn.softmax(logits)[None], features
+
+  return in_micro_batches(both, x_all[idx], (1, 0),
+                          cache_bytes=cache_bytes)
+
+
+def default_cache_bytes() -> int | None:
+  """`CACHE_BYTES` on CPU; None (whole chunks) on accelerators, whose
+  throughput grows with the batch."""
+  return CACHE_BYTES if jax.default_backend() == "cpu" else None
 
 
 class Predictor(NamedTuple):
@@ -55,24 +180,36 @@ class Predictor(NamedTuple):
   both_chunk: Callable
 
 
+_AUTO = "auto"
+
+
 def make_predictor(model: nn.Module, *, mc_samples: int = 0,
-                   chunk: int = 1024) -> Predictor:
+                   chunk: int = 1024,
+                   cache_bytes: int | None | str = _AUTO) -> Predictor:
   """Builds the jitted chunk functions.
 
   Args:
     model: a backbone returning `(logits, features)`.
     mc_samples: T; 0 means one deterministic pass (dropout off), T >= 1
       means T MC-dropout samples.
-    chunk: rows per compiled call.
+    chunk: rows per compiled call (device memory and host transfers).
+    cache_bytes: what one micro-batch's largest intermediate may hold
+      (`in_micro_batches`); None computes whole chunks; "auto":
+      `default_cache_bytes()`.
   """
   if mc_samples < 0:
     raise ValueError(f"mc_samples must be >= 0, got {mc_samples}")
+  if cache_bytes == _AUTO:
+    cache_bytes = default_cache_bytes()
   return Predictor(
-      probs_chunk=jax.jit(functools.partial(_probs_chunk, model=model,
-                                            mc_samples=mc_samples)),
-      features_chunk=jax.jit(functools.partial(_features_chunk, model=model)),
+      probs_chunk=jax.jit(functools.partial(
+          _probs_chunk, model=model, mc_samples=mc_samples,
+          cache_bytes=cache_bytes)),
+      features_chunk=jax.jit(functools.partial(
+          _features_chunk, model=model, cache_bytes=cache_bytes)),
       chunk=chunk,
-      both_chunk=jax.jit(functools.partial(_both_chunk, model=model)),
+      both_chunk=jax.jit(functools.partial(
+          _both_chunk, model=model, cache_bytes=cache_bytes)),
   )
 
 

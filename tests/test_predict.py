@@ -116,3 +116,56 @@ def test_probs_and_features_in_one_pass_equal_two_passes(trained):
       feats, predict.features(predictor, variables, x, idx), rtol=1e-6,
       atol=1e-7)
   assert probs.shape == (1, 100, 4) and feats.shape == (100, 8)
+
+
+def test_row_footprint_counts_the_largest_per_row_intermediate():
+  w = jnp.ones((3, 50))
+
+  def dense(x):  # [B, 3] -> [B, 50]: 200 bytes a row
+    return jnp.tanh(x @ w).sum(axis=1)
+
+  row = jax.ShapeDtypeStruct((3,), jnp.float32)
+  assert predict.row_footprint(dense, row) == (200, False)
+  key = jax.random.key(0)
+  # A mask per row depends on the batch shape; one broadcast over the
+  # batch (MC dropout's) does not.
+  per_row = predict.row_footprint(
+      lambda x: x * jax.random.bernoulli(key, 0.5, x.shape), row)
+  shared = predict.row_footprint(
+      lambda x: x * jax.random.bernoulli(key, 0.5, (1, 3)), row)
+  assert per_row[1] and not shared[1]
+
+
+@pytest.mark.parametrize("chunk,row_bytes,cache,want", [
+    (1024, 300_000, 8 << 20, 16), (1024, 3_000, 8 << 20, 1024),
+    (12, 10, 35, 3), (7, 10, 35, 1), (6, 10**9, 1, 1)])
+def test_micro_rows_divide_the_chunk_and_fit_the_cache(chunk, row_bytes,
+                                                       cache, want):
+  assert predict.micro_rows(chunk, row_bytes, cache) == want
+
+
+@pytest.mark.parametrize("mc_samples", [0, 5])
+def test_micro_batches_equal_whole_chunks(trained, mc_samples):
+  # A tiny cache forces 1-row micro-batches; rows are independent, so only
+  # the rounding of batched matrix products may differ (as across chunk
+  # sizes).
+  model, variables, x = trained
+  key, idx = jax.random.key(3), np.arange(7, 97)
+  whole, micro = (predict.make_predictor(model, mc_samples=mc_samples,
+                                         chunk=48, cache_bytes=c)
+                  for c in (None, 1))
+  row = predict.row_footprint(
+      lambda b: model.apply(variables, b, train=False)[0],
+      jax.ShapeDtypeStruct(x.shape[1:], x.dtype))
+  assert predict.micro_rows(48, row[0], 1) == 1 and not row[1]
+  np.testing.assert_allclose(
+      predict.predict_probs(micro, variables, x, key, idx),
+      predict.predict_probs(whole, variables, x, key, idx),
+      rtol=1e-5, atol=1e-6)
+  for a, b in zip(predict.probs_and_features(micro, variables, x, key, idx),
+                  predict.probs_and_features(whole, variables, x, key, idx),
+                  strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+      predict.features(micro, variables, x, idx),
+      predict.features(whole, variables, x, idx), rtol=1e-5, atol=1e-6)
