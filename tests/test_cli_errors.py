@@ -24,15 +24,16 @@ FAILING_WRITES = os.path.join(REPO, "tests", "failing_writes")
 CASES = {
     # focus1: names
     "f1_dataset": ("focus1", ["--dataset", "nope"],
-                   "unknown dataset 'nope'; valid: cifar10"),
+                   "unknown dataset 'nope'; valid: ag_news, banking77, "
+                   "cifar10"),
     "f1_backbone": ("focus1", ["--backbone", "nope"],
-                    "unknown backbone 'nope'; valid: cnn"),
+                    "unknown backbone 'nope'; valid: bert, cnn"),
     "f1_acquisition": ("focus1", ["--acquisition", "entropi"],
                        "unknown acquisition 'entropi'; valid: badge"),
     "f1_schedule": ("focus1", ["--schedule", "foo"],
                     "unknown schedule 'foo'; valid: constant, cosine"),
     "f1_optimizer": ("focus1", ["--optimizer", "lbfgs"],
-                     "unknown optimizer 'lbfgs'; valid: adam, sgd"),
+                     "unknown optimizer 'lbfgs'; valid: adam, adamw, sgd"),
     "f1_pretrain": ("focus1", ["--pretrain", "simclr"],
                     "unknown pretraining 'simclr'; valid: none, deepcluster"),
     "f1_complexity": ("focus1", ["--complexity", "some"],
@@ -86,7 +87,7 @@ CASES = {
                            "holds no jaxdal run"),
     "f1_grid_name": ("focus1", ["--grid", "nope"],
                      "unknown grid 'nope' for focus1; valid: paper_images, "
-                     "smoke"),
+                     "paper_text, smoke"),
     "f1_grid_task": ("focus1", ["--grid", "smoke", "--task_index", "5",
                                 "--num_tasks", "2"],
                      "--task_index must be in [0, 2), got 5"),

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdal import acquisition, data, loop, models
+from jaxdal import acquisition, context, data, loop, models
 from jaxdal import predict as predict_lib
 
 TINY_TEXT = dict(
@@ -120,10 +120,24 @@ def test_query_pool_is_the_labeled_set_and_a_fresh_sample():
 
 def test_a_run_with_query_pool_acquires_from_its_samples(tmp_path):
   settings = loop.Settings.of(acquisition="entropy", query_pool=12,
-                              **{**TINY_TEXT, "rounds": 3})
+                              **TINY_TEXT)
   records = loop.run(settings, str(tmp_path), progress=False,
                      log=lambda _: None)
-  assert [r["labeled"] for r in records] == [8, 16, 24]
+  assert [r["labeled"] for r in records] == [8, 16]
+  # The sample of round 0, drawn as the loop documents its keys: the pool
+  # from fold_in(key(seed), 0), round r's key fold_in(fold_in(key(seed),
+  # 1), r), its query-pool stream context.QUERY_POOL.
+  ds = data.load(TINY_TEXT["dataset"], **TINY_TEXT["dataset_kwargs"])
+  root = jax.random.key(0)
+  pool = data.init_pool(jax.random.fold_in(root, 0), ds.y_train, initial=8,
+                        val_fraction=0.1, num_classes=ds.num_classes)
+  candidates = np.flatnonzero(np.asarray(pool.candidate))
+  sample = loop.query_candidates(
+      candidates, np.asarray(data.available(pool))[candidates], 12,
+      jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(root, 1), 0),
+                         context.QUERY_POOL))
+  assert len(sample) == 8 + 12
+  assert set(records[0]["acquired"]) <= set(sample.tolist())
   with pytest.raises(ValueError, match="query_pool 4 is smaller than "
                                        "acquire 8"):
     loop.run(settings.replace(query_pool=4), str(tmp_path / "x"),

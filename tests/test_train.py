@@ -100,7 +100,7 @@ def test_fit_is_deterministic(setup):
 
 
 def test_unknown_optimizer():
-  with pytest.raises(ValueError, match="valid: adam, sgd"):
+  with pytest.raises(ValueError, match="valid: adam, adamw, sgd"):
     optim.make_optimizer("lbfgs", learning_rate=1.0)
 
 

@@ -28,8 +28,8 @@ def focus1(args, env, **kwargs):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["--dataset", "cifar11"], "valid: cifar10, digits, fashion_mnist"),
-    (["--backbone", "resnet7"], "valid: cnn"),
+    (["--dataset", "cifar11"], "valid: ag_news, banking77, cifar10"),
+    (["--backbone", "resnet7"], "valid: bert, cnn"),
     (["--acquisition", "entropi"], "valid: badge, bald, batchbald"),
     (["--acquire", "-5"], "acquire must be a positive integer, got -5"),
     (["--acquire", "100000"], "pool holds"),
