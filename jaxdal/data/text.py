@@ -18,6 +18,7 @@ vocabulary shipped with all-MiniLM-L6-v2, also that of bert-base-uncased
 and distilbert-base-uncased); the loop passes the backbone's own.
 """
 
+import contextlib
 import functools
 import glob
 import html
@@ -168,6 +169,20 @@ def reuters_tm(*, tokenizer: str = "minilm", max_length: int = 128,
       tokenizer=tokenizer, max_length=max_length)
 
 
+@contextlib.contextmanager
+def _hub_offline():
+  """`datasets` and `huggingface_hub` in offline mode for a cached read
+  (else they ask the hub for updates first, retrying without network)."""
+  import datasets
+  import huggingface_hub.constants as hub_constants
+  before = datasets.config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE
+  datasets.config.HF_HUB_OFFLINE = hub_constants.HF_HUB_OFFLINE = True
+  try:
+    yield
+  finally:
+    datasets.config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE = before
+
+
 class HFText:
   """How one Hugging Face dataset becomes a text classification task.
 
@@ -221,7 +236,8 @@ class HFText:
     if saved and os.path.isdir(saved):
       d = datasets.load_from_disk(saved)
     else:
-      d = datasets.load_dataset(self.repo, self.config)
+      with contextlib.nullcontext() if download else _hub_offline():
+        d = datasets.load_dataset(self.repo, self.config)
     return d["train"], d[self.test_split]
 
   def __call__(self, *, tokenizer: str = "minilm", max_length: int = 128,

@@ -101,3 +101,26 @@ def test_hf_datasets_load_from_saved_folders(tmp_path):
       ds.x_train[1], data.tokenize(["what?"], pairs=["oil."],
                                    max_length=12)[0])
   assert ds.x_train[:, 2].any()  # the second sentences' token types
+
+
+def test_cached_hf_datasets_are_read_offline(tmp_path, monkeypatch):
+  datasets = pytest.importorskip("datasets")
+  import huggingface_hub.constants as hub_constants
+  monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path))
+  os.makedirs(tmp_path / "PolyAI___banking77")  # what the cache holds
+  monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+  monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
+  calls = []
+
+  def fake_load_dataset(repo, config):
+    calls.append((repo, config, datasets.config.HF_HUB_OFFLINE,
+                  hub_constants.HF_HUB_OFFLINE))
+    split = datasets.Dataset.from_dict({"text": ["card lost", "top up"],
+                                        "label": [3, 76]})
+    return datasets.DatasetDict({"train": split, "test": split})
+
+  monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+  ds = data.load("banking77", max_length=8)
+  assert calls == [("PolyAI/banking77", None, True, True)]
+  assert ds.num_classes == 77 and ds.y_train.tolist() == [3, 76]
+  assert not datasets.config.HF_HUB_OFFLINE  # restored
