@@ -73,11 +73,16 @@ def resolve(path_or_hub_id: str, *, download: bool | None = None) -> str:
   download = downloads_allowed() if download is None else download
   import huggingface_hub  # Only hub ids need it.
   from huggingface_hub.errors import LocalEntryNotFoundError
-  try:
+
+  def snapshot(local: bool) -> str:
     return huggingface_hub.snapshot_download(
-        path_or_hub_id, allow_patterns=list(PATTERNS),
-        local_files_only=not download)
+        path_or_hub_id, allow_patterns=list(PATTERNS), local_files_only=local)
+
+  try:  # The cache first: a cached checkpoint never touches the network.
+    return snapshot(local=True)
   except LocalEntryNotFoundError:
+    if download:
+      return snapshot(local=False)
     raise CheckpointNotFoundError(
         f"checkpoint {path_or_hub_id!r} is not in the Hugging Face cache and "
         f"downloads are off (HF_HUB_OFFLINE=1); run once with network and "

@@ -250,3 +250,24 @@ def test_bad_configs_name_the_value_and_the_choices():
     tf.config_from_hf({"model_type": "t5"})
   with pytest.raises(ValueError, match=r"packed tokens \[B, 3, L\]"):
     tf.split_tokens(jnp.zeros((2, 8)))
+
+
+def test_a_cached_hub_id_is_read_without_the_network(tmp_path, monkeypatch):
+  import huggingface_hub
+  import huggingface_hub.constants as hub_constants
+  repo = tmp_path / "models--jaxdal-test--tiny"
+  (repo / "refs").mkdir(parents=True)
+  (repo / "refs" / "main").write_text("abc123")
+  (repo / "snapshots" / "abc123").mkdir(parents=True)
+  (repo / "snapshots" / "abc123" / "config.json").write_text("{}")
+  monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
+  fetch = huggingface_hub.snapshot_download
+
+  def cache_only(*args, local_files_only, **kwargs):
+    assert local_files_only, "the network was asked"
+    return fetch(*args, local_files_only=True, cache_dir=str(tmp_path),
+                 **kwargs)
+
+  monkeypatch.setattr(huggingface_hub, "snapshot_download", cache_only)
+  folder = hub.resolve("jaxdal-test/tiny", download=True)
+  assert folder == str(repo / "snapshots" / "abc123")
