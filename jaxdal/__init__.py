@@ -1,7 +1,9 @@
 """jaxdal: deep active learning with architecture optimisation in JAX/Flax.
 
-Layers (see DESIGN.md): `registry`, `acquisition` (pure jnp), `models`
-(Linen backbones), `archopt` (methods), `data` (sources, pool, batching),
+Layers (see DESIGN.md): `registry`, `hub` (where checkpoints and
+tokenizers come from), `acquisition` (pure jnp), `models` (Linen
+backbones, text encoders), `archopt` (methods), `data` (sources, text,
+pool, batching),
 `optim` and `losses`, `train` (the epoch loop), `predict` (the only model ->
 array bridge), `settings`, `workdir`, `modes`, `context` and `loop` (rounds),
 `checkpoint` (Orbax), `metrics`, `plots`.
@@ -15,10 +17,10 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("acquisition", "archopt", "checkpoint", "complexity",
-               "console", "context", "data", "diagnostics", "loop", "losses",
-               "metrics", "models", "modes", "optim", "plots", "predict",
-               "pretrain", "registry", "seeds", "settings", "stopping",
-               "train", "workdir")
+               "console", "context", "data", "diagnostics", "hub", "loop",
+               "losses", "metrics", "models", "modes", "optim", "plots",
+               "predict", "pretrain", "registry", "seeds", "settings",
+               "stopping", "train", "workdir")
 _FROM_LOOP = ("Settings", "WorkdirError", "run")
 
 __all__ = [*_FROM_LOOP, *_SUBMODULES]

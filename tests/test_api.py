@@ -28,8 +28,10 @@ def test_importing_the_package_loads_no_framework():
 @pytest.mark.parametrize("package,names", [
     ("jaxdal.acquisition", ["entropy", "bald", "badge", "kcenter_greedy",
                             "batchbald", "top_k", "get", "register"]),
-    ("jaxdal.data", ["load", "init_pool", "acquire", "write_array_record"]),
-    ("jaxdal.models", ["BACKBONES", "build", "CNN", "ResNet", "VGG", "MLP"]),
+    ("jaxdal.data", ["load", "init_pool", "acquire", "write_array_record",
+                     "tokenize", "synthetic_text"]),
+    ("jaxdal.models", ["BACKBONES", "build", "CNN", "ResNet", "VGG", "MLP",
+                       "TextClassifier", "load_pretrained"]),
     ("jaxdal.archopt", ["METHODS", "MODES", "build", "Method", "SearchMethod",
                         "register"]),
 ])
