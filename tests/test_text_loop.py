@@ -142,3 +142,29 @@ def test_a_run_with_query_pool_acquires_from_its_samples(tmp_path):
                                        "acquire 8"):
     loop.run(settings.replace(query_pool=4), str(tmp_path / "x"),
              progress=False, log=lambda _: None)
+
+
+@pytest.mark.slow
+def test_minilm_on_reuters_tm_runs_offline_with_varying_mc_dropout(
+    tmp_path):
+  # The acceptance run, shortened: the real MiniLM on the real articles.
+  settings = loop.Settings.of(
+      dataset="reuters_tm", dataset_kwargs={"max_length": 32},
+      backbone="minilm", acquisition="bald", rounds=2, initial=4, acquire=4,
+      batch_size=4, max_epochs=2, patience=2, target_train_accuracy=None,
+      optimizer="adamw", learning_rate=1e-4, weight_decay=0.01,
+      schedule="warmup_linear", mc_samples=3, chunk=64, complexity="none")
+  records = loop.run(settings, str(tmp_path), progress=False,
+                     log=lambda _: None)
+  assert [r["labeled"] for r in records] == [4, 8]
+  assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in records)
+  ds = data.load("reuters_tm", max_length=32)
+  model = models.build("minilm", 2)
+  variables = model.init({"params": jax.random.key(0)},
+                         jnp.asarray(ds.x_train[:1]))
+  predictor = predict_lib.make_predictor(model, mc_samples=3, chunk=64)
+  probs = np.asarray(predict_lib.predict_probs(
+      predictor, variables, jnp.asarray(ds.x_train), jax.random.key(1),
+      np.arange(8)))
+  assert probs.shape == (3, 8, 2)
+  assert (probs.std(axis=0).max(axis=-1) > 1e-4).all()
