@@ -14,9 +14,12 @@ class Dataset(NamedTuple):
 
   Attributes:
     name: registry name of the source.
-    x_train: `[N, H, W, C]` float32, standardised with train statistics.
+    x_train: `[N, H, W, C]` float32, standardised with train statistics
+      (images), or int32 packed tokens `[N, 3, L]` (text: ids, attention
+      mask, token types; `data/text.py`).
     y_train: `[N]` int32 labels in `[0, num_classes)`.
-    x_test: `[M, H, W, C]` float32, standardised like `x_train`.
+    x_test: `[M, H, W, C]` float32, standardised like `x_train` (or
+      `[M, 3, L]` tokens).
     y_test: `[M]` int32 labels.
     num_classes: number of classes C.
   """
@@ -29,7 +32,7 @@ class Dataset(NamedTuple):
 
   @property
   def input_shape(self) -> tuple[int, ...]:
-    """`(H, W, C)` of one example."""
+    """`(H, W, C)` of one image, `(3, L)` of one text."""
     return tuple(self.x_train.shape[1:])
 
 

@@ -73,8 +73,8 @@ def text_dataset(name: str, train: tuple, test: tuple, num_classes: int, *,
   return Dataset(name, x_train, y_train, x_test, y_test, int(num_classes))
 
 
-# Topic words of synthetic_text's classes (class c uses list c mod 6) and
-# the filler words every class shares.
+# Topic words of synthetic_text's classes (class c uses list c) and the
+# filler words every class shares.
 _TOPICS = (
     "goal match team season coach league score player",
     "oil price barrel crude opec energy supply refinery",
