@@ -43,12 +43,15 @@ def _blocks(n: int, chunk: int):
 
 
 def _padded(a: np.ndarray, rows: int, fill=0):
-  """`a` (host, any row count <= rows) as a device array of `rows` rows."""
+  """`a` (host, any row count <= rows) as a device array of `rows` rows.
+
+  A full block is handed over without a copy where the backend can alias
+  host memory (XLA:CPU does, memory-mapped pages included)."""
   a = np.asarray(a)
   if a.shape[0] < rows:
     pad = np.full((rows - a.shape[0], *a.shape[1:]), fill, a.dtype)
     a = np.concatenate([a, pad])
-  return jnp.asarray(a)
+  return jax.device_put(a, may_alias=True)
 
 
 @jax.jit
@@ -70,14 +73,13 @@ def _nearest_in(x, sq, y, sq_y, valid_y):
 
 @jax.jit
 def _update(x, sq, min_sq, open_, index, c, sq_c):
-  """One block of a greedy pick: new running minimum `[B]` and the block's
-  best open row `(score, index)`, lowest index on ties."""
+  """One block of a greedy pick: new running minimum `[B]`, the block's
+  best open row `(score, index)` (lowest index on ties) and its largest
+  running distance."""
   dot = jnp.dot(x.astype(jnp.float32), c, precision=lax.Precision.HIGHEST)
   min_sq = jnp.minimum(min_sq, jnp.maximum(sq + sq_c - 2.0 * dot, 0.0))
-  score = jnp.where(open_, min_sq, -jnp.inf)
-  best = jnp.max(score)
-  at = jnp.min(jnp.where(score == best, index, jnp.iinfo(jnp.int32).max))
-  return min_sq, best, at
+  best, at = _best_open(min_sq, open_, index)
+  return min_sq, best, at, jnp.max(min_sq)
 
 
 @jax.jit
@@ -86,6 +88,11 @@ def _best_open(min_sq, open_, index):
   best = jnp.max(score)
   return best, jnp.min(jnp.where(score == best, index,
                                  jnp.iinfo(jnp.int32).max))
+
+
+@jax.jit
+def _close(open_, index, j):
+  return open_ & (index != j)
 
 
 class _Layout(NamedTuple):
@@ -127,59 +134,57 @@ def _grouped_layout(features: np.ndarray, block: int, key: jax.Array,
 
 def _greedy(layout: _Layout, labeled: np.ndarray, available: np.ndarray,
             k: int, chunk: int, prune: bool) -> tuple[np.ndarray, int]:
-  """k-center greedy over `layout`'s blocks; `(picks [k], rows read)`."""
+  """k-center greedy over `layout`'s blocks; `(picks [k], rows read)`.
+
+  The device keeps O(N) scalars per row (|x|^2, running distance, open,
+  index) and one `[chunk, D]` block of features at a time.
+  """
   x_host, order = layout.features, layout.order
   n, d = x_host.shape
   starts = list(_blocks(n, chunk))
+  big = np.iinfo(np.int32).max
+  sq = [_sq_norms(_padded(x_host[s:e], chunk)) for s, e in starts]
   lab_pos = np.flatnonzero(labeled[order])
-  sq = np.empty(n, np.float32)
-  for s, e in starts:
-    sq[s:e] = np.asarray(_sq_norms(_padded(x_host[s:e], chunk)))[: e - s]
-  min_sq = np.full(n, np.inf, np.float32)
+  min_sq = [jnp.full((chunk,), jnp.inf, jnp.float32) for _ in starts]
   for ls in range(0, len(lab_pos), chunk):
     rows = lab_pos[ls:ls + chunk]
     y = _padded(x_host[rows], chunk)
-    sq_y = _padded(sq[rows], chunk)
+    sq_y = _sq_norms(y)
     valid = _padded(np.ones(len(rows), bool), chunk, False)
-    for s, e in starts:
-      near = np.asarray(_nearest_in(_padded(x_host[s:e], chunk),
-                                    _padded(sq[s:e], chunk), y, sq_y,
-                                    valid))[: e - s]
-      min_sq[s:e] = np.minimum(min_sq[s:e], near)
-  open_ = np.asarray(available, bool)[order].copy()
-  index = order.astype(np.int32)
-  # Per block: centroid, radius, largest |x|^2 and running distance, and
-  # its best open row.
-  cent = np.zeros((len(starts), d), np.float32)
-  radius_sq = np.zeros(len(starts), np.float32)
-  sq_max = np.zeros(len(starts), np.float32)
-  best = np.full(len(starts), -np.inf, np.float32)
-  best_at = np.zeros(len(starts), np.int64)
-  for b, (s, e) in enumerate(starts):
-    if prune:
+    for b, (s, e) in enumerate(starts):
+      near = _nearest_in(_padded(x_host[s:e], chunk), sq[b], y, sq_y, valid)
+      min_sq[b] = jnp.minimum(min_sq[b], near)
+  open_h = np.asarray(available, bool)[order]
+  open_ = [_padded(open_h[s:e], chunk, False) for s, e in starts]
+  index = [_padded(order[s:e].astype(np.int32), chunk, big)
+           for s, e in starts]
+  tops = [_best_open(m, o, i) for m, o, i in zip(min_sq, open_, index,
+                                                 strict=True)]
+  best = np.array([float(t[0]) for t in tops], np.float32)
+  best_at = np.array([int(t[1]) for t in tops], np.int64)
+  if prune:
+    # Per block: centroid, radius, largest |x|^2 and running distance.
+    cent = np.zeros((len(starts), d), np.float32)
+    radius_sq = np.zeros(len(starts), np.float32)
+    for b, (s, e) in enumerate(starts):
       x = np.asarray(x_host[s:e], np.float32)
       cent[b] = x.mean(axis=0)
       radius_sq[b] = ((x - cent[b]) ** 2).sum(axis=1).max()
-      sq_max[b] = sq[s:e].max()
-    v, at = _best_open(_padded(min_sq[s:e], chunk),
-                       _padded(open_[s:e], chunk, False),
-                       _padded(index[s:e], chunk,
-                               np.iinfo(np.int32).max))
-    best[b], best_at[b] = float(v), int(at)
+    sq_max = np.array([float(v.max()) for v in sq], np.float32)
+    block_max = np.array([float(v.max()) for v in min_sq], np.float32)
+    cent_d = jnp.asarray(cent)
+    cent_sq = _sq_norms(cent_d)
   pos_of = np.empty(n, np.int64)
   pos_of[order] = np.arange(n)
-  block_max = np.array([min_sq[s:e].max() for s, e in starts], np.float32)
-  cent_d = jnp.asarray(cent)
-  cent_sq = _sq_norms(cent_d)
   chosen, reads = np.zeros(k, np.int32), 0
   for i in range(k):
-    top = best.max()
-    j = int(best_at[best == top].min())  # lowest dataset index on ties
+    j = int(best_at[best == best.max()].min())  # lowest index on ties
     chosen[i] = j
     p = pos_of[j]
-    open_[p] = False
+    home = p // chunk
+    open_[home] = _close(open_[home], index[home], j)
     c = jnp.asarray(np.asarray(x_host[p], np.float32))
-    sq_c = jnp.float32(sq[p])
+    sq_c = sq[home][p - starts[home][0]]
     if prune:
       # Row r of block b is at least |c - m_b| - R_b from c; the block
       # cannot improve if that clears its largest running distance (with
@@ -192,19 +197,18 @@ def _greedy(layout: _Layout, labeled: np.ndarray, available: np.ndarray,
       need = ~((gap > 0) & (gap * gap >= block_max + margin))
     else:
       need = np.ones(len(starts), bool)
-    need[p // chunk] = True  # the pick leaves its block's open rows
+    need[home] = True  # the pick leaves its block's open rows
+    updated = []
     for b in np.flatnonzero(need):
       s, e = starts[b]
-      new, v, at = _update(_padded(x_host[s:e], chunk),
-                           _padded(sq[s:e], chunk),
-                           _padded(min_sq[s:e], chunk),
-                           _padded(open_[s:e], chunk, False),
-                           _padded(index[s:e], chunk,
-                                   np.iinfo(np.int32).max), c, sq_c)
-      min_sq[s:e] = np.asarray(new)[: e - s]
-      block_max[b] = min_sq[s:e].max()
-      best[b], best_at[b] = float(v), int(at)
+      min_sq[b], v, at, top = _update(_padded(x_host[s:e], chunk), sq[b],
+                                      min_sq[b], open_[b], index[b], c, sq_c)
+      updated.append((b, v, at, top))
       reads += e - s
+    for b, v, at, top in jax.device_get(updated):
+      best[b], best_at[b] = v, at
+      if prune:
+        block_max[b] = top
   return chosen, reads
 
 
@@ -255,6 +259,7 @@ def kcenter_greedy(features: np.ndarray, labeled: np.ndarray, k: int,
     raise ValueError(f"labeled and available must have shape ({n},), got "
                      f"{labeled.shape} and {available.shape}")
   check_budget(k, available)
+  chunk = min(chunk, -(-n // 8) * 8)
   if prune == "auto":
     prune = _prune_pays(features, labeled, available, k, chunk, sample)
   if prune and n > chunk:
@@ -301,33 +306,39 @@ def _badge_parts(probs, features):
 
 
 @jax.jit
-def _badge_update(r, h, g2, min_sq, rj, hj, g2j):
-  d = g2 + g2j - 2.0 * (r @ rj) * (h @ hj)
-  return jnp.minimum(min_sq, jnp.maximum(d, 0.0))
+def _badge_step(r, h, g2, min_sq, open_, index, rj, hj, g2j, key):
+  """One block of a BADGE pick: the running minimum after centre j, and
+  the block's Gumbel-max candidate for the next draw ∝ that minimum
+  (`(value, index)`), plus the block's total open weight."""
+  d = g2 + g2j - 2.0 * (r @ rj) * (h.astype(jnp.float32) @ hj)
+  min_sq = jnp.minimum(min_sq, jnp.maximum(d, 0.0))
+  weights = jnp.where(open_, min_sq, 0.0)
+  value = (jnp.where(weights > 0, jnp.log(weights), -jnp.inf)
+           + jax.random.gumbel(key, weights.shape))
+  at = jnp.argmax(value)
+  return min_sq, value[at], index[at], weights.sum()
 
 
 @jax.jit
-def _gumbel_pick(key, weights, open_, index, uniform):
-  """The block's candidate of a categorical draw ∝ weights over open rows
-  (uniform over open rows when every weight in the pool is 0, `uniform`):
-  `(value, index)`, as `jax.random.categorical` draws (Gumbel-max)."""
-  logits = jnp.where(weights > 0, jnp.log(weights), -jnp.inf)
-  logits = jnp.where(uniform, jnp.where(open_, 0.0, -jnp.inf), logits)
-  value = logits + jax.random.gumbel(key, weights.shape)
+def _uniform_pick(open_, index, key):
+  """The block's Gumbel-max candidate of a uniform draw over open rows."""
+  value = (jnp.where(open_, 0.0, -jnp.inf)
+           + jax.random.gumbel(key, open_.shape))
   at = jnp.argmax(value)
   return value[at], index[at]
 
 
 def badge(probs: np.ndarray, features: np.ndarray, k: int, key: jax.Array,
           available: np.ndarray, *, chunk: int = 65536) -> np.ndarray:
-  """BADGE over host arrays, one block on the device at a time.
+  """BADGE over host arrays, one block of features on the device at a time.
 
   k-means++ seeding on the factorised gradient embedding, as
   `jaxdal.acquisition.badge`: first centre the available row of largest
   |g|, then draws ∝ the squared distance to the nearest centre, each by
   the Gumbel-max trick block by block (pick i, block b: key
   `fold_in(fold_in(key, i), b)`; with one block, `fold_in(key, i)` itself,
-  which is the in-memory draw exactly).
+  which is the in-memory draw exactly). Each pick reads the features once.
+  The device keeps `[N, C]` residuals and O(N) scalars.
 
   Args:
     probs: `[N, C]` host probabilities (for MC samples, their mean).
@@ -346,53 +357,46 @@ def badge(probs: np.ndarray, features: np.ndarray, k: int, key: jax.Array,
     raise ValueError(f"probs, features and available need {n} rows, got "
                      f"{probs.shape[0]}, {n} and {available.shape[0]}")
   check_budget(k, available)
+  chunk = min(chunk, n)
   starts = list(_blocks(n, chunk))
   single = len(starts) == 1
-
-  def parts(s, e):
-    return _badge_parts(_padded(probs[s:e], chunk),
-                        _padded(features[s:e], chunk))
-
-  g2 = np.empty(n, np.float32)
+  r, g2 = [], []
   for s, e in starts:
-    g2[s:e] = np.asarray(parts(s, e)[2])[: e - s]
-  first = int(np.argmax(np.where(available, g2, -np.inf)))
-  open_ = available.copy()
-  min_sq = np.full(n, np.inf, np.float32)
+    rb, _, g2b = _badge_parts(_padded(probs[s:e], chunk),
+                              _padded(features[s:e], chunk))
+    r.append(rb)
+    g2.append(g2b)
+  open_ = [_padded(available[s:e], chunk, False) for s, e in starts]
+  index = [_padded(np.arange(s, e, dtype=np.int32), chunk, -1)
+           for s, e in starts]
+  g2_host = np.concatenate([np.asarray(v)[: e - s]
+                            for v, (s, e) in zip(g2, starts, strict=True)])
+  j = int(np.argmax(np.where(available, g2_host, -np.inf)))
+  min_sq = [jnp.full((chunk,), jnp.inf, jnp.float32) for _ in starts]
   chosen = np.zeros(k, np.int32)
-  j = first
   for i in range(k):
     chosen[i] = j
-    open_[j] = False
+    home = j // chunk
+    open_[home] = _close(open_[home], index[home], j)
     if i == k - 1:
       break
     rj, hj, g2j = (a[0] for a in _badge_parts(
         jnp.asarray(np.asarray(probs[j:j + 1])),
         jnp.asarray(np.asarray(features[j:j + 1]))))
     key_i = jax.random.fold_in(key, i + 1)
-    weights_total = 0.0
-    for s, e in starts:
-      r, h, g2b = parts(s, e)
-      new = np.asarray(_badge_update(r, h, g2b, _padded(min_sq[s:e], chunk),
-                                     rj, hj, g2j))[: e - s]
-      min_sq[s:e] = new
-      weights_total += float(np.where(open_[s:e], new, 0.0).sum())
-    best, best_at = -np.inf, -1
+    keys = [key_i if single else jax.random.fold_in(key_i, b)
+            for b in range(len(starts))]
+    found = []
     for b, (s, e) in enumerate(starts):
-      w = np.where(open_[s:e], min_sq[s:e], 0.0).astype(np.float32)
-      if single:  # exactly the in-memory draw
-        v, at = _gumbel_pick(key_i, jnp.asarray(w), jnp.asarray(open_[s:e]),
-                             jnp.arange(s, e, dtype=jnp.int32),
-                             weights_total == 0)
-      else:
-        v, at = _gumbel_pick(jax.random.fold_in(key_i, b),
-                             _padded(w, chunk), _padded(open_[s:e], chunk,
-                                                        False),
-                             _padded(np.arange(s, e, dtype=np.int32), chunk,
-                                     -1), weights_total == 0)
-      if float(v) > best:
-        best, best_at = float(v), int(at)
-    j = best_at
+      min_sq[b], v, at, total = _badge_step(
+          r[b], _padded(features[s:e], chunk), g2[b], min_sq[b], open_[b],
+          index[b], rj, hj, g2j, keys[b])
+      found.append((v, at, total))
+    found = jax.device_get(found)
+    if sum(float(t) for _, _, t in found) == 0:  # every distance is 0
+      found = jax.device_get([(*_uniform_pick(o, ix, kb), 0.0) for o, ix, kb
+                              in zip(open_, index, keys, strict=True)])
+    j = int(max(found, key=lambda f: f[0])[1])
   return chosen
 
 
