@@ -1,23 +1,39 @@
 """Counting XLA compilations, to check that rounds reuse compiled steps."""
 
+import collections
+
 import jax
 
 _BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 _count = 0
+_by_function: collections.Counter = collections.Counter()
 _registered = False
 
 
 def _on_duration(event: str, duration: float, **kwargs) -> None:
-  del duration, kwargs
+  del duration
   global _count
   if event == _BACKEND_COMPILE_EVENT:
     _count += 1
+    _by_function[kwargs.get("fun_name", "?")] += 1
 
 
-def compilations() -> int:
-  """Number of backend compilations in this process since the first call."""
+def _register() -> None:
   global _registered
   if not _registered:
     jax.monitoring.register_event_duration_secs_listener(_on_duration)
     _registered = True
+
+
+def compilations() -> int:
+  """Number of backend compilations in this process since the first call."""
+  _register()
   return _count
+
+
+def compilations_by_function() -> dict[str, int]:
+  """Backend compilations per compiled function's name (`train_step`,
+  `_probs_chunk`, ...) in this process since the first call to this module;
+  subtract two snapshots to count an interval."""
+  _register()
+  return dict(_by_function)
