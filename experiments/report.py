@@ -85,6 +85,75 @@ def complexity_markdown(curves, complexity) -> list[str]:
   return lines + [""]
 
 
+def _mean_sd(values) -> str:
+  """`"81.2 ± 1.3"`: mean and sample standard deviation, in points."""
+  values = 100 * np.asarray(values, float)
+  sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+  return f"{values.mean():.1f} ± {sd:.1f}"
+
+
+def accuracy_markdown(curves) -> list[str]:
+  """Test accuracy per architecture at each labeled-set size, mean ± sd over
+  all its runs (acquisitions x seeds): architectures at equal labels."""
+  lines = ["## Test accuracy by architecture", "",
+           "Mean ± standard deviation (points) over every run of the group "
+           "(all acquisitions and seeds), at the rounds they all have "
+           "(-: not every run has reached it).", ""]
+  by_data: dict = {}
+  for group, by_acq in curves.items():
+    runs = [curve for by_seed in by_acq.values()
+            for curve in by_seed.values()]
+    by_data.setdefault((group[0], group[3]), []).append((group, runs))
+  for (dataset, initial), groups in sorted(by_data.items(), key=str):
+    sizes = max((c[0] for _, runs in groups for c in runs), key=len)
+    lines += [f"{dataset}, initial {initial}:", "",
+              "| architecture | runs | " + " | ".join(
+                  str(int(x)) for x in sizes) + " |",
+              "|---|---|" + "---|" * len(sizes)]
+    for group, runs in sorted(groups, key=str):
+      n = min(len(c[1]) for c in runs)
+      accs = np.stack([np.asarray(c[1][:n], float) for c in runs])
+      cells = [_mean_sd(accs[:, i]) if i < n else "-"
+               for i in range(len(sizes))]
+      lines.append(f"| {plots.group_title(group)} | {len(runs)} | "
+                   + " | ".join(cells) + " |")
+    lines.append("")
+  return lines
+
+
+def architecture_markdown(runs) -> list[str]:
+  """The inferred architecture of optimised networks over the rounds:
+  expected depth and total active filters, mean over the group's runs
+  (groups whose architecture never changes, the fixed networks, left
+  out)."""
+  by_group: dict = {}
+  for run in runs:
+    rows = [(r["labeled"], r.get("architecture") or {})
+            for r in sorted(run.records, key=lambda r: r["round"])]
+    if all("active_filters" in a for _, a in rows) and rows:
+      by_group.setdefault(metrics.group_key(run), []).append(
+          [(size, a.get("depth", np.nan), float(sum(a["active_filters"])))
+           for size, a in rows])
+  table = []
+  for group, members in sorted(by_group.items(), key=str):
+    shapes = {row[1:] for m in members for row in m}
+    if len(shapes) == 1:
+      continue
+    for i in range(min(len(m) for m in members)):
+      depth = np.mean([m[i][1] for m in members])
+      table.append(f"| {plots.group_title(group)} | {len(members)} | "
+                   f"{members[0][i][0]} | {_fmt(depth, 2)} | "
+                   f"{np.mean([m[i][2] for m in members]):.1f} |")
+  if not table:
+    return []
+  return ["## Inferred architecture over the rounds", "",
+          "Expected depth (layers with an active unit; n/a where the method "
+          "does not infer depth) and total active filters (sum over "
+          "layers), mean over the group's runs; rows: labeled examples.", "",
+          "| architecture | runs | labeled | depth | active filters |",
+          "|---|---|---|---|---|", *table, ""]
+
+
 def summary_markdown(runs, curves, figures, complexity=None,
                      skipped=()) -> str:
   """The Markdown summary: runs, incompleteness, tables, figure links."""
@@ -96,7 +165,8 @@ def summary_markdown(runs, curves, figures, complexity=None,
   lines += [f"- {n}" for n in notes] if notes else ["none"]
   lines += ["", "## Normalised AUC and mean gain over random", "",
             "| group | acquisition | seeds | rounds | AUC | gain (points) "
-            "| labeling efficiency |", "|---|---|---|---|---|---|---|"]
+            "| labeling efficiency | final accuracy (± sd over seeds) |",
+            "|---|---|---|---|---|---|---|---|"]
   auc_table: dict = {}
   for group, by_acq in sorted(curves.items(), key=str):
     for acq, by_seed in sorted(by_acq.items()):
@@ -109,7 +179,7 @@ def summary_markdown(runs, curves, figures, complexity=None,
         le = float(np.nanmean(les)) if np.isfinite(les).any() else None
       lines.append(f"| {plots.group_title(group)} | {acq} | {len(by_seed)} | "
                    f"{len(sizes)} | {_fmt(auc)} | {_fmt(gain, 2)} | "
-                   f"{_fmt(le)} |")
+                   f"{_fmt(le)} | {_mean_sd(accs[:, -1])} |")
   lines += ["", "## Spread of performance (max - min accuracy, points, "
             "mean over rounds)", ""]
   for over in ("acquisition", "architecture"):
@@ -144,7 +214,8 @@ def summary_markdown(runs, curves, figures, complexity=None,
       rows += 1
   if not rows:
     lines.append("| (needs two architectures on the same data) | | | | |")
-  lines += [""] + complexity_markdown(curves, complexity or {})
+  lines += [""] + accuracy_markdown(curves) + architecture_markdown(runs)
+  lines += complexity_markdown(curves, complexity or {})
   lines += ["## Figures", ""]
   lines += [f"- [{os.path.basename(f)}]({os.path.basename(f)})"
             for f in figures]

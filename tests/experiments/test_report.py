@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from experiments import report
-from jaxdal import loop
+from jaxdal import loop, metrics
 from tests.conftest import REPO
 
 GRID = dict(dataset="synthetic",
@@ -45,7 +45,12 @@ def test_every_figure_and_the_summary(grid, tmp_path):
     assert os.path.getsize(path) > 1000
   summary = (out / "summary.md").read_text()
   assert "## Incomplete runs\n\nnone" in summary
-  assert summary.count("| synthetic / cnn") == 6  # 2 x 3 AUC rows
+  auc, rest = summary.split("## Spread")
+  assert auc.count("| synthetic / cnn") == 6  # 2 x 3 AUC rows
+  # One accuracy row per architecture; fixed networks have no architecture
+  # table.
+  assert rest.count("| synthetic / cnn") == 2
+  assert "## Inferred architecture" not in summary
   assert "| synthetic (init 9, pretrain none) | cnn1/joint | cnn5/joint | 3 |" \
       in summary
   # Two architectures are too few groups for a rank correlation.
@@ -94,3 +99,36 @@ def test_empty_or_foreign_directory_fails_clearly(make, tmp_path,
   assert out.returncode == 2
   lines = out.stderr.strip().splitlines()
   assert len(lines) == 1 and "no jaxdal runs" in lines[0]
+
+
+def test_accuracy_table_gives_mean_and_sd_over_all_runs_of_a_group():
+  sizes = [10, 20]
+  curves = {("d", "cnn5/joint", "none", 10): {
+      "random": {0: (sizes, [0.5, 0.9]), 1: (sizes, [0.6, 0.9])},
+      "entropy": {0: (sizes, [0.7, 0.9]), 1: (sizes, [0.8, 0.9])}}}
+  table = "\n".join(report.accuracy_markdown(curves))
+  # [50, 60, 70, 80]: mean 65, sd sqrt(500 / 3) = 12.91; [90] x 4: sd 0.
+  assert "| architecture | runs | 10 | 20 |" in table
+  assert "| d / cnn5/joint (init 10) | 4 | 65.0 ± 12.9 | 90.0 ± 0.0 |" in table
+  # A group whose runs have not all reached a size shows "-" there.
+  curves[("d", "cnn9/joint", "none", 10)] = {
+      "random": {0: (sizes, [0.6, 0.8]), 1: (sizes[:1], [0.7])}}
+  table = "\n".join(report.accuracy_markdown(curves))
+  assert "| d / cnn9/joint (init 10) | 2 | 65.0 ± 7.1 | - |" in table
+
+
+def test_architecture_table_averages_depth_and_total_filters():
+  def run(method, depths, filters):
+    records = [dict(round=i, labeled=10 * (i + 1), test_accuracy=0.5,
+                    architecture=dict(depth=d, active_filters=f))
+               for i, (d, f) in enumerate(zip(depths, filters, strict=True))]
+    config = dict(dataset="d", method=method, mode="joint", initial=10)
+    return metrics.Run("p", config, records)
+
+  runs = [run("depth_dropout", [9.0, 8.0], [[10, 20], [5, 5]]),
+          run("depth_dropout", [10.0, 8.0], [[20, 30], [5, 15]]),
+          run("cnn5", [5.0, 5.0], [[4, 4], [4, 4]])]  # fixed: not listed
+  table = "\n".join(report.architecture_markdown(runs))
+  assert "| d / depth_dropout/joint (init 10) | 2 | 10 | 9.50 | 40.0 |" in table
+  assert "| d / depth_dropout/joint (init 10) | 2 | 20 | 8.00 | 15.0 |" in table
+  assert table.count("| d /") == 2
