@@ -3,18 +3,22 @@
 # the fixed CNNs 1/5/9 and the optimised BBDropout and Depth-Dropout
 # (focus 2, quick preset, joint mode, seed 0) with random, entropy, margin
 # and coreset, on mnist5k and on Debian's Fashion-MNIST (pool capped at
-# 5,000, 2,000 test images), then one report per dataset.
+# 5,000, 500 validation and 2,000 test images), then one report per
+# dataset.
 #
-#   bash experiments/complexity_study.sh [ROOT]      # default runs/complexity
+#   bash experiments/complexity_study.sh [ROOT [DATASETS]]
+#
+# ROOT defaults to runs/complexity, DATASETS to "mnist5k fashion_mnist"
+# (one of them alone runs that half).
 #
 # Finished runs are skipped (re-running resumes). About 45 min on a 2-core
 # CPU.
 set -euo pipefail
 root="${1:-runs/complexity}"
-for dataset in mnist5k fashion_mnist; do
+for dataset in ${2:-mnist5k fashion_mnist}; do
   extra=()
   if [ "$dataset" = fashion_mnist ]; then
-    extra=(--pool_size 5000 --test_size 2000)
+    extra=(--pool_size 5000 --val_size 500 --test_size 2000)
   fi
   for method in cnn1 cnn5 cnn9 bbdropout depth_dropout; do
     for acquisition in random entropy margin coreset; do
