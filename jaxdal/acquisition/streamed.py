@@ -35,11 +35,17 @@ PRUNE_CHOICES = ("auto", True, False)
 # `prune="auto"` prunes when a trial on a sample reads at most this
 # fraction of the rows an unpruned greedy reads.
 PRUNE_PAYS_BELOW = 0.5
+# Labeled rows per block of the initial nearest-centre distances.
+LABELED_BLOCK = 512
 
 
 def _blocks(n: int, chunk: int):
-  for start in range(0, n, chunk):
-    yield start, min(start + chunk, n)
+  """`(start, end)` of ceil(n / chunk) blocks of equal size but the last
+  (at most `chunk` rows; a block's rows are never padded, so at most two
+  block shapes compile)."""
+  size = -(-n // max(1, -(-n // chunk)))
+  for start in range(0, n, size):
+    yield start, min(start + size, n)
 
 
 def _padded(a: np.ndarray, rows: int, fill=0):
@@ -142,22 +148,24 @@ def _greedy(layout: _Layout, labeled: np.ndarray, available: np.ndarray,
   x_host, order = layout.features, layout.order
   n, d = x_host.shape
   starts = list(_blocks(n, chunk))
-  big = np.iinfo(np.int32).max
-  sq = [_sq_norms(_padded(x_host[s:e], chunk)) for s, e in starts]
+  bounds = np.array([s for s, _ in starts])
+  sq = [_sq_norms(_padded(x_host[s:e], e - s)) for s, e in starts]
   lab_pos = np.flatnonzero(labeled[order])
-  min_sq = [jnp.full((chunk,), jnp.inf, jnp.float32) for _ in starts]
-  for ls in range(0, len(lab_pos), chunk):
-    rows = lab_pos[ls:ls + chunk]
-    y = _padded(x_host[rows], chunk)
+  min_sq = [jnp.full((e - s,), jnp.inf, jnp.float32) for s, e in starts]
+  # Labeled rows in blocks of at most LABELED_BLOCK: the distance block is
+  # [chunk, LABELED_BLOCK], never [chunk, chunk].
+  lab_block = min(LABELED_BLOCK, -(-max(len(lab_pos), 1) // 8) * 8)
+  for ls in range(0, len(lab_pos), lab_block):
+    rows = lab_pos[ls:ls + lab_block]
+    y = _padded(x_host[rows], lab_block)
     sq_y = _sq_norms(y)
-    valid = _padded(np.ones(len(rows), bool), chunk, False)
+    valid = _padded(np.ones(len(rows), bool), lab_block, False)
     for b, (s, e) in enumerate(starts):
-      near = _nearest_in(_padded(x_host[s:e], chunk), sq[b], y, sq_y, valid)
+      near = _nearest_in(_padded(x_host[s:e], e - s), sq[b], y, sq_y, valid)
       min_sq[b] = jnp.minimum(min_sq[b], near)
   open_h = np.asarray(available, bool)[order]
-  open_ = [_padded(open_h[s:e], chunk, False) for s, e in starts]
-  index = [_padded(order[s:e].astype(np.int32), chunk, big)
-           for s, e in starts]
+  open_ = [_padded(open_h[s:e], e - s) for s, e in starts]
+  index = [_padded(order[s:e].astype(np.int32), e - s) for s, e in starts]
   tops = [_best_open(m, o, i) for m, o, i in zip(min_sq, open_, index,
                                                  strict=True)]
   best = np.array([float(t[0]) for t in tops], np.float32)
@@ -181,7 +189,7 @@ def _greedy(layout: _Layout, labeled: np.ndarray, available: np.ndarray,
     j = int(best_at[best == best.max()].min())  # lowest index on ties
     chosen[i] = j
     p = pos_of[j]
-    home = p // chunk
+    home = int(np.searchsorted(bounds, p, side="right")) - 1
     open_[home] = _close(open_[home], index[home], j)
     c = jnp.asarray(np.asarray(x_host[p], np.float32))
     sq_c = sq[home][p - starts[home][0]]
@@ -201,7 +209,7 @@ def _greedy(layout: _Layout, labeled: np.ndarray, available: np.ndarray,
     updated = []
     for b in np.flatnonzero(need):
       s, e = starts[b]
-      min_sq[b], v, at, top = _update(_padded(x_host[s:e], chunk), sq[b],
+      min_sq[b], v, at, top = _update(_padded(x_host[s:e], e - s), sq[b],
                                       min_sq[b], open_[b], index[b], c, sq_c)
       updated.append((b, v, at, top))
       reads += e - s
@@ -359,24 +367,25 @@ def badge(probs: np.ndarray, features: np.ndarray, k: int, key: jax.Array,
   check_budget(k, available)
   chunk = min(chunk, n)
   starts = list(_blocks(n, chunk))
+  bounds = np.array([s for s, _ in starts])
   single = len(starts) == 1
   r, g2 = [], []
   for s, e in starts:
-    rb, _, g2b = _badge_parts(_padded(probs[s:e], chunk),
-                              _padded(features[s:e], chunk))
+    rb, _, g2b = _badge_parts(_padded(probs[s:e], e - s),
+                              _padded(features[s:e], e - s))
     r.append(rb)
     g2.append(g2b)
-  open_ = [_padded(available[s:e], chunk, False) for s, e in starts]
-  index = [_padded(np.arange(s, e, dtype=np.int32), chunk, -1)
+  open_ = [_padded(available[s:e], e - s) for s, e in starts]
+  index = [_padded(np.arange(s, e, dtype=np.int32), e - s)
            for s, e in starts]
   g2_host = np.concatenate([np.asarray(v)[: e - s]
                             for v, (s, e) in zip(g2, starts, strict=True)])
   j = int(np.argmax(np.where(available, g2_host, -np.inf)))
-  min_sq = [jnp.full((chunk,), jnp.inf, jnp.float32) for _ in starts]
+  min_sq = [jnp.full((e - s,), jnp.inf, jnp.float32) for s, e in starts]
   chosen = np.zeros(k, np.int32)
   for i in range(k):
     chosen[i] = j
-    home = j // chunk
+    home = int(np.searchsorted(bounds, j, side="right")) - 1
     open_[home] = _close(open_[home], index[home], j)
     if i == k - 1:
       break
@@ -389,7 +398,7 @@ def badge(probs: np.ndarray, features: np.ndarray, k: int, key: jax.Array,
     found = []
     for b, (s, e) in enumerate(starts):
       min_sq[b], v, at, total = _badge_step(
-          r[b], _padded(features[s:e], chunk), g2[b], min_sq[b], open_[b],
+          r[b], _padded(features[s:e], e - s), g2[b], min_sq[b], open_[b],
           index[b], rj, hj, g2j, keys[b])
       found.append((v, at, total))
     found = jax.device_get(found)
@@ -416,11 +425,13 @@ def scores(score_fn: Callable, probs: np.ndarray, *, chunk: int = 65536,
   n = probs.shape[axis]
   fn = jax.jit(score_fn)
   out = np.empty(n, np.float32)
-  for s, e in _blocks(n, chunk):
+  blocks = list(_blocks(n, chunk))
+  size = blocks[0][1] - blocks[0][0]
+  for s, e in blocks:
     block = np.asarray(probs[:, s:e] if axis == 1 else probs[s:e])
-    if e - s < chunk:  # fixed shapes: one compilation
+    if e - s < size:  # fixed shapes: one compilation
       pad = [(0, 0)] * block.ndim
-      pad[axis] = (0, chunk - (e - s))
+      pad[axis] = (0, size - (e - s))
       block = np.pad(block, pad, constant_values=1.0 / block.shape[-1])
     out[s:e] = np.asarray(fn(jnp.asarray(block)))[: e - s]
   return out

@@ -105,7 +105,8 @@ def test_badge_in_one_block_is_the_in_memory_draw(memmapped):
 
 def _numpy_badge_blocks(probs, x, k, key, available, chunk):
   """k-means++ on the materialised embedding (float64), drawing each pick
-  by Gumbel-max with the block keys `fold_in(fold_in(key, i), b)`."""
+  by Gumbel-max with the block keys `fold_in(fold_in(key, i), b)` over
+  ceil(N / chunk) blocks of equal size."""
   p = probs.astype(np.float64)
   r = p - np.eye(p.shape[1])[p.argmax(1)]
   g = (r[:, :, None] * x.astype(np.float64)[:, None, :]).reshape(len(x), -1)
@@ -116,11 +117,11 @@ def _numpy_badge_blocks(probs, x, k, key, available, chunk):
   for i in range(1, k):
     w = np.where(open_, d, 0.0)
     best, at = -np.inf, -1
-    for b, s in enumerate(range(0, len(x), chunk)):
+    size = -(-len(x) // -(-len(x) // chunk))  # balanced blocks
+    for b, s in enumerate(range(0, len(x), size)):
+      wb = w[s:s + size]
       noise = np.asarray(jax.random.gumbel(
-          jax.random.fold_in(jax.random.fold_in(key, i), b), (chunk,)))
-      wb = np.zeros(chunk)
-      wb[: len(w[s:s + chunk])] = w[s:s + chunk]
+          jax.random.fold_in(jax.random.fold_in(key, i), b), wb.shape))
       with np.errstate(divide="ignore"):
         v = np.log(wb) + noise
       if v.max() > best:
