@@ -9,6 +9,7 @@ from collections.abc import Callable
 import ml_collections
 from absl import flags, logging
 
+from jaxdal import sharding
 from jaxdal.data import DatasetNotFoundError
 from jaxdal.hub import CheckpointNotFoundError
 
@@ -47,7 +48,11 @@ def define_run_flags(presets, workdir_default: str) -> list[str]:
   flags.DEFINE_bool("overwrite", False,
                     "replace a workdir that holds a different run")
   flags.DEFINE_bool("progress", True, "show progress bars")
-  return ["preset", "workdir", "overwrite", "progress"]
+  flags.DEFINE_bool("mesh", False, "shard batches and pool chunks over all "
+                    "devices (a jax.sharding.Mesh with a data axis); on by "
+                    "itself under jax.distributed (JAX_COORDINATOR_ADDRESS, "
+                    "JAX_NUM_PROCESSES, JAX_PROCESS_ID)")
+  return ["preset", "workdir", "overwrite", "progress", "mesh"]
 
 
 def apply_flag_overrides(config: ml_collections.ConfigDict,
@@ -108,6 +113,10 @@ def run_reporting_errors(fn: Callable[[], None]) -> None:
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
   try:
+    if "mesh" in flags.FLAGS:
+      sharding.setup(flags.FLAGS.mesh, os.environ)
+      if not sharding.is_writer():  # process 0 speaks for all
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
     fn()
   except USER_ERRORS as e:
     print(f"error: {e}", file=sys.stderr)

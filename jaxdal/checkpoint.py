@@ -162,7 +162,8 @@ class RoundCheckpointer:
             round_,
             args=ocp.args.Composite(
                 train_state=ocp.args.StandardSave(train_state),
-                pool=ocp.args.StandardSave(pool._asdict()),
+                # Host values: every process holds the same pool.
+                pool=ocp.args.StandardSave(jax.device_get(pool._asdict())),
                 metrics=ocp.args.JsonSave(metrics),
                 config=ocp.args.JsonSave(config),
             ))

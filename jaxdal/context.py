@@ -23,6 +23,7 @@ from jaxdal import (
     metrics,
     models,
     modes,
+    sharding,
     train,
 )
 from jaxdal import predict as predict_lib
@@ -190,13 +191,18 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
   ds, pool, run_key = _open_data(s)
   config = s.to_dict()
   _check_builds(s, ds)
-  created = workdir_lib.prepare(workdir, config, overwrite=overwrite,
-                                defaults=Settings().to_dict(), log=log)
+  # Process 0 checks and writes the workdir; the others use it after.
+  created = sharding.is_writer() and workdir_lib.prepare(
+      workdir, config, overwrite=overwrite, defaults=Settings().to_dict(),
+      log=log)
+  sharding.barrier("workdir prepared")
   with workdir_lib.removed_on_failure(workdir, created), \
       contextlib.closing(checkpoint.RoundCheckpointer(
           os.path.join(workdir, "checkpoints"))) as ckpt:
     acq = acquisition.get(s.active.acquisition)
-    task = modes.Task(s, ds, jnp.asarray(ds.x_train), jnp.asarray(ds.y_train),
+    task = modes.Task(s, ds,
+                      *sharding.replicated((jnp.asarray(ds.x_train),
+                                            jnp.asarray(ds.y_train))),
                       np.flatnonzero(np.asarray(pool.validation)), workdir,
                       progress, log)
     ctx = RunContext(
@@ -204,7 +210,8 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
         describe=describe(s), acq=acq,
         select=jax.jit(acq.select, static_argnums=1), ckpt=ckpt,
         config=config, pool=pool, initial_pool=pool,
-        x_test=jnp.asarray(ds.x_test), y_test=jnp.asarray(ds.y_test),
+        x_test=sharding.replicated(jnp.asarray(ds.x_test)),
+        y_test=sharding.replicated(jnp.asarray(ds.y_test)),
         test_idx=data.test_indices(len(ds.y_test), s.data.test_size),
         candidates=np.flatnonzero(np.asarray(pool.candidate)),
         measured_pool=data.sample(jax.random.fold_in(run_key, _MEASURE_POOL),
@@ -281,7 +288,10 @@ def _resume(ctx: RunContext) -> None:
 
 
 def write_records(ctx: RunContext) -> None:
-  """Rewrites `metrics.jsonl` from `ctx.records` (atomically)."""
+  """Rewrites `metrics.jsonl` from `ctx.records` (atomically; process 0
+  only)."""
+  if not sharding.is_writer():
+    return
   path = os.path.join(ctx.task.workdir, metrics.METRICS_FILE)
   with workdir_lib.naming(path):
     metrics.write_jsonl(path, ctx.records)

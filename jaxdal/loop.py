@@ -30,6 +30,7 @@ from jaxdal import (
     modes,
     plots,
     seeds,
+    sharding,
     train,
 )
 from jaxdal import data as data_lib
@@ -258,6 +259,8 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
     ValueError: a bad setting or a workdir conflict, before any file is
       written. `DatasetNotFoundError` for missing data, likewise.
   """
+  if not sharding.is_writer():  # process 0 speaks for every process
+    log, progress = (lambda line: None), False
   with open_run(settings, workdir, overwrite=overwrite, progress=progress,
                 log=log) as ctx:
     _extend(ctx)
@@ -268,7 +271,8 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
           ctx.task.y_train, request.train_idx, request.val_idx, request.key,
           **modes.fit_kwargs(settings, progress))
       finish_round(ctx, r, state, fit)
-  plots.learning_curve(workdir)
+  if sharding.is_writer():
+    plots.learning_curve(workdir)
   return ctx.records
 
 

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxdal import sharding
 from jaxdal.data.batching import padded_chunks
 from jaxdal.models.rngs import rngs_for
 
@@ -167,9 +168,12 @@ def _both_chunk(variables, x_all, idx, key, *, model: nn.Module,
 
 
 def default_cache_bytes() -> int | None:
-  """`CACHE_BYTES` on CPU; None (whole chunks) on accelerators, whose
-  throughput grows with the batch."""
-  return CACHE_BYTES if jax.default_backend() == "cpu" else None
+  """`CACHE_BYTES` on one CPU device; None (whole chunks) on accelerators,
+  whose throughput grows with the batch, and under a device mesh, where
+  each device gets its share of a chunk."""
+  if jax.default_backend() != "cpu" or sharding.size() > 1:
+    return None
+  return CACHE_BYTES
 
 
 class Predictor(NamedTuple):
@@ -213,9 +217,18 @@ def make_predictor(model: nn.Module, *, mc_samples: int = 0,
   )
 
 
+def _chunks(indices: np.ndarray, chunk: int) -> list:
+  """`indices` in fixed-size chunks, split along the device mesh's `data`
+  axis when one is active (the chunk then rounded up to a multiple of
+  the device count)."""
+  chunks, _ = padded_chunks(indices, sharding.round_up(chunk))
+  if sharding.active() is None:
+    return list(chunks)
+  return [sharding.rows(c) for c in chunks]
+
+
 def _run_chunks(fn, indices: np.ndarray, chunk: int, axis: int):
-  chunks, masks = padded_chunks(indices, chunk)
-  out = jnp.concatenate([fn(c) for c in chunks], axis=axis)
+  out = jnp.concatenate([fn(c) for c in _chunks(indices, chunk)], axis=axis)
   return jax.lax.slice_in_dim(out, 0, len(indices), axis=axis)
 
 
@@ -260,8 +273,8 @@ def probs_and_features(predictor: Predictor, variables, x_all: jax.Array,
   `key` drives models whose inference is sampled.
   """
   indices = np.arange(x_all.shape[0]) if indices is None else indices
-  chunks, _ = padded_chunks(indices, predictor.chunk)
-  outs = [predictor.both_chunk(variables, x_all, c, key) for c in chunks]
+  outs = [predictor.both_chunk(variables, x_all, c, key)
+          for c in _chunks(indices, predictor.chunk)]
   n = len(indices)
   probs = jnp.concatenate([p for p, _ in outs], axis=1)[:, :n]
   feats = jnp.concatenate([f for _, f in outs], axis=0)[:n]

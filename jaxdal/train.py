@@ -23,7 +23,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from jaxdal import faults, losses, optim
+from jaxdal import faults, losses, optim, sharding
 from jaxdal.data.augment import flip_and_crop
 from jaxdal.data.batching import epoch_batches, padded_chunks
 from jaxdal.models.rngs import rngs_for
@@ -189,17 +189,31 @@ def one_seed(trainer: Trainer) -> Stepper:
 
   def train(state, x_all, y_all, idx, mask, root, step, n_train, live):
     del live  # One seed trains until the loop stops.
-    state, out = trainer.train_step(state, x_all, y_all, idx[0], mask[0],
+    idx, mask = _sharded_batch(idx[0], mask[0])
+    state, out = trainer.train_step(state, x_all, y_all, idx, mask,
                                     jax.random.fold_in(root, step), n_train)
     return state, (out["correct"], out["count"], out["loss"])
+
+  def evaluate(state, x_all, y_all, idx, mask, key):
+    idx, mask = _sharded_batch(idx[0], mask[0])
+    return trainer.eval_step(state, x_all, y_all, idx, mask, key)
 
   return Stepper(
       gather=gather, scatter=lambda state, n: [state], prepare=prepare,
       begin_epoch=lambda state, lr, active: (set_learning_rate(state, lr),
                                              None),
       train=train,
-      evaluate=lambda state, x, y, idx, mask, key: trainer.eval_step(
-          state, x, y, idx[0], mask[0], key))
+      evaluate=evaluate)
+
+
+def _sharded_batch(idx: np.ndarray, mask: np.ndarray):
+  """A batch's `[B]` indices and mask as the steps take them: as they are,
+  or under a device mesh padded (masked) to a multiple of the device count
+  and split along its `data` axis."""
+  if sharding.active() is None:
+    return idx, mask
+  return sharding.rows(sharding.padded_batch(np.asarray(idx),
+                                             np.asarray(mask)))
 
 
 EVAL_KEY = 0x5EED
@@ -285,7 +299,7 @@ def fit_group(
                      "(and validation) examples, got "
                      f"{[len(i) for i in train_idx]} and "
                      f"{[len(i) for i in val_idx]}")
-  carried = stepper.gather(states)
+  carried = sharding.replicated(stepper.gather(states))
   roots, n_train = stepper.prepare(
       [jax.random.fold_in(k, 1) for k in keys],
       len(train_idx[0]) if n_train is None else n_train)
