@@ -7,7 +7,8 @@ time, peak memory, bytes per point and the memory-bandwidth floor.
 Each (method, N) runs in its own process on a `[N, 512]` float32 `.npy`
 written beforehand (a mixture of 100 Gaussian clusters) and opened with
 `mmap_mode="r"` (`jaxdal.acquisition.streamed`, `--chunk` rows per device
-block). Peak memory is the process's largest anonymous (private) resident
+block; `--spread` sets the clusters' width, and so whether pruning pays).
+Peak memory is the process's largest anonymous (private) resident
 memory, sampled every 20 ms, so the file's page cache is not counted; the
 floor is the bytes a selection must stream (every pick reads the pool once,
 or the rows it did not prune) over the machine's copy bandwidth (NumPy,
@@ -47,14 +48,15 @@ def bandwidth() -> float:
   return 2 * a.nbytes / best
 
 
-def make_pool(path: str, n: int, d: int, classes: int, seed: int = 0):
+def make_pool(path: str, n: int, d: int, classes: int, spread: float,
+              seed: int = 0):
   import numpy as np
   rng = np.random.default_rng(seed)
   centres = rng.normal(size=(100, d)).astype(np.float32) * 4
   out = np.lib.format.open_memmap(path, "w+", np.float32, (n, d))
   for s in range(0, n, 100_000):
     e = min(s + 100_000, n)
-    out[s:e] = centres[rng.integers(0, 100, e - s)] + rng.normal(
+    out[s:e] = centres[rng.integers(0, 100, e - s)] + spread * rng.normal(
         size=(e - s, d)).astype(np.float32)
   out.flush()
   logits = rng.normal(size=(n, classes)).astype(np.float32) * 3
@@ -113,6 +115,8 @@ def main():
   ap.add_argument("--d", type=int, default=512)
   ap.add_argument("--k", type=int, default=1000)
   ap.add_argument("--chunk", type=int, default=65536)
+  ap.add_argument("--spread", type=float, default=1.0,
+                  help="standard deviation of a cluster (centres: 4)")
   ap.add_argument("--dir", default=tempfile.gettempdir())
   ap.add_argument("--child", default="")
   ap.add_argument("--path", default="")
@@ -122,9 +126,10 @@ def main():
                                        args.chunk)), flush=True)
     return
   for n in (int(v) for v in args.sizes.split(",")):
-    path = os.path.join(args.dir, f"jaxdal_scaling_{n}x{args.d}.npy")
+    path = os.path.join(args.dir, f"jaxdal_scaling_{n}x{args.d}"
+                        f"{'' if args.spread == 1 else f'_s{args.spread}'}.npy")
     if not os.path.exists(path + ".probs.npy"):
-      make_pool(path, n, args.d, 10)
+      make_pool(path, n, args.d, 10, args.spread)
     for method in args.methods.split(","):
       env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE))
       out = subprocess.run(
