@@ -318,6 +318,9 @@ def fit_group(
     carried, live = stepper.begin_epoch(
         carried, optim.scheduled_lr(schedule, learning_rate, epoch,
                                     max_epochs), active)
+    # Under a mesh the new learning rate lands on one device: replicated
+    # again, so the step sees one input sharding all run (one compile).
+    carried = sharding.replicated(carried)
     per_seed = [epoch_batches(jax.random.fold_in(root, epoch), idx,
                               batch_size, x_all.shape[0])
                 for root, idx in zip(shuffle_roots, train_idx, strict=True)]
