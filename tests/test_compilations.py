@@ -45,7 +45,14 @@ SCENARIOS = {
     "pdarts": (dict(method="pdarts", mode="spo", acquisition="entropy",
                     method_kwargs=PDARTS),
                {"train_step": 1, "eval_step": 2, "_probs_chunk": 1}),
+    # Joint mode searches every round and derives a new network from each
+    # search: that network's steps compile (once), the search's never again.
+    "pdarts_joint": (dict(method="pdarts", mode="joint",
+                          acquisition="entropy", method_kwargs=PDARTS),
+                     {"train_step": 4, "eval_step": 8, "_probs_chunk": 3}),
 }
+# Compilations a round after the first may make: a derived network's.
+NEW_NETWORK = {"pdarts_joint": 20}
 
 
 def _compiled_during(fn):
@@ -58,8 +65,9 @@ def _compiled_during(fn):
 
 # PDARTS searches before round 0 (about 300 compilations of its supernet
 # stages, a few minutes here): in the slow step.
-CASES = [pytest.param(name, marks=[pytest.mark.slow] if name == "pdarts"
-                      else []) for name in sorted(SCENARIOS)]
+CASES = [pytest.param(name, marks=[pytest.mark.slow]
+                      if name.startswith("pdarts") else [])
+         for name in sorted(SCENARIOS)]
 
 
 @pytest.mark.parametrize("scenario", CASES)
@@ -72,6 +80,11 @@ def test_each_step_function_compiles_once_per_experiment(scenario,
   assert [r["labeled"] for r in records] == [9, 16, 23, 30]
   # Nothing compiles once round 0 is done: not the steps (fixed shapes),
   # not the selection, not an eager op on a labeled-set-sized array.
-  assert [r["time"]["compilations"] for r in records[1:]] == [0, 0, 0]
+  later = [r["time"]["compilations"] for r in records[1:]]
+  if scenario in NEW_NETWORK:
+    # (the search's ~300 compilations of round 0 would not fit)
+    assert all(0 <= c <= NEW_NETWORK[scenario] for c in later), later
+  else:
+    assert later == [0, 0, 0]
   for name, most in allowed.items():
     assert 1 <= compiled.get(name, 0) <= most, (name, compiled)
