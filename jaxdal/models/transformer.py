@@ -285,14 +285,14 @@ class TextClassifier(nn.Module):
       initialisation.
     tokenizer: where the tokenizer of this encoder's vocabulary comes from
       (a folder, a hub id or "minilm"); the text sources tokenise with it.
-    dropout_rate: >= 0 replaces the checkpoint's dropout rates (with
-      `config` None); -1 keeps them.
+    dropout_rate: replaces the checkpoint's dropout rates (with `config`
+      None); None keeps them.
   """
   num_classes: int
   config: EncoderConfig | None = EncoderConfig()
   checkpoint: str = ""
   tokenizer: str = "minilm"
-  dropout_rate: float = -1.0
+  dropout_rate: float | None = None
 
   @nn.nowrap
   def encoder_config(self) -> EncoderConfig:
@@ -491,12 +491,15 @@ def weights_file(folder: str) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def checkpoint_config(checkpoint: str, dropout_rate: float = -1.0
+def checkpoint_config(checkpoint: str, dropout_rate: float | None = None
                       ) -> EncoderConfig:
   """The `EncoderConfig` of a checkpoint (folder, hub id or "minilm");
-  `dropout_rate` >= 0 replaces its dropout rates."""
+  `dropout_rate` (unless None) replaces its dropout rates."""
   config = read_config(hub.resolve(checkpoint))
-  if dropout_rate >= 0:
+  if dropout_rate is not None:
+    if not 0 <= dropout_rate < 1:
+      raise ValueError(f"dropout_rate must be in [0, 1) (or None: the "
+                       f"checkpoint's), got {dropout_rate!r}")
     config = dataclasses.replace(config, hidden_dropout=dropout_rate,
                                  attention_dropout=dropout_rate,
                                  classifier_dropout=dropout_rate)
@@ -595,15 +598,15 @@ def pretrained(name: str, default: str):
   """A backbone constructor of checkpoint `default` (or the one given as
   `checkpoint`), read (and for a hub id fetched) when first used."""
   def build(num_classes: int, *, checkpoint: str = default,
-            dropout_rate: float = -1.0) -> TextClassifier:
+            dropout_rate: float | None = None) -> TextClassifier:
     return TextClassifier(num_classes=num_classes, config=None,
                           checkpoint=checkpoint, tokenizer=checkpoint,
                           dropout_rate=dropout_rate)
 
   build.__name__ = name
   build.__doc__ = (f"{name}: the pretrained checkpoint {default!r} (or "
-                   f"`checkpoint`) with a new head; `dropout_rate` >= 0 "
-                   f"replaces the checkpoint's dropout rates.")
+                   f"`checkpoint`) with a new head; `dropout_rate` (None: "
+                   f"the checkpoint's) replaces its dropout rates.")
   return build
 
 

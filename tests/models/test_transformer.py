@@ -271,3 +271,13 @@ def test_a_cached_hub_id_is_read_without_the_network(tmp_path, monkeypatch):
   monkeypatch.setattr(huggingface_hub, "snapshot_download", cache_only)
   folder = hub.resolve("jaxdal-test/tiny", download=True)
   assert folder == str(repo / "snapshots" / "abc123")
+
+
+def test_dropout_rate_replaces_the_checkpoints_rates_or_keeps_them():
+  kept = tf.checkpoint_config("minilm")
+  assert kept == tf.read_config(hub.resolve("minilm"))
+  changed = tf.checkpoint_config("minilm", 0.25)
+  assert (changed.hidden_dropout, changed.attention_dropout,
+          changed.classifier_dropout) == (0.25, 0.25, 0.25)
+  with pytest.raises(ValueError, match="dropout_rate must be in"):
+    tf.checkpoint_config("minilm", 1.5)
