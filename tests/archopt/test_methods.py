@@ -23,9 +23,10 @@ TINY_METHOD = {
         batch_size=4, steps_per_epoch=1, masked=True)),
 }
 SEARCHED = ("bbdropout", "depth_dropout", "pdarts")
-# PDARTS joint searches every round (about 3 min here): in the slow step.
+# PDARTS searches before round 0 (joint: every round), 1-6 min a mode
+# here: in the slow step.
 CASES = [pytest.param(m, mode, marks=[pytest.mark.slow]
-                      if (m, mode) == ("pdarts", "joint") else [])
+                      if m == "pdarts" else [])
          for m in archopt.names()
          for mode in (archopt.MODES if m in SEARCHED else ("joint",))]
 
@@ -122,6 +123,7 @@ class _InterruptError(Exception):
   pass
 
 
+@pytest.mark.slow  # Two PDARTS joint runs: ~2 min here.
 def test_pdarts_joint_resumed_after_round_0_equals_uninterrupted(tmp_path):
   # Round 1's network comes from a search cached in the workdir: a resumed
   # run rebuilds round 0's network from it, restores, and continues.

@@ -268,6 +268,7 @@ def _rename_ops(params_masked, switches_normal, switches_reduce, layers):
   return out
 
 
+@pytest.mark.slow  # Builds and compiles both forms: ~2 min here.
 def test_masked_network_equals_the_network_without_the_masked_ops():
   # The static-shape search form: all 8 ops built, dropped ones masked to
   # weight 0, is the same function as the official per-stage network.
