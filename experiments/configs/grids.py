@@ -12,6 +12,8 @@ values are settings (config keys) laid over the preset and the typed flags.
 
 import itertools
 
+_PAPER_ACQUISITIONS = ("random", "least_confidence", "margin", "entropy",
+                       "bald", "coreset", "badge")
 _IMAGE_ACQUISITIONS = ("random", "entropy", "margin", "bald", "coreset",
                        "badge")
 _FOCUS2_ACQUISITIONS = ("random", "entropy", "margin", "coreset")
@@ -23,8 +25,7 @@ GRIDS = {
             dataset=("mnist", "fashion_mnist", "cifar10", "svhn"),
             backbone=("resnet18", "resnet34", "resnet50", "vgg11", "vgg16",
                       "vgg19"),
-            acquisition=("random", "least_confidence", "margin", "entropy",
-                         "bald", "coreset", "badge"),
+            acquisition=_PAPER_ACQUISITIONS,
             pretrain=("none", "deepcluster"),
             seed=(0, 1, 2))),
     # The paper's Focus 1 text study (Figures 4 and 5; --preset paper_text:
@@ -34,8 +35,7 @@ GRIDS = {
         program="focus1", preset="paper_text", axes=dict(
             dataset=("ag_news", "banking77", "dbpedia_14", "qnli"),
             backbone=("bert", "distilbert", "roberta"),
-            acquisition=("random", "least_confidence", "margin", "entropy",
-                         "bald", "coreset", "badge"),
+            acquisition=_PAPER_ACQUISITIONS,
             pretrain=("none", "deepcluster"),
             seed=(0, 1, 2))),
     # A few cells on synthetic data, to try the machinery.
