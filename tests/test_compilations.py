@@ -5,6 +5,7 @@ Focus 2 method's) compiles in round 0 or before it, once, and never again.
 Counts come from JAX's own compile events (`jaxdal.diagnostics`), per
 compiled function name."""
 
+import jax
 import pytest
 
 from jaxdal import diagnostics, loop
@@ -56,6 +57,9 @@ NEW_NETWORK = {"pdarts_joint": 20}
 
 
 def _compiled_during(fn):
+  # Another test in this worker may have compiled a module-level function
+  # (`kmeans`) for these shapes already: start from empty caches.
+  jax.clear_caches()
   before = diagnostics.compilations_by_function()
   out = fn()
   after = diagnostics.compilations_by_function()

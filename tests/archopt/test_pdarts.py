@@ -93,6 +93,7 @@ def test_skip_dropout_schedule():
   assert rate(0.4, 15, 25, 10) == pytest.approx(0.4 * np.exp(-1))
 
 
+@pytest.mark.slow  # The supernet's gradient compiles for ~2 min here.
 def test_arch_step_moves_only_alphas_and_weight_step_only_weights():
   net = pdarts.SearchNetwork(num_classes=3, channels=C, layers=3)
   x = jax.random.normal(jax.random.key(0), (4, 16, 16, 1))

@@ -28,11 +28,12 @@ def test_im2col_equals_lax_with_gradients(shape, kernel, strides, padding):
 
   pads = (padding if not isinstance(padding, str) else lax.padtype_to_pads(
       shape[1:3], kernel, strides, padding))
+  # Jitted: one compilation each, not one per eager slice.
   np.testing.assert_allclose(
-      conv.im2col_conv(x, w, strides, pads),
+      jax.jit(lambda x, w: conv.im2col_conv(x, w, strides, pads))(x, w),
       lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=dn),
       rtol=1e-5, atol=1e-5)
-  got = jax.grad(loss(conv.matmul_conv), argnums=(0, 1))(x, w)
+  got = jax.jit(jax.grad(loss(conv.matmul_conv), argnums=(0, 1)))(x, w)
   want = jax.grad(loss(lax.conv_general_dilated), argnums=(0, 1))(x, w)
   for a, b in zip(got, want, strict=True):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)

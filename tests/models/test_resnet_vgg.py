@@ -42,7 +42,8 @@ def test_shapes_and_a_few_steps_of_training(name, shape, mnist5k):
   else:
     x = jax.random.normal(jax.random.key(1), (16, *shape))
   y = jnp.arange(16) % 7
-  logits, feats = model.apply(model.init(jax.random.key(0), x), x)
+  variables = jax.jit(model.init)(jax.random.key(0), x)
+  logits, feats = jax.jit(model.apply)(variables, x)
   expected_dim = {"resnet18": 8, "resnet50": 16, "vgg11": 12}[name]
   assert logits.shape == (16, 7) and feats.shape == (16, expected_dim)
   tx = optim.make_optimizer("adam", learning_rate=1e-2)
