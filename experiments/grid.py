@@ -7,6 +7,7 @@ sets `JOB_COMPLETION_INDEX` (its count is the Job's `completions`, passed as
 `--num_tasks`). Flags typed explicitly win over the environment.
 """
 
+import fnmatch
 import os
 from collections.abc import Callable, Mapping
 
@@ -17,17 +18,22 @@ from jaxdal import loop, metrics
 
 
 def define_grid_flags(program: str) -> list[str]:
-  """`--grid`, `--task_index` and `--num_tasks`; returns their names."""
+  """`--grid`, `--cells`, `--task_index` and `--num_tasks`; returns their
+  names."""
   flags.DEFINE_string("grid", "", f"run the cells of a grid "
                       f"({', '.join(grids.names(program))}) instead of one "
                       f"run; with --task_index and --num_tasks each process "
                       f"takes every num_tasks-th cell")
+  flags.DEFINE_string("cells", "", "only the cells of --grid whose names "
+                      "match this shell pattern (e.g. '*bbdropout*' or "
+                      "'*_s0'; names as in the grid's workdir); the task "
+                      "share is taken of those")
   flags.DEFINE_integer("task_index", None, "this process's share of --grid "
                        "(default: SLURM_ARRAY_TASK_ID, Kubernetes "
                        "JOB_COMPLETION_INDEX, else 0)")
   flags.DEFINE_integer("num_tasks", None, "how many processes share --grid "
                        "(default: SLURM_ARRAY_TASK_COUNT, else 1)")
-  return ["grid", "task_index", "num_tasks"]
+  return ["grid", "cells", "task_index", "num_tasks"]
 
 
 def _env_int(env: Mapping[str, str], name: str) -> int | None:
@@ -129,13 +135,44 @@ def task_share(task_index: int | None, num_tasks: int | None,
   return task_index, num_tasks, source
 
 
+def check_without_grid(program: str) -> None:
+  """One-line error when a grid-only flag is typed without `--grid`."""
+  f = flags.FLAGS
+  for name in ("cells", "task_index", "num_tasks"):
+    if f[name].present:
+      raise ValueError(f"--{name} needs --grid (one of: "
+                       f"{', '.join(grids.names(program))})")
+
+
+def matching(cells: list[dict], pattern: str) -> list[dict]:
+  """The cells whose `grids.cell_name` matches shell pattern `pattern`
+  ("" = all), in grid order.
+
+  Raises:
+    ValueError: the pattern matches no cell (the message shows a few
+      names).
+  """
+  if not pattern:
+    return cells
+  chosen = [c for c in cells
+            if fnmatch.fnmatchcase(grids.cell_name(c), pattern)]
+  if not chosen:
+    names = [grids.cell_name(c) for c in cells]
+    raise ValueError(f"--cells {pattern!r} matches none of the "
+                     f"{len(names)} cells; they are named like "
+                     f"{', '.join(names[:3])}")
+  return chosen
+
+
 def finished(workdir: str, settings: loop.Settings) -> bool:
-  """True when `workdir` holds this exact run with every round done."""
+  """True when `workdir` holds this exact run with every round done
+  (settings an older `config.json` lacks count as their defaults, as on
+  resume)."""
   try:
     config, records = metrics.read_run(workdir)
   except FileNotFoundError:
     return False
-  return (config == settings.to_dict()
+  return ({**loop.Settings().to_dict(), **config} == settings.to_dict()
           and len(records) >= settings.active.rounds)
 
 
@@ -152,12 +189,13 @@ def run_grid(program: str, settings_for: Callable[[str, dict], loop.Settings],
   grid = grids.get(f.grid, program)
   task_index, num_tasks, source = task_share(f.task_index, f.num_tasks,
                                              os.environ)
-  all_cells = grids.cells(grid)
+  all_cells = matching(grids.cells(grid), f.cells)
   preset = f.preset if f["preset"].present else grid["preset"]
   root = f.workdir or os.path.join("runs", program, f.grid)
   mine = [c for i, c in enumerate(all_cells)
           if i % num_tasks == task_index]
-  print(f"grid {f.grid}: {len(all_cells)} cells, task "
+  print(f"grid {f.grid}: {len(all_cells)} cells"
+        f"{f' matching {f.cells!r}' if f.cells else ''}, task "
         f"{task_index}/{num_tasks} ({source}) runs {len(mine)}")
   for cell in mine:
     name = grids.cell_name(cell)

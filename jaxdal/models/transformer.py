@@ -17,19 +17,12 @@ is the true last-layer gradient. Dropout uses the `'dropout'` rng: in
 training each example gets its own masks, with `mc=True` (MC dropout)
 one mask per sample is shared by the batch, as in every jaxdal backbone.
 
-Checkpoints (`load_pretrained`) are read with `safetensors.numpy` and
-mapped name by name onto the Linen tree; a tensor the map does not claim
-(but for the known pretraining heads) or a parameter it does not fill
-(but for the new head) is an error. A module built with a `checkpoint`
+Checkpoints (`load_pretrained`) are read by `transformer_checkpoint`
+(architectures by `encoder_config`). A module built with a `checkpoint`
 initialises to it: `model.init` gives the checkpoint's encoder and a
 fresh classification head, so every round (and DeepCluster) starts from
 the pretrained weights.
 """
-
-import dataclasses
-import functools
-import json
-import os
 
 import flax.linen as nn
 import jax
@@ -37,108 +30,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdal import hub
+from jaxdal.models.encoder_config import (
+    ACTIVATIONS,
+    EncoderConfig,
+    checkpoint_config,
+    read_config,
+)
+from jaxdal.models.transformer_checkpoint import (
+    checkpoint_params,
+    insert_pretrained,
+)
 
-VARIANTS = ("bert", "distilbert", "roberta")
-ACTIVATIONS = {
-    "gelu": functools.partial(jax.nn.gelu, approximate=False),
-    "gelu_new": functools.partial(jax.nn.gelu, approximate=True),
-    "gelu_pytorch_tanh": functools.partial(jax.nn.gelu, approximate=True),
-    "relu": jax.nn.relu,
-}
 _INIT = nn.initializers.normal(0.02)  # Hugging Face's initializer_range
-
-
-@dataclasses.dataclass(frozen=True)
-class EncoderConfig:
-  """Architecture of one encoder (hashable: it is a module attribute).
-
-  Attributes:
-    variant: "bert", "distilbert" or "roberta".
-    vocab_size: V.
-    hidden_size: H.
-    num_layers: transformer blocks.
-    num_heads: attention heads (H divisible by it).
-    intermediate_size: width of the feed-forward block.
-    max_position: position embeddings (RoBERTa's count the padding offset).
-    type_vocab_size: token types (0: no token-type embedding).
-    layer_norm_eps: LayerNorm epsilon.
-    hidden_dropout: dropout on embeddings and block outputs.
-    attention_dropout: dropout on attention weights.
-    classifier_dropout: dropout before the head's layers.
-    pad_token_id: the padding id (RoBERTa's position offset).
-    activation: feed-forward activation, a key of `ACTIVATIONS`.
-  """
-  variant: str = "bert"
-  vocab_size: int = 30522
-  hidden_size: int = 768
-  num_layers: int = 12
-  num_heads: int = 12
-  intermediate_size: int = 3072
-  max_position: int = 512
-  type_vocab_size: int = 2
-  layer_norm_eps: float = 1e-12
-  hidden_dropout: float = 0.1
-  attention_dropout: float = 0.1
-  classifier_dropout: float = 0.1
-  pad_token_id: int = 0
-  activation: str = "gelu"
-
-  def __post_init__(self):
-    if self.variant not in VARIANTS:
-      raise ValueError(f"unknown encoder variant {self.variant!r}; valid: "
-                       f"{', '.join(VARIANTS)}")
-    if self.activation not in ACTIVATIONS:
-      raise ValueError(f"unknown activation {self.activation!r}; valid: "
-                       f"{', '.join(ACTIVATIONS)}")
-    if self.hidden_size % self.num_heads:
-      raise ValueError(f"hidden_size {self.hidden_size} is not divisible by "
-                       f"num_heads {self.num_heads}")
-
-
-def config_from_hf(hf: dict) -> EncoderConfig:
-  """`EncoderConfig` of a Hugging Face `config.json` (as a dict).
-
-  Raises:
-    ValueError: a model type other than bert, distilbert or roberta, or a
-      setting jaxdal's encoders do not implement.
-  """
-  kind = hf.get("model_type")
-  if kind not in VARIANTS:
-    raise ValueError(f"unsupported model_type {kind!r}; valid: "
-                     f"{', '.join(VARIANTS)}")
-  if kind == "distilbert":
-    if hf.get("sinusoidal_pos_embds", False):
-      raise ValueError("distilbert with sinusoidal_pos_embds is not "
-                       "supported; valid: learned position embeddings")
-    return EncoderConfig(
-        variant=kind, vocab_size=hf["vocab_size"], hidden_size=hf["dim"],
-        num_layers=hf["n_layers"], num_heads=hf["n_heads"],
-        intermediate_size=hf["hidden_dim"],
-        max_position=hf["max_position_embeddings"], type_vocab_size=0,
-        layer_norm_eps=1e-12, hidden_dropout=hf["dropout"],
-        attention_dropout=hf["attention_dropout"],
-        classifier_dropout=hf["seq_classif_dropout"],
-        pad_token_id=hf.get("pad_token_id", 0),
-        activation=hf.get("activation", "gelu"))
-  embedding = hf.get("position_embedding_type", "absolute")
-  if embedding != "absolute":
-    raise ValueError(f"position_embedding_type {embedding!r} is not "
-                     f"supported; valid: absolute")
-  head_dropout = hf.get("classifier_dropout")
-  return EncoderConfig(
-      variant=kind, vocab_size=hf["vocab_size"],
-      hidden_size=hf["hidden_size"], num_layers=hf["num_hidden_layers"],
-      num_heads=hf["num_attention_heads"],
-      intermediate_size=hf["intermediate_size"],
-      max_position=hf["max_position_embeddings"],
-      type_vocab_size=hf["type_vocab_size"],
-      layer_norm_eps=hf["layer_norm_eps"],
-      hidden_dropout=hf["hidden_dropout_prob"],
-      attention_dropout=hf["attention_probs_dropout_prob"],
-      classifier_dropout=(hf["hidden_dropout_prob"] if head_dropout is None
-                          else head_dropout),
-      pad_token_id=hf.get("pad_token_id", 1 if kind == "roberta" else 0),
-      activation=hf.get("hidden_act", "gelu"))
 
 
 def drop(module: nn.Module, x: jax.Array, rate: float, *, train: bool,
@@ -342,199 +245,8 @@ class TextClassifier(nn.Module):
         hub.resolve(self.checkpoint), self.encoder_config()))
 
 
+
 # ---------------------------------------------------------------- loading
-
-# Tensors of the pretraining objectives (and of fine-tuned heads, which a
-# new task replaces), known and deliberately not loaded.
-HEADS = {
-    "bert": ("cls.", "classifier.", "embeddings.position_ids"),
-    "distilbert": ("vocab_transform.", "vocab_layer_norm.",
-                   "vocab_projector.", "pre_classifier.", "classifier."),
-    "roberta": ("lm_head.", "pooler.", "classifier.",
-                "embeddings.position_ids"),
-}
-# Old BERT checkpoints (bert-base-uncased) name LayerNorm parameters
-# gamma and beta.
-_LEGACY = {".gamma": ".weight", ".beta": ".bias"}
-
-
-def name_map(config: EncoderConfig) -> dict[str, tuple[tuple[str, ...],
-                                                       bool]]:
-  """Hugging Face tensor name (model prefix removed) -> (Linen parameter
-  path, transpose?) for every parameter the checkpoint provides.
-
-  Dense weights are `[out, in]` in torch and kernels `[in, out]` in Linen,
-  hence the transpose.
-  """
-  names = {}
-
-  def dense(hf, path):
-    names[f"{hf}.weight"] = ((*path, "kernel"), True)
-    names[f"{hf}.bias"] = ((*path, "bias"), False)
-
-  def norm(hf, path):
-    names[f"{hf}.weight"] = ((*path, "scale"), False)
-    names[f"{hf}.bias"] = ((*path, "bias"), False)
-
-  emb = ("encoder", "embeddings")
-  names["embeddings.word_embeddings.weight"] = ((*emb, "word", "embedding"),
-                                                False)
-  names["embeddings.position_embeddings.weight"] = (
-      (*emb, "position", "embedding"), False)
-  if config.type_vocab_size:
-    names["embeddings.token_type_embeddings.weight"] = (
-        (*emb, "token_type", "embedding"), False)
-  norm("embeddings.LayerNorm", (*emb, "norm"))
-  for i in range(config.num_layers):
-    p = ("encoder", f"layer_{i}")
-    a = (*p, "attention")
-    if config.variant == "distilbert":
-      t = f"transformer.layer.{i}"
-      for hf, ours in (("q_lin", "query"), ("k_lin", "key"),
-                       ("v_lin", "value"), ("out_lin", "output")):
-        dense(f"{t}.attention.{hf}", (*a, ours))
-      norm(f"{t}.sa_layer_norm", (*p, "attention_norm"))
-      dense(f"{t}.ffn.lin1", (*p, "intermediate"))
-      dense(f"{t}.ffn.lin2", (*p, "output"))
-      norm(f"{t}.output_layer_norm", (*p, "output_norm"))
-    else:
-      t = f"encoder.layer.{i}"
-      for ours in ("query", "key", "value"):
-        dense(f"{t}.attention.self.{ours}", (*a, ours))
-      dense(f"{t}.attention.output.dense", (*a, "output"))
-      norm(f"{t}.attention.output.LayerNorm", (*p, "attention_norm"))
-      dense(f"{t}.intermediate.dense", (*p, "intermediate"))
-      dense(f"{t}.output.dense", (*p, "output"))
-      norm(f"{t}.output.LayerNorm", (*p, "output_norm"))
-  if config.variant == "bert":
-    dense("pooler.dense", ("pooler",))
-  return names
-
-
-def canonical_name(name: str, variant: str) -> str:
-  """`bert.encoder.layer.0...LayerNorm.gamma` -> `encoder.layer.0...
-  LayerNorm.weight`: the model prefix removed, legacy names renamed."""
-  prefix = variant + "."
-  if name.startswith(prefix):
-    name = name[len(prefix):]
-  for old, new in _LEGACY.items():
-    if name.endswith(old) and "LayerNorm" in name:
-      name = name[: -len(old)] + new
-  return name
-
-
-def assign_names(names, config: EncoderConfig, source: str = "checkpoint"
-                 ) -> dict[str, tuple[tuple[str, ...], bool]]:
-  """Checkpoint tensor names -> (Linen path, transpose?) of those loaded.
-
-  Every name must be mapped (`name_map`) or belong to a known head
-  (`HEADS`, dropped), and every mapped parameter must be named.
-
-  Raises:
-    ValueError: unused or missing tensors; the message names a few.
-  """
-  expected = name_map(config)
-  assigned, unused = {}, []
-  for name in names:
-    key = canonical_name(name, config.variant)
-    if key in expected:
-      assigned[name] = expected.pop(key)
-    elif not key.startswith(HEADS[config.variant]):
-      unused.append(name)
-  if unused:
-    raise ValueError(f"{source}: {len(unused)} tensors jaxdal's "
-                     f"{config.variant} does not use, e.g. {unused[:3]}")
-  if expected:
-    raise ValueError(f"{source}: {len(expected)} {config.variant} tensors "
-                     f"missing, e.g. {sorted(expected)[:3]}")
-  return assigned
-
-
-def map_tensors(tensors: dict[str, np.ndarray], config: EncoderConfig,
-                source: str = "checkpoint") -> dict:
-  """Checkpoint tensors -> the nested Linen parameters they fill
-  (`assign_names` decides which go where)."""
-  params = {}
-  for name, (path, transpose) in assign_names(tensors, config,
-                                              source).items():
-    node = params
-    for part in path[:-1]:
-      node = node.setdefault(part, {})
-    value = tensors[name]
-    node[path[-1]] = np.asarray(value.T if transpose else value, np.float32)
-  return params
-
-
-def read_config(folder: str) -> EncoderConfig:
-  """The `EncoderConfig` of a checkpoint folder's `config.json`."""
-  path = os.path.join(folder, "config.json")
-  if not os.path.isfile(path):
-    raise hub.CheckpointNotFoundError(f"{folder!r} has no config.json; give "
-                                      f"a Hugging Face checkpoint folder")
-  with open(path) as f:
-    return config_from_hf(json.load(f))
-
-
-def weights_file(folder: str) -> str:
-  """`folder/model.safetensors`; a clear error when only a pickle exists."""
-  path = os.path.join(folder, "model.safetensors")
-  if os.path.isfile(path):
-    return path
-  if os.path.isfile(os.path.join(folder, "pytorch_model.bin")):
-    raise hub.CheckpointNotFoundError(
-        f"{folder!r} has only pytorch_model.bin, a pickle jaxdal never "
-        f"loads; convert it once where torch is installed: python -c \"from "
-        f"transformers import AutoModel; AutoModel.from_pretrained('{folder}')"
-        f".save_pretrained('<out>')\" and pass <out> (it writes "
-        f"model.safetensors)")
-  raise hub.CheckpointNotFoundError(f"{folder!r} has no model.safetensors")
-
-
-@functools.lru_cache(maxsize=16)
-def checkpoint_config(checkpoint: str, dropout_rate: float | None = None
-                      ) -> EncoderConfig:
-  """The `EncoderConfig` of a checkpoint (folder, hub id or "minilm");
-  `dropout_rate` (unless None) replaces its dropout rates."""
-  config = read_config(hub.resolve(checkpoint))
-  if dropout_rate is not None:
-    if not 0 <= dropout_rate < 1:
-      raise ValueError(f"dropout_rate must be in [0, 1) (or None: the "
-                       f"checkpoint's), got {dropout_rate!r}")
-    config = dataclasses.replace(config, hidden_dropout=dropout_rate,
-                                 attention_dropout=dropout_rate,
-                                 classifier_dropout=dropout_rate)
-  return config
-
-
-@functools.lru_cache(maxsize=4)
-def checkpoint_params(folder: str, config: EncoderConfig) -> dict:
-  """The Linen parameters a checkpoint folder provides (read once)."""
-  from safetensors.numpy import load_file  # Only loading needs it.
-  return map_tensors(load_file(weights_file(folder)), config, folder)
-
-
-def insert_pretrained(variables: dict, pretrained: dict) -> dict:
-  """`variables` with the pretrained parameters in place (shapes must
-  agree); the rest (the new head) keeps its initialisation."""
-  def merge(node, new, path):
-    out = dict(node)
-    for key, value in new.items():
-      if key not in node:
-        raise ValueError(f"checkpoint parameter {'/'.join((*path, key))} has "
-                         f"no place in the model")
-      if isinstance(value, dict):
-        out[key] = merge(node[key], value, (*path, key))
-      elif tuple(node[key].shape) != value.shape:
-        raise ValueError(f"checkpoint parameter {'/'.join((*path, key))} has "
-                         f"shape {value.shape}, the model "
-                         f"{tuple(node[key].shape)}")
-      else:
-        out[key] = jnp.asarray(value)
-    return out
-
-  return {**variables, "params": merge(variables["params"], pretrained, ())}
-
-
 def load_pretrained(path_or_hub_id: str, num_labels: int, *,
                     key: jax.Array | None = None, max_length: int = 8,
                     download: bool | None = None

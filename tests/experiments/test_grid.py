@@ -1,9 +1,14 @@
 """A grid task's share from flags, Slurm job arrays and Kubernetes indexed
-Jobs (experiments.grid.task_share)."""
+Jobs (experiments.grid.task_share), and which cells count as finished."""
+
+import json
 
 import pytest
 
+from experiments import grid
+from experiments.configs import grids
 from experiments.grid import task_share
+from jaxdal import loop, metrics
 
 
 def slurm(task, count, low=None, step=None):
@@ -74,3 +79,28 @@ def test_inconsistent_shares_are_one_line(flags_, env, message):
     task_share(*flags_, env)
   assert message in str(info.value)
   assert "\n" not in str(info.value)
+
+
+def test_a_finished_cell_of_an_older_config_is_skipped(tmp_path):
+  settings = loop.Settings.of(rounds=2)
+  config = settings.to_dict()
+  del config["query_pool"]  # a setting added after this run was made
+  (tmp_path / metrics.CONFIG_FILE).write_text(json.dumps(config))
+  records = "".join(json.dumps({"round": r}) + "\n" for r in range(2))
+  (tmp_path / metrics.METRICS_FILE).write_text(records)
+  assert grid.finished(str(tmp_path), settings)
+  assert not grid.finished(str(tmp_path), loop.Settings.of(rounds=3))
+  assert not grid.finished(str(tmp_path), loop.Settings.of(
+      rounds=2, query_pool=7))
+
+
+def test_cells_pattern_picks_cells_by_name_in_grid_order():
+  cells = grids.cells(grids.get("smoke2", "focus2"))
+  names = [grids.cell_name(c) for c in grid.matching(cells, "*bbdropout*")]
+  assert names == ["synthetic_bbdropout_joint_random_s0",
+                   "synthetic_bbdropout_joint_entropy_s0"]
+  assert grid.matching(cells, "") == cells
+  assert grid.matching(cells, "*_s0") == cells
+  with pytest.raises(ValueError, match=r"--cells 'cnn9\*' matches none of "
+                     r"the 4 cells; they are named like synthetic_cnn1_"):
+    grid.matching(cells, "cnn9*")

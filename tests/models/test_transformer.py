@@ -14,6 +14,8 @@ from safetensors.numpy import save_file
 
 from jaxdal import hub, models
 from jaxdal.models import transformer as tf
+from jaxdal.models.encoder_config import EncoderConfig
+from jaxdal.models.transformer_checkpoint import name_map
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data",
                     "transformer")
@@ -76,36 +78,6 @@ def test_minilm_is_a_registered_offline_backbone(minilm):
   assert variables["params"]["classifier"]["kernel"].shape == (384, 5)
 
 
-@pytest.mark.parametrize("checkpoint", ["bert-base-uncased",
-                                        "distilbert-base-uncased",
-                                        "roberta-base"])
-def test_names_cover_the_real_checkpoints(checkpoint):
-  with open(os.path.join(DATA, f"names_{checkpoint}.txt")) as f:
-    names = [line.strip() for line in f if not line.startswith("#")]
-  variant = checkpoint.split("-")[0]
-  config = tf.EncoderConfig(
-      variant=variant, num_layers=6 if variant == "distilbert" else 12,
-      type_vocab_size={"bert": 2, "distilbert": 0, "roberta": 1}[variant])
-  assigned = tf.assign_names(names, config, checkpoint)
-  # Every parameter of the encoder is filled, each by one tensor.
-  assert len(assigned) == len(tf.name_map(config))
-  dropped = set(names) - set(assigned)
-  prefixes = {"bert": ("cls.",), "distilbert": ("vocab_",),
-              "roberta": ("lm_head.", "roberta.pooler.")}[variant]
-  assert dropped and all(n.startswith(prefixes) for n in dropped)
-
-
-def test_unused_or_missing_tensors_fail_loudly():
-  config = tf.EncoderConfig(num_layers=1)
-  names = list(tf.name_map(config))
-  with pytest.raises(ValueError, match=r"1 tensors .* does not use, e\.g\. "
-                     r"\['encoder.layer.0.attention.self.rotary'\]"):
-    tf.assign_names([*names, "encoder.layer.0.attention.self.rotary"], config)
-  with pytest.raises(ValueError, match=r"1 bert tensors missing.*pooler"):
-    tf.assign_names([n for n in names if "pooler.dense.bias" not in n],
-                    config)
-
-
 def _hf_config(model: tf.TextClassifier) -> dict:
   c = model.config
   if c.variant == "distilbert":
@@ -131,7 +103,7 @@ def _save_hf(model, variables, folder, *, extra=()):
   layouts, a pretraining head) and its config.json."""
   c = model.config
   tensors = {}
-  for name, (path, transpose) in tf.name_map(c).items():
+  for name, (path, transpose) in name_map(c).items():
     value = np.asarray(variables["params"][path[0]] if len(path) == 1 else
                        _at(variables["params"], path))
     tensors[f"{c.variant}.{name}"] = np.ascontiguousarray(
@@ -181,15 +153,6 @@ def test_an_unknown_tensor_in_a_file_fails(tmp_path):
     models.load_pretrained(str(tmp_path), 2)
 
 
-def test_pickle_only_checkpoints_are_refused_with_a_conversion_hint(
-    tmp_path):
-  (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
-  (tmp_path / "pytorch_model.bin").write_bytes(b"not unpickled")
-  with pytest.raises(hub.CheckpointNotFoundError,
-                     match=r"only pytorch_model\.bin.*save_pretrained"):
-    tf.weights_file(str(tmp_path))
-
-
 def test_uncached_hub_id_offline_fails_at_once(tmp_path, monkeypatch):
   monkeypatch.setenv("HF_HUB_OFFLINE", "1")
   monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
@@ -230,24 +193,19 @@ def test_contract_features_feed_the_classifier(variant):
 
 
 def test_roberta_position_ids_count_from_the_padding_offset():
-  config = tf.EncoderConfig(variant="roberta", pad_token_id=1)
+  config = EncoderConfig(variant="roberta", pad_token_id=1)
   ids = np.array([[0, 7, 9, 2, 1, 1], [0, 5, 1, 8, 2, 1]])
   # Hugging Face's create_position_ids_from_input_ids, in NumPy.
   real = (ids != 1).astype(int)
   want = np.cumsum(real, axis=1) * real + 1
   np.testing.assert_array_equal(tf.position_ids(jnp.asarray(ids), config),
                                 want)
-  bert = tf.EncoderConfig()
+  bert = EncoderConfig()
   np.testing.assert_array_equal(tf.position_ids(jnp.asarray(ids), bert),
                                 np.tile(np.arange(6), (2, 1)))
 
 
-def test_bad_configs_name_the_value_and_the_choices():
-  with pytest.raises(ValueError, match="unknown encoder variant 'gpt2'; "
-                                       "valid: bert, distilbert, roberta"):
-    tf.EncoderConfig(variant="gpt2")
-  with pytest.raises(ValueError, match="unsupported model_type 't5'"):
-    tf.config_from_hf({"model_type": "t5"})
+def test_unpacked_tokens_name_the_expected_layout():
   with pytest.raises(ValueError, match=r"packed tokens \[B, 3, L\]"):
     tf.split_tokens(jnp.zeros((2, 8)))
 
@@ -271,13 +229,3 @@ def test_a_cached_hub_id_is_read_without_the_network(tmp_path, monkeypatch):
   monkeypatch.setattr(huggingface_hub, "snapshot_download", cache_only)
   folder = hub.resolve("jaxdal-test/tiny", download=True)
   assert folder == str(repo / "snapshots" / "abc123")
-
-
-def test_dropout_rate_replaces_the_checkpoints_rates_or_keeps_them():
-  kept = tf.checkpoint_config("minilm")
-  assert kept == tf.read_config(hub.resolve("minilm"))
-  changed = tf.checkpoint_config("minilm", 0.25)
-  assert (changed.hidden_dropout, changed.attention_dropout,
-          changed.classifier_dropout) == (0.25, 0.25, 0.25)
-  with pytest.raises(ValueError, match="dropout_rate must be in"):
-    tf.checkpoint_config("minilm", 1.5)
