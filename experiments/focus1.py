@@ -127,6 +127,7 @@ def main(argv):
     return
 
   def go():
+    grid.check_without_grid("focus1")
     settings = settings_from_flags(FLAGS.preset, FLAGS.backbone)
     if FLAGS.seeds or FLAGS.vmap_seeds:
       run_seeds(settings)

@@ -79,6 +79,7 @@ def main(argv):
     return
 
   def go():
+    grid.check_without_grid("focus2")
     settings = settings_from_flags(FLAGS.preset)
     workdir = FLAGS.workdir or os.path.join(
         "runs", "focus2", f"{settings.data.dataset}_{settings.arch.method}_"

@@ -91,6 +91,11 @@ CASES = {
     "f1_grid_task": ("focus1", ["--grid", "smoke", "--task_index", "5",
                                 "--num_tasks", "2"],
                      "--task_index must be in [0, 2), got 5"),
+    "f1_grid_cells": ("focus1", ["--grid", "smoke", "--cells", "*mlp*"],
+                      "--cells '*mlp*' matches none of the 4 cells; they "
+                      "are named like synthetic_cnn_random_none_s0"),
+    "f1_cells_without_grid": ("focus1", [*SYN, "--cells", "*cnn*"],
+                              "--cells needs --grid (one of: "),
     "f2_grid_of_focus1": ("focus2", ["--grid", "smoke"],
                           "unknown grid 'smoke' for focus2; valid: smoke2"),
     "f1_seeds": ("focus1", ["--seeds", "a,b"],
