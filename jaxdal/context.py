@@ -7,6 +7,7 @@ restored. `jaxdal.loop` runs the rounds over it.
 import contextlib
 import dataclasses
 import os
+import shutil
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -191,14 +192,17 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
   ds, pool, run_key = _open_data(s)
   config = s.to_dict()
   _check_builds(s, ds)
-  # Process 0 checks and writes the workdir; the others use it after.
-  created = sharding.is_writer() and workdir_lib.prepare(
-      workdir, config, overwrite=overwrite, defaults=Settings().to_dict(),
-      log=log)
+  # Process 0 checks, writes and locks the workdir; the others use it after.
+  created, lock = False, None
+  if sharding.is_writer():
+    created, lock = _prepare_locked(workdir, config, overwrite, log)
   sharding.barrier("workdir prepared")
-  with workdir_lib.removed_on_failure(workdir, created), \
+  with contextlib.ExitStack() as held, \
+      workdir_lib.removed_on_failure(workdir, created), \
       contextlib.closing(checkpoint.RoundCheckpointer(
           os.path.join(workdir, "checkpoints"))) as ckpt:
+    if lock is not None:  # released last, once every write is done
+      held.callback(lock.release)
     acq = acquisition.get(s.active.acquisition)
     task = modes.Task(s, ds,
                       *sharding.replicated((jnp.asarray(ds.x_train),
@@ -222,6 +226,33 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
     ctx.start = modes.starting_weights(task, pool, ctx.pretrain_key)
     _resume(ctx)
     yield ctx
+
+
+def _prepare_locked(workdir: str, config: dict, overwrite: bool,
+                    log: Callable[[str], None]
+                    ) -> tuple[bool, workdir_lib.RunLock]:
+  """`workdir_lib.prepare` under the workdir's lock: an existing run is
+  locked before it is resumed, extended or moved aside, a new folder as
+  soon as it exists. Returns (created, the held lock)."""
+  existing = os.path.isfile(os.path.join(workdir, metrics.CONFIG_FILE))
+  lock = workdir_lib.RunLock(workdir) if existing else None
+  try:
+    created = workdir_lib.prepare(workdir, config, overwrite=overwrite,
+                                  defaults=Settings().to_dict(), log=log)
+  except BaseException:
+    if lock is not None:
+      lock.release()
+    raise
+  if lock is None or created:  # new, or the old run was moved aside
+    if lock is not None:
+      lock.release()
+    try:
+      lock = workdir_lib.RunLock(workdir)
+    except BaseException:
+      if created:
+        shutil.rmtree(workdir, ignore_errors=True)
+      raise
+  return created, lock
 
 
 def _restore(ctx: RunContext, r: int) -> None:

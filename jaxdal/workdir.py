@@ -3,10 +3,13 @@ run must not recompute (pre-optimised weights, searches).
 
 Layout: `config.json`, `metrics.jsonl`, `checkpoints/<round>/`,
 `figures/`, and caches: `pretrained/`, `preoptimised/` (Orbax trees),
-`searches/<name>.json`.
+`searches/<name>.json`; `.lock` is held (advisory `flock`) by the process
+running there.
 """
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import shutil
@@ -25,6 +28,48 @@ class WorkdirError(ValueError):
 # extended to more rounds continues exactly as if it had asked for them
 # from the start. Display flags (--progress) are not settings at all.
 SAFE_TO_GROW = ("rounds",)
+
+
+LOCK_FILE = ".lock"
+
+
+class RunLock:
+  """An exclusive advisory lock on `<workdir>/.lock`, so two processes never
+  run in one workdir. The kernel drops it when the process ends, however it
+  ends; the file stays (it holds the last holder's pid)."""
+
+  def __init__(self, workdir: str):
+    """Takes the lock of an existing `workdir`.
+
+    Raises:
+      WorkdirError: another process holds it (the message names its pid).
+    """
+    self.path = os.path.join(workdir, LOCK_FILE)
+    self._file = open(self.path, "a+")  # held until release()
+    try:
+      fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+      self._file.seek(0)
+      holder = self._file.read().strip() or "?"
+      self._file.close()
+      if e.errno not in (errno.EAGAIN, errno.EACCES):
+        raise
+      raise WorkdirError(
+          f"workdir {workdir!r} is in use by another run (process "
+          f"{holder}); wait for it to end, or choose another --workdir"
+      ) from None
+    try:  # the holder's pid, for the message; the lock works without it
+      self._file.seek(0)
+      self._file.truncate()
+      self._file.write(f"{os.getpid()}\n")
+      self._file.flush()
+    except OSError:
+      pass
+
+  def release(self) -> None:
+    if not self._file.closed:
+      fcntl.flock(self._file, fcntl.LOCK_UN)
+      self._file.close()
 
 
 def _changed(old: dict, new: dict) -> list[str]:

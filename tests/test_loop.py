@@ -19,6 +19,7 @@ from jaxdal import (
     predict,
     train,
 )
+from jaxdal import workdir as workdir_lib
 from jaxdal.checkpoint import RoundCheckpointer
 
 TINY = dict(dataset="synthetic",
@@ -49,6 +50,23 @@ def test_outputs(tiny_run):
   assert len(set(chosen.tolist())) == 20
   for r in records:
     assert 0.0 <= r["test_accuracy"] <= 1.0
+  # The run held its workdir's lock and let it go when it ended.
+  workdir_lib.RunLock(workdir).release()
+
+
+def test_a_workdir_in_use_is_refused_untouched(tiny_run, tmp_path):
+  settings, workdir, _ = tiny_run
+  before = metrics.read_run(workdir)
+  other = workdir_lib.RunLock(workdir)  # as another process would hold it
+  try:
+    with pytest.raises(workdir_lib.WorkdirError,
+                       match=rf"workdir '{workdir}' is in use by another run "
+                             rf"\(process {os.getpid()}\); wait for it"):
+      loop.run(loop.Settings.of(**dict(TINY, rounds=4)), workdir,
+               progress=False, log=lambda s: None)
+  finally:
+    other.release()
+  assert metrics.read_run(workdir) == before  # not extended to 4 rounds
 
 
 def test_rounds_record_feature_space_complexity(tiny_run):

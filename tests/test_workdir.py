@@ -65,3 +65,29 @@ def test_workdir_that_is_a_file_is_refused(tmp_path):
   path.write_text("x")
   with pytest.raises(workdir.WorkdirError, match="is a file"):
     workdir.prepare(str(path), {"a": 1}, overwrite=True, defaults={})
+
+
+def test_run_lock_is_exclusive_names_its_holder_and_is_released(tmp_path):
+  held = workdir.RunLock(str(tmp_path))
+  with pytest.raises(workdir.WorkdirError,
+                     match=rf"in use by another run \(process {os.getpid()}"):
+    workdir.RunLock(str(tmp_path))
+  held.release()
+  held.release()  # twice is harmless
+  workdir.RunLock(str(tmp_path)).release()
+
+
+def test_overwrite_locks_the_new_folder_and_frees_the_moved_one(tmp_path):
+  from jaxdal import context
+  run = str(tmp_path / "run")
+  created, lock = context._prepare_locked(run, {"a": 1}, False, print)
+  assert created
+  lock.release()
+  created, lock = context._prepare_locked(run, {"a": 2}, True,
+                                          lambda s: None)
+  assert created
+  (aside,) = [p for p in tmp_path.iterdir() if p.name.startswith("run.old-")]
+  workdir.RunLock(str(aside)).release()  # the moved run is free
+  with pytest.raises(workdir.WorkdirError, match="in use"):
+    workdir.RunLock(run)
+  lock.release()
