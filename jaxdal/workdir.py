@@ -36,7 +36,8 @@ LOCK_FILE = ".lock"
 class RunLock:
   """An exclusive advisory lock on `<workdir>/.lock`, so two processes never
   run in one workdir. The kernel drops it when the process ends, however it
-  ends; the file stays (it holds the last holder's pid)."""
+  ends; the file stays (it holds the last holder's pid). On a filesystem
+  without `flock` the run goes on unguarded."""
 
   def __init__(self, workdir: str):
     """Takes the lock of an existing `workdir`.
@@ -49,11 +50,11 @@ class RunLock:
     try:
       fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as e:
+      if e.errno not in (errno.EAGAIN, errno.EACCES):
+        return  # a filesystem without flock (some NFS): run unguarded
       self._file.seek(0)
       holder = self._file.read().strip() or "?"
       self._file.close()
-      if e.errno not in (errno.EAGAIN, errno.EACCES):
-        raise
       raise WorkdirError(
           f"workdir {workdir!r} is in use by another run (process "
           f"{holder}); wait for it to end, or choose another --workdir"
@@ -68,7 +69,8 @@ class RunLock:
 
   def release(self) -> None:
     if not self._file.closed:
-      fcntl.flock(self._file, fcntl.LOCK_UN)
+      with contextlib.suppress(OSError):
+        fcntl.flock(self._file, fcntl.LOCK_UN)
       self._file.close()
 
 
