@@ -7,7 +7,6 @@ restored. `jaxdal.loop` runs the rounds over it.
 import contextlib
 import dataclasses
 import os
-import shutil
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -195,7 +194,9 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
   # Process 0 checks, writes and locks the workdir; the others use it after.
   created, lock = False, None
   if sharding.is_writer():
-    created, lock = _prepare_locked(workdir, config, overwrite, log)
+    created, lock = workdir_lib.prepare_locked(
+        workdir, config, overwrite=overwrite, defaults=Settings().to_dict(),
+        log=log)
   sharding.barrier("workdir prepared")
   with contextlib.ExitStack() as held, \
       workdir_lib.removed_on_failure(workdir, created), \
@@ -226,33 +227,6 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
     ctx.start = modes.starting_weights(task, pool, ctx.pretrain_key)
     _resume(ctx)
     yield ctx
-
-
-def _prepare_locked(workdir: str, config: dict, overwrite: bool,
-                    log: Callable[[str], None]
-                    ) -> tuple[bool, workdir_lib.RunLock]:
-  """`workdir_lib.prepare` under the workdir's lock: an existing run is
-  locked before it is resumed, extended or moved aside, a new folder as
-  soon as it exists. Returns (created, the held lock)."""
-  existing = os.path.isfile(os.path.join(workdir, metrics.CONFIG_FILE))
-  lock = workdir_lib.RunLock(workdir) if existing else None
-  try:
-    created = workdir_lib.prepare(workdir, config, overwrite=overwrite,
-                                  defaults=Settings().to_dict(), log=log)
-  except BaseException:
-    if lock is not None:
-      lock.release()
-    raise
-  if lock is None or created:  # new, or the old run was moved aside
-    if lock is not None:
-      lock.release()
-    try:
-      lock = workdir_lib.RunLock(workdir)
-    except BaseException:
-      if created:
-        shutil.rmtree(workdir, ignore_errors=True)
-      raise
-  return created, lock
 
 
 def _restore(ctx: RunContext, r: int) -> None:

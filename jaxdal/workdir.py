@@ -59,13 +59,12 @@ class RunLock:
           f"workdir {workdir!r} is in use by another run (process "
           f"{holder}); wait for it to end, or choose another --workdir"
       ) from None
-    try:  # the holder's pid, for the message; the lock works without it
+    # The holder's pid, for the message; the lock works without it.
+    with contextlib.suppress(OSError):
       self._file.seek(0)
       self._file.truncate()
       self._file.write(f"{os.getpid()}\n")
       self._file.flush()
-    except OSError:
-      pass
 
   def release(self) -> None:
     if not self._file.closed:
@@ -188,6 +187,37 @@ def _has_rounds(workdir: str) -> bool:
   ckpt_dir = os.path.join(workdir, "checkpoints")
   return os.path.isdir(ckpt_dir) and any(n.isdigit()
                                          for n in os.listdir(ckpt_dir))
+
+
+def prepare_locked(workdir: str, config: dict, *, overwrite: bool,
+                   defaults: dict, log: Callable[[str], None] = print
+                   ) -> tuple[bool, RunLock]:
+  """`prepare` under the workdir's lock: an existing run is locked before
+  it is resumed, extended or moved aside, a new folder as soon as it
+  exists. Returns (created, the held lock).
+
+  Raises:
+    WorkdirError: as `prepare`, or another process holds the lock.
+  """
+  existing = os.path.isfile(os.path.join(workdir, metrics.CONFIG_FILE))
+  lock = RunLock(workdir) if existing else None
+  try:
+    created = prepare(workdir, config, overwrite=overwrite,
+                      defaults=defaults, log=log)
+  except BaseException:
+    if lock is not None:
+      lock.release()
+    raise
+  if lock is None or created:  # new, or the old run was moved aside
+    if lock is not None:
+      lock.release()
+    try:
+      lock = RunLock(workdir)
+    except BaseException:
+      if created:
+        shutil.rmtree(workdir, ignore_errors=True)
+      raise
+  return created, lock
 
 
 @contextlib.contextmanager

@@ -78,13 +78,13 @@ def test_run_lock_is_exclusive_names_its_holder_and_is_released(tmp_path):
 
 
 def test_overwrite_locks_the_new_folder_and_frees_the_moved_one(tmp_path):
-  from jaxdal import context
   run = str(tmp_path / "run")
-  created, lock = context._prepare_locked(run, {"a": 1}, False, print)
+  created, lock = workdir.prepare_locked(run, {"a": 1}, overwrite=False,
+                                         defaults={})
   assert created
   lock.release()
-  created, lock = context._prepare_locked(run, {"a": 2}, True,
-                                          lambda s: None)
+  created, lock = workdir.prepare_locked(run, {"a": 2}, overwrite=True,
+                                         defaults={}, log=lambda s: None)
   assert created
   (aside,) = [p for p in tmp_path.iterdir() if p.name.startswith("run.old-")]
   workdir.RunLock(str(aside)).release()  # the moved run is free
