@@ -17,6 +17,9 @@ _PAPER_ACQUISITIONS = ("random", "least_confidence", "margin", "entropy",
 _IMAGE_ACQUISITIONS = ("random", "entropy", "margin", "bald", "coreset",
                        "badge")
 _FOCUS2_ACQUISITIONS = ("random", "entropy", "margin", "coreset")
+# The dearest optimised methods: random and the best acquisition of the
+# quick-preset study (margin).
+_FOCUS2_FEW = ("random", "margin")
 
 GRIDS = {
     # The paper's Focus 1 image study (its protocol: --preset paper).
@@ -53,6 +56,9 @@ GRIDS = {
             seed=(0,))),
     # Medium preset (REPRODUCTION.md; measured cost per cell in its notes).
     # Focus 1: the light backbones of two kinds on both datasets, 3 seeds.
+    # Measured cost per cell, two cells side by side on the 2-core CPU:
+    # cnn 2.0 min on Fashion-MNIST (2.9 with DeepCluster), 1.4 on mnist5k;
+    # mlp 0.3-0.5 min; about 1.8 h as two tasks run together.
     "focus1_medium": dict(
         program="focus1", preset="medium", axes=dict(
             dataset=("fashion_mnist", "mnist5k"), backbone=("cnn", "mlp"),
@@ -71,23 +77,35 @@ GRIDS = {
             dataset=("fashion_mnist",), backbone=("resnet18",),
             acquisition=_IMAGE_ACQUISITIONS,
             pretrain=("none", "deepcluster"), seed=(0,))),
-    # Focus 2: the fixed CNNs (3 seeds) and the optimised methods, joint.
+    # Focus 2 (Fashion-MNIST): the fixed CNNs (4 acquisitions x 3 seeds) and
+    # the optimised methods in joint mode (seed 0; PDARTS, which searches
+    # every round, with 2 acquisitions). Measured cost per cell, two cells
+    # side by side on the 2-core CPU: cnn1 1.5, cnn5 2.4, cnn9 4.2,
+    # bbdropout 4, depth_dropout 19, pdarts 46 min; about 2.3 h as two
+    # tasks (--task_index 0/1 --num_tasks 2) run together.
     "focus2_medium": dict(
         program="focus2", preset="medium", parts=[
             dict(dataset=("fashion_mnist",), method=("cnn1", "cnn5", "cnn9"),
                  acquisition=_FOCUS2_ACQUISITIONS, seed=(0, 1, 2)),
             dict(dataset=("fashion_mnist",),
-                 method=("bbdropout", "depth_dropout", "pdarts"),
+                 method=("bbdropout", "depth_dropout"),
                  mode=("joint",), acquisition=_FOCUS2_ACQUISITIONS,
                  seed=(0,)),
+            dict(dataset=("fashion_mnist",), method=("pdarts",),
+                 mode=("joint",), acquisition=_FOCUS2_FEW, seed=(0,)),
         ]),
-    # Focus 2: the optimised methods' other modes (SPO, UPO).
+    # Focus 2: the optimised methods' other modes (SPO, UPO), seed 0;
+    # Depth-Dropout and PDARTS with 2 acquisitions (their cells cost 20-45
+    # min); about 2 h as two tasks run together.
     "focus2_medium_modes": dict(
-        program="focus2", preset="medium", axes=dict(
-            dataset=("fashion_mnist",),
-            method=("bbdropout", "depth_dropout", "pdarts"),
-            mode=("spo", "upo"), acquisition=_FOCUS2_ACQUISITIONS,
-            seed=(0,))),
+        program="focus2", preset="medium", parts=[
+            dict(dataset=("fashion_mnist",), method=("bbdropout",),
+                 mode=("spo", "upo"), acquisition=_FOCUS2_ACQUISITIONS,
+                 seed=(0,)),
+            dict(dataset=("fashion_mnist",),
+                 method=("depth_dropout", "pdarts"), mode=("spo", "upo"),
+                 acquisition=_FOCUS2_FEW, seed=(0,)),
+        ]),
 }
 
 

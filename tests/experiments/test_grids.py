@@ -64,3 +64,9 @@ def test_medium_grids_cover_what_the_reproduction_needs(name):
   if name == "focus1_medium":
     assert {c["pretrain"] for c in cells} == {"none", "deepcluster"}
     assert {c["dataset"] for c in cells} == {"fashion_mnist", "mnist5k"}
+  else:
+    modes = grids.cells(grids.GRIDS["focus2_medium_modes"])
+    methods = {(c["method"], c.get("mode")) for c in cells + modes}
+    assert {"cnn1", "cnn5", "cnn9"} <= {m for m, _ in methods}
+    assert {(m, mode) for m in ("bbdropout", "depth_dropout", "pdarts")
+            for mode in ("joint", "spo", "upo")} <= methods

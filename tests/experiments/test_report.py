@@ -132,3 +132,22 @@ def test_architecture_table_averages_depth_and_total_filters():
   assert "| d / depth_dropout/joint (init 10) | 2 | 10 | 9.50 | 40.0 |" in table
   assert "| d / depth_dropout/joint (init 10) | 2 | 20 | 8.00 | 15.0 |" in table
   assert table.count("| d /") == 2
+
+
+def test_pretraining_table_pairs_runs_by_acquisition_and_seed():
+  sizes = [10, 20, 30]
+  plain = {"random": {0: (sizes, [0.5, 0.6, 0.7]), 1: (sizes, [0.5, 0.5,
+                                                                0.5])},
+           "entropy": {0: (sizes, [0.4, 0.6, 0.8])}}
+  pre = {"random": {0: (sizes, [0.6, 0.7, 0.8]), 2: (sizes, [0.9] * 3)},
+         "entropy": {0: (sizes, [0.4, 0.5, 0.6])}}
+  curves = {("d", "cnn", "none", 10): plain,
+            ("d", "cnn", "deepcluster", 10): pre,
+            ("d", "mlp", "deepcluster", 10): pre}  # no plain runs: no row
+  table = "\n".join(report.pretraining_markdown(curves))
+  # Pairs: random s0 (AUC 0.6 -> 0.7, final 70 -> 80) and entropy s0 (AUC
+  # 0.6 -> 0.5, final 80 -> 60); random s1/s2 have no partner.
+  assert ("| d / cnn (init 10) | deepcluster | 2 | 0.600 | 0.600 | +0.00 | "
+          "1 of 2 | -5.00 |") in table
+  assert "mlp" not in table
+  assert report.pretraining_markdown({("d", "cnn", "none", 10): plain}) == []
