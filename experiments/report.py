@@ -156,8 +156,9 @@ def architecture_markdown(runs) -> list[str]:
 
 def pretraining_markdown(curves) -> list[str]:
   """Unsupervised pretraining per architecture: each (acquisition, seed)
-  run with pretraining paired with the same run without, mean normalised
-  AUC and final test accuracy of both, and the difference (points)."""
+  run with pretraining paired with the same run without, over the rounds
+  both have; mean normalised AUC and last shared test accuracy of both,
+  and the difference (points)."""
   rows = []
   for (dataset, model, pre, initial), by_acq in sorted(curves.items(),
                                                        key=str):
@@ -169,9 +170,12 @@ def pretraining_markdown(curves) -> list[str]:
              for s in sorted(set(by_seed) & set(base[acq]))]
     if not pairs:
       continue
-    auc = np.array([[metrics.normalised_auc(c[1]) for c in pair]
+    # Each pair over the rounds both runs have (a run may be unfinished).
+    pairs = [[c[1][:min(len(a[1]), len(b[1]))] for c in (a, b)]
+             for a, b in pairs]
+    auc = np.array([[metrics.normalised_auc(c) for c in pair]
                     for pair in pairs])
-    final = np.array([[c[1][-1] for c in pair] for pair in pairs])
+    final = np.array([[c[-1] for c in pair] for pair in pairs])
     d_auc, d_final = 100 * (auc[:, 0] - auc[:, 1]), 100 * (
         final[:, 0] - final[:, 1])
     helped = int(np.sum(d_auc > 0))

@@ -150,4 +150,11 @@ def test_pretraining_table_pairs_runs_by_acquisition_and_seed():
   assert ("| d / cnn (init 10) | deepcluster | 2 | 0.600 | 0.600 | +0.00 | "
           "1 of 2 | -5.00 |") in table
   assert "mlp" not in table
+  # An unfinished run is compared over the rounds it has: entropy s0 with
+  # pretraining stopped after 2 rounds: against [0.4, 0.6] (AUC 0.5 ->
+  # 0.45, final 60 -> 50).
+  pre["entropy"][0] = (sizes[:2], [0.4, 0.5])
+  table = "\n".join(report.pretraining_markdown(curves))
+  assert ("| d / cnn (init 10) | deepcluster | 2 | 0.550 | 0.575 | +2.50 | "
+          "1 of 2 | +0.00 |") in table
   assert report.pretraining_markdown({("d", "cnn", "none", 10): plain}) == []
