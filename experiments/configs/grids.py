@@ -58,7 +58,8 @@ GRIDS = {
     # Focus 1: the light backbones of two kinds on both datasets, 3 seeds.
     # Measured cost per cell, two cells side by side on the 2-core CPU:
     # cnn 2.0 min on Fashion-MNIST (2.9 with DeepCluster), 1.4 on mnist5k;
-    # mlp 0.3-0.5 min; about 1.8 h as two tasks run together.
+    # mlp 0.3-1 min; seed 0 (48 cells) took 60 min in one task beside
+    # another run, so about 1.5 h as two tasks run together.
     "focus1_medium": dict(
         program="focus1", preset="medium", axes=dict(
             dataset=("fashion_mnist", "mnist5k"), backbone=("cnn", "mlp"),
@@ -81,7 +82,7 @@ GRIDS = {
     # the optimised methods in joint mode (seed 0; PDARTS, which searches
     # every round, with 2 acquisitions). Measured cost per cell, two cells
     # side by side on the 2-core CPU: cnn1 1.5, cnn5 2.4, cnn9 4.2,
-    # bbdropout 4, depth_dropout 19, pdarts 46 min; about 2.3 h as two
+    # bbdropout 4.5, depth_dropout 19-25, pdarts 61 min; about 2.7 h as two
     # tasks (--task_index 0/1 --num_tasks 2) run together.
     "focus2_medium": dict(
         program="focus2", preset="medium", parts=[
@@ -95,8 +96,9 @@ GRIDS = {
                  mode=("joint",), acquisition=_FOCUS2_FEW, seed=(0,)),
         ]),
     # Focus 2: the optimised methods' other modes (SPO, UPO), seed 0;
-    # Depth-Dropout and PDARTS with 2 acquisitions (their cells cost 20-45
-    # min); about 2 h as two tasks run together.
+    # Depth-Dropout and PDARTS with 2 acquisitions (their joint cells cost
+    # 20-60 min; SPO and UPO search once, not every round); about 2.5 h as
+    # two tasks run together (estimated: the PDARTS modes are unmeasured).
     "focus2_medium_modes": dict(
         program="focus2", preset="medium", parts=[
             dict(dataset=("fashion_mnist",), method=("bbdropout",),
