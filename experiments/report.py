@@ -8,7 +8,8 @@ any mix of focus1/focus2 runs and seeds, and writes PNG figures and
 (3, 5), learning curves by initial size (6), spread across acquisitions per
 architecture (8) and across architectures per acquisition (10), the
 architecture evolution of focus 2 runs (9), the rank stability of
-acquisition functions across architectures, the feature-space complexity
+acquisition functions across architectures, the effect of unsupervised
+pretraining per architecture, the feature-space complexity
 per architecture over the rounds, and its rank correlation with each
 acquisition's gain over random. Incomplete runs (missing rounds
 or seeds) are listed, not dropped silently.
@@ -189,7 +190,8 @@ def pretraining_markdown(curves) -> list[str]:
           "Each run with pretraining paired with the same acquisition and "
           "seed without it: mean normalised AUC without and with, the mean "
           "difference (points), in how many pairs pretraining raised the "
-          "AUC, and the mean difference in final test accuracy (points).",
+          "AUC, and the mean difference in final test accuracy (points; "
+          "both runs compared over the rounds they both have).",
           "", "| architecture | pretraining | pairs | AUC without | AUC with "
           "| AUC change | pairs improved | final accuracy change |",
           "|---|---|---|---|---|---|---|---|", *rows, ""]
