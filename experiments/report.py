@@ -166,14 +166,16 @@ def pretraining_markdown(curves) -> list[str]:
     base = curves.get((dataset, model, "none", initial))
     if pre in (None, "none") or base is None:
       continue
-    pairs = [(by_seed[s], base[acq][s])
-             for acq, by_seed in by_acq.items() if acq in base
-             for s in sorted(set(by_seed) & set(base[acq]))]
+    # (with, without) accuracies of each pair, over the rounds both runs
+    # have (a run may be unfinished).
+    pairs = []
+    for acq, by_seed in by_acq.items():
+      for seed in sorted(set(by_seed) & set(base.get(acq, {}))):
+        with_, without = by_seed[seed][1], base[acq][seed][1]
+        n = min(len(with_), len(without))
+        pairs.append((with_[:n], without[:n]))
     if not pairs:
       continue
-    # Each pair over the rounds both runs have (a run may be unfinished).
-    pairs = [[c[1][:min(len(a[1]), len(b[1]))] for c in (a, b)]
-             for a, b in pairs]
     auc = np.array([[metrics.normalised_auc(c) for c in pair]
                     for pair in pairs])
     final = np.array([[c[-1] for c in pair] for pair in pairs])
