@@ -82,7 +82,7 @@ GRIDS = {
     # the optimised methods in joint mode (seed 0; PDARTS, which searches
     # every round, with 2 acquisitions). Measured cost per cell, two cells
     # side by side on the 2-core CPU: cnn1 1.5, cnn5 2.4, cnn9 4.2,
-    # bbdropout 4.5, depth_dropout 19-25, pdarts 61 min; about 2.7 h as two
+    # bbdropout 4.5, depth_dropout 19-25, pdarts 53-61 min; about 2.7 h as two
     # tasks (--task_index 0/1 --num_tasks 2) run together.
     "focus2_medium": dict(
         program="focus2", preset="medium", parts=[
@@ -96,9 +96,10 @@ GRIDS = {
                  mode=("joint",), acquisition=_FOCUS2_FEW, seed=(0,)),
         ]),
     # Focus 2: the optimised methods' other modes (SPO, UPO), seed 0;
-    # Depth-Dropout and PDARTS with 2 acquisitions (their joint cells cost
-    # 20-60 min; SPO and UPO search once, not every round); about 2.5 h as
-    # two tasks run together (estimated: the PDARTS modes are unmeasured).
+    # Depth-Dropout and PDARTS with 2 acquisitions. Measured cost per cell,
+    # two cells side by side: bbdropout SPO 4.5, UPO 5; depth_dropout SPO 25,
+    # UPO 42 min (22 of them its DeepCluster run); about 3 h as two tasks
+    # run together (estimated: the PDARTS modes are unmeasured).
     "focus2_medium_modes": dict(
         program="focus2", preset="medium", parts=[
             dict(dataset=("fashion_mnist",), method=("bbdropout",),
