@@ -199,6 +199,38 @@ def pretraining_markdown(curves) -> list[str]:
           "|---|---|---|---|---|---|---|---|", *rows, ""]
 
 
+def spread_markdown(curves) -> list[str]:
+  """The spreads of the paper's Figures 8 and 10 as numbers, for each
+  dataset and initial size: max - min test accuracy across acquisitions for
+  each architecture, and across architectures for each acquisition (points,
+  mean over rounds; seed means of the runs without pretraining). A group
+  with one member has no spread and is left out."""
+  by_data: dict = {}
+  for (dataset, model, pre, initial), by_acq in curves.items():
+    if pre not in (None, "none"):
+      continue
+    for acq, by_seed in by_acq.items():
+      by_data.setdefault((dataset, initial), {})[(model, acq)] = (
+          metrics.stack_seeds(by_seed)[1].mean(0))
+  lines = ["## Spread of performance (max - min accuracy, points, mean "
+           "over rounds)", ""]
+  for over in ("acquisition", "architecture"):
+    fixed = "architecture" if over == "acquisition" else "acquisition"
+    lines += [f"Across {over}s, for each {fixed}:", ""]
+    for (dataset, initial), table in sorted(by_data.items(), key=str):
+      members: dict = {}
+      for model, acq in table:
+        key = model if over == "acquisition" else acq
+        members[key] = members.get(key, 0) + 1
+      for key, values in sorted(metrics.spread(table, over=over).items()):
+        if members[key] > 1:
+          lines.append(f"- {dataset} (init {initial}) / {key}: "
+                       f"{100 * float(np.mean(values)):.2f} "
+                       f"({members[key]} {over}s)")
+    lines.append("")
+  return lines
+
+
 def summary_markdown(runs, curves, figures, complexity=None,
                      skipped=()) -> str:
   """The Markdown summary: runs, incompleteness, tables, figure links."""
@@ -225,22 +257,7 @@ def summary_markdown(runs, curves, figures, complexity=None,
       lines.append(f"| {plots.group_title(group)} | {acq} | {len(by_seed)} | "
                    f"{len(sizes)} | {_fmt(auc)} | {_fmt(gain, 2)} | "
                    f"{_fmt(le)} | {_mean_sd(accs[:, -1])} |")
-  lines += ["", "## Spread of performance (max - min accuracy, points, "
-            "mean over rounds)", ""]
-  for over in ("acquisition", "architecture"):
-    table = {}
-    for (dataset, model, pre, initial), by_acq in curves.items():
-      if pre not in (None, "none"):
-        continue
-      for acq, by_seed in by_acq.items():
-        table[(f"{dataset}:{initial}:{model}", acq)] = (
-            metrics.stack_seeds(by_seed)[1].mean(0))
-    fixed = "architecture" if over == "acquisition" else "acquisition"
-    lines.append(f"Across {over}s, for each {fixed}:")
-    lines.append("")
-    for key, values in sorted(metrics.spread(table, over=over).items()):
-      lines.append(f"- {key}: {100 * float(np.mean(values)):.2f}")
-    lines.append("")
+  lines += [""] + spread_markdown(curves)
   lines += ["## Rank stability of acquisitions across architectures", "",
             "Kendall's tau between the acquisition rankings (by normalised "
             "AUC) of two architectures on the same data; 1 = same order.", "",

@@ -158,3 +158,28 @@ def test_pretraining_table_pairs_runs_by_acquisition_and_seed():
   assert ("| d / cnn (init 10) | deepcluster | 2 | 0.550 | 0.575 | +2.50 | "
           "1 of 2 | +0.00 |") in table
   assert report.pretraining_markdown({("d", "cnn", "none", 10): plain}) == []
+
+
+def test_spreads_are_computed_per_dataset_and_skip_single_members():
+  sizes = [10, 20]
+  curves = {
+      ("d1", "a", "none", 10): {"random": {0: (sizes, [0.5, 0.7]),
+                                           1: (sizes, [0.7, 0.7])},
+                                "entropy": {0: (sizes, [0.8, 0.9])}},
+      ("d1", "b", "none", 10): {"random": {0: (sizes, [0.4, 0.6])}},
+      # Another dataset far above: must not widen d1's spreads.
+      ("d2", "a", "none", 10): {"random": {0: (sizes, [0.9, 1.0])},
+                                "entropy": {0: (sizes, [0.9, 0.9])}},
+      ("d1", "a", "deepcluster", 10): {"random": {0: (sizes, [0.0, 0.0])}},
+  }
+  text = "\n".join(report.spread_markdown(curves))
+  across_acq, across_arch = text.split("Across architectures")
+  # d1 / a: random's seed mean [0.6, 0.7] against entropy [0.8, 0.9]:
+  # spread [20, 20] points. d1 / b has one acquisition: no spread.
+  assert "- d1 (init 10) / a: 20.00 (2 acquisitions)" in across_acq
+  assert "- d2 (init 10) / a: 5.00 (2 acquisitions)" in across_acq
+  assert "/ b:" not in across_acq
+  # d1 / random: a [0.6, 0.7] against b [0.4, 0.6]: spread [20, 10] -> 15;
+  # entropy and every d2 acquisition have one architecture.
+  assert "- d1 (init 10) / random: 15.00 (2 architectures)" in across_arch
+  assert across_arch.count("\n- ") == 1
