@@ -16,6 +16,9 @@ from absl import flags
 from experiments.configs import grids
 from jaxdal import loop, metrics
 
+# The folder under a grid's workdir that its cells share (`loop.run`).
+SHARED = ".shared"
+
 
 def define_grid_flags(program: str) -> list[str]:
   """`--grid`, `--cells`, `--task_index` and `--num_tasks`; returns their
@@ -205,8 +208,11 @@ def run_grid(program: str, settings_for: Callable[[str, dict], loop.Settings],
       print(f"skip {name}: finished")
       continue
     print(f"run {name}")
+    # Cells that differ only in their acquisition share their DeepCluster
+    # pretraining (`loop.run`'s `shared`).
     records = loop.run(settings, workdir, overwrite=f.overwrite,
-                       progress=f.progress)
+                       progress=f.progress,
+                       shared=os.path.join(root, SHARED))
     if after is not None:
       after(workdir)
     print(f"done {name}: test accuracy "

@@ -180,12 +180,13 @@ def _check_builds(s: Settings, ds: data.Dataset) -> None:
 
 @contextlib.contextmanager
 def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
-             progress: bool = True, log: Callable[[str], None] = print):
+             progress: bool = True, log: Callable[[str], None] = print,
+             shared: str | None = None):
   """Checks `s`, loads the data, prepares `workdir`, pre-optimises (cached)
   and resumes from the latest checkpoint; yields the `RunContext`.
 
   Nothing is written before every check passed; a failure before the first
-  checkpoint removes a workdir this call created.
+  checkpoint removes a workdir this call created. `shared`: as `loop.run`.
   """
   validate(s)
   ds, pool, run_key = _open_data(s)
@@ -209,7 +210,7 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
                       *sharding.replicated((jnp.asarray(ds.x_train),
                                             jnp.asarray(ds.y_train))),
                       np.flatnonzero(np.asarray(pool.validation)), workdir,
-                      progress, log)
+                      progress, log, shared)
     ctx = RunContext(
         task=task, method=build_method(s, ds.num_classes),
         describe=describe(s), acq=acq,

@@ -238,8 +238,8 @@ def _extend(ctx: RunContext) -> None:
 
 
 def run(settings: Settings, workdir: str, *, overwrite: bool = False,
-        progress: bool = True, log: Callable[[str], None] = print
-        ) -> list[dict]:
+        progress: bool = True, log: Callable[[str], None] = print,
+        shared: str | None = None) -> list[dict]:
   """Runs (or resumes) an active-learning experiment in `workdir`.
 
   Args:
@@ -251,6 +251,10 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
     overwrite: replace whatever `workdir` holds.
     progress: show progress bars.
     log: where the per-round table goes.
+    shared: a folder for results that runs differing only in their
+      acquisition share (DeepCluster pretraining, which no acquisition
+      changes): read from there when another run saved it, else computed
+      and saved there too. A grid passes one folder to all its cells.
 
   Returns:
     The per-round metric records (as in `metrics.jsonl`).
@@ -262,7 +266,7 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
   if not sharding.is_writer():  # process 0 speaks for every process
     log, progress = (lambda line: None), False
   with open_run(settings, workdir, overwrite=overwrite, progress=progress,
-                log=log) as ctx:
+                log=log, shared=shared) as ctx:
     _extend(ctx)
     for r in range(ctx.next_round, settings.active.rounds):
       request = start_round(ctx, r)

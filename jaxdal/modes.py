@@ -34,6 +34,10 @@ class Task(NamedTuple):
   workdir: str
   progress: bool
   log: Callable[[str], None]
+  # A folder shared by runs that differ only in their acquisition (a
+  # grid's): their DeepCluster pretraining, which happens before any
+  # acquisition, is computed once there (None: each run computes its own).
+  shared: str | None = None
 
 
 class Start(NamedTuple):
@@ -84,8 +88,15 @@ def starting_weights(task: Task, pool: data.PoolState, key) -> Start:
       result = _deepcluster_result(task, key)
       return result.variables, (f"DeepCluster, {s.arch.pretrain_epochs} "
                                 f"epochs, loss {result.losses[-1]:.3f}")
+    def shared_or_own():
+      if task.shared is None:
+        return deepcluster()
+      # Identical for runs that differ only in their acquisition.
+      name = ("pretrained-"
+              + workdir.fingerprint(s.to_dict(), ignore=("acquisition",)))
+      return workdir.shared_tree(task.shared, name, like, deepcluster)
     return Start(workdir.cached_tree(task.workdir, "pretrained", like,
-                                     deepcluster, task.log), "body")
+                                     shared_or_own, task.log), "body")
   if s.arch.mode == "spo":
     def preoptimise():
       tx = method.optimizer(s.fit.learning_rate, train_arch=True)

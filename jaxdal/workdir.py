@@ -10,6 +10,7 @@ running there.
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -266,6 +267,34 @@ def cached_tree(workdir: str, name: str, like: Any,
   checkpoint.save_tree(path, tree)
   log(f"{name}: {summary} in {time.perf_counter() - t0:.1f}s")
   return tree
+
+
+def fingerprint(config: dict, ignore: tuple[str, ...] = ()) -> str:
+  """A short hex digest of `config` (JSON, sorted keys) without the keys
+  in `ignore`: the same for configs equal but for those keys."""
+  kept = {k: v for k, v in config.items() if k not in ignore}
+  text = json.dumps(kept, sort_keys=True, default=str)
+  return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def shared_tree(root: str, name: str, like: Any,
+                compute: Callable[[], tuple[Any, str]]) -> tuple[Any, str]:
+  """`(tree, summary)` read from `root/name`, or computed and saved there
+  for the next run that shares it. An unreadable copy is recomputed (and
+  left in place); when another process saved it first, its copy stays."""
+  path = os.path.join(root, name)
+  if os.path.isdir(path):
+    try:
+      return checkpoint.restore_tree(path, like), f"shared, read from {path}"
+    except Exception:  # noqa: BLE001, S110 - whatever a damaged file raises
+      pass
+  tree, summary = compute()
+  try:
+    os.makedirs(root, exist_ok=True)
+    checkpoint.save_tree(path, tree)
+  except (OSError, ValueError):
+    pass  # saved meanwhile by another run, or unwritable: this run has it
+  return tree, f"{summary}, saved to {path}"
 
 
 def cached_json(workdir: str, name: str, compute: Callable[[], dict],

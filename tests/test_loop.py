@@ -285,6 +285,40 @@ def test_deepcluster_pretraining_is_saved_and_reused(tmp_path):
           [metrics.without_timings(r) for r in again])
 
 
+def test_runs_differing_only_in_acquisition_share_their_pretraining(
+    tmp_path):
+  base = dict(TINY, rounds=2, pretrain="deepcluster", pretrain_epochs=2,
+              pretrain_steps=5)
+  shared = tmp_path / "shared"
+  # The reference: margin's run with its own pretraining.
+  alone = loop.run(loop.Settings.of(**base, acquisition="margin"),
+                   str(tmp_path / "alone"), progress=False,
+                   log=lambda s: None)
+  logs = {"entropy": [], "margin": []}
+  for acq, lines in logs.items():
+    got = loop.run(loop.Settings.of(**base, acquisition=acq),
+                   str(tmp_path / acq), progress=False, log=lines.append,
+                   shared=str(shared))
+  # entropy pretrained and saved; margin read entropy's copy and ran as it
+  # would have alone.
+  assert any("DeepCluster" in s and "saved to" in s for s in logs["entropy"])
+  assert any("shared, read from" in s for s in logs["margin"])
+  assert not any("DeepCluster" in s for s in logs["margin"])
+  assert len(os.listdir(shared)) == 1
+  assert ([metrics.without_timings(r) for r in got] ==
+          [metrics.without_timings(r) for r in alone])
+
+
+def test_fingerprint_ignores_only_the_named_keys():
+  config = loop.Settings.of(**TINY).to_dict()
+  same = workdir_lib.fingerprint({**config, "acquisition": "margin"},
+                                 ignore=("acquisition",))
+  assert same == workdir_lib.fingerprint(config, ignore=("acquisition",))
+  for key, value in [("seed", 1), ("pool_size", 99), ("backbone", "mlp")]:
+    assert workdir_lib.fingerprint({**config, key: value},
+                                   ignore=("acquisition",)) != same
+
+
 def test_augmentation_changes_training_only(tmp_path):
   plain = loop.run(loop.Settings.of(**dict(TINY, rounds=1)),
                    str(tmp_path / "a"),
