@@ -4,7 +4,8 @@ run must not recompute (pre-optimised weights, searches).
 Layout: `config.json`, `metrics.jsonl`, `checkpoints/<round>/`,
 `figures/`, and caches: `pretrained/`, `preoptimised/` (Orbax trees),
 `searches/<name>.json`; `.lock` is held (advisory `flock`) by the process
-running there.
+running there. Runs may also share a folder of caches (`shared_tree`: a
+grid's DeepCluster pretraining, the same for all its acquisitions).
 """
 
 import contextlib
@@ -292,8 +293,9 @@ def shared_tree(root: str, name: str, like: Any,
   try:
     os.makedirs(root, exist_ok=True)
     checkpoint.save_tree(path, tree)
-  except (OSError, ValueError):
-    pass  # saved meanwhile by another run, or unwritable: this run has it
+  except (OSError, ValueError) as e:  # saved meanwhile by another run, or
+    # unwritable: this run has its tree all the same.
+    return tree, f"{summary}, not shared ({type(e).__name__})"
   return tree, f"{summary}, saved to {path}"
 
 
