@@ -281,15 +281,18 @@ def fingerprint(config: dict, ignore: tuple[str, ...] = ()) -> str:
 def shared_tree(root: str, name: str, like: Any,
                 compute: Callable[[], tuple[Any, str]]) -> tuple[Any, str]:
   """`(tree, summary)` read from `root/name`, or computed and saved there
-  for the next run that shares it. An unreadable copy is recomputed (and
-  left in place); when another process saved it first, its copy stays."""
+  for the next run that shares it. An unreadable copy is moved to
+  `root/corrupt/` and recomputed (as `cached_tree` does); when another
+  process saved it first, its copy stays."""
   path = os.path.join(root, name)
+  notes: list[str] = []
   if os.path.isdir(path):
     try:
       return checkpoint.restore_tree(path, like), f"shared, read from {path}"
-    except Exception:  # noqa: BLE001, S110 - whatever a damaged file raises
-      pass
+    except Exception as e:  # noqa: BLE001 - whatever a damaged file raises
+      _set_aside(root, path, e, notes.append)
   tree, summary = compute()
+  summary = "; ".join([*notes, summary])
   try:
     os.makedirs(root, exist_ok=True)
     checkpoint.save_tree(path, tree)
