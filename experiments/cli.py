@@ -77,14 +77,19 @@ def parse_flags(argv: list[str]) -> list[str]:
     sys.exit(2)
 
 
-def _quiet_exit(code: int) -> None:
-  """Exits at once, without waiting for (or printing the tracebacks of)
-  Orbax's background threads, which after a failed write can wait minutes
-  for a folder that was never made. Every file jaxdal keeps is written
+def _quiet_exit(line: str, code: int) -> None:
+  """Prints `line` and exits at once, without waiting for (or printing the
+  tracebacks of) Orbax's and TensorStore's background threads, which after
+  a failed write can wait minutes for a folder that was never made, or
+  report on a closed event loop. `line` is the only thing on stderr: from
+  here on fd 2 goes to /dev/null. Every file jaxdal keeps is written
   atomically, so nothing is left half-written."""
   logging_std.disable(logging_std.CRITICAL)
   sys.stdout.flush()
   sys.stderr.flush()
+  stderr = os.dup(2)
+  os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+  os.write(stderr, (line + "\n").encode())
   os._exit(code)
 
 
@@ -122,8 +127,7 @@ def run_reporting_errors(fn: Callable[[], None]) -> None:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
   except OSError as e:
-    print(f"error: {os_error_line(e)}", file=sys.stderr, flush=True)
-    _quiet_exit(1)
+    _quiet_exit(f"error: {os_error_line(e)}", 1)
   except KeyboardInterrupt:
     print("interrupted; rerun the same command to resume", file=sys.stderr)
     sys.exit(130)

@@ -57,13 +57,30 @@ def _drain(fd: int, chunks: list[bytes]) -> None:
   os.close(fd)
 
 
+def _wait_quiet(chunks: list[bytes], quiet_s: float = 1.0,
+                limit_s: float = 15.0) -> None:
+  """Waits until `chunks` has not grown for `quiet_s` (at most `limit_s`):
+  after a failed write, TensorStore's outstanding operations finish one by
+  one and each prints a traceback ("Event loop is closed") on its way."""
+  start = last_change = time.monotonic()
+  seen = len(chunks)
+  while time.monotonic() - last_change < quiet_s:
+    if time.monotonic() - start > limit_s:
+      return
+    time.sleep(0.05)
+    if len(chunks) != seen:
+      seen, last_change = len(chunks), time.monotonic()
+
+
 @contextlib.contextmanager
-def _writing(path: str):
+def _writing(path: str, *, discard: bool = False):
   """Runs an Orbax write with the process's stderr (fd 2) held back.
 
   If the write fails on the filesystem, its background threads' tracebacks
-  (hundreds of lines on a full disk) are dropped and one `OSError` naming
-  `path` is raised instead; otherwise what was held back is passed on.
+  (hundreds of lines on a full disk, some arriving after the failure) are
+  dropped and one `OSError` naming `path` is raised instead; otherwise what
+  was held back is passed on. `discard=True` (closing after a failed write)
+  drops what was held back either way.
   """
   sys.stderr.flush()
   saved = os.dup(2)
@@ -83,10 +100,12 @@ def _writing(path: str):
       raise
   finally:
     sys.stderr.flush()
+    if failure is not None or discard:
+      _wait_quiet(chunks)
     os.dup2(saved, 2)
     os.close(saved)
     reader.join()
-    if failure is None:
+    if failure is None and not discard:
       os.write(2, b"".join(chunks))
   if failure is not None:
     raise failure
@@ -198,8 +217,10 @@ class RoundCheckpointer:
   def close(self) -> None:
     if self._failed:
       # The failed save's error is on its way up: closing (which reports
-      # it again) must neither replace it nor print it.
-      with contextlib.suppress(Exception), _writing(self._directory):
+      # it again) must neither replace it nor print it, nor pass on the
+      # tracebacks of the failed save's late TensorStore operations.
+      with contextlib.suppress(Exception), _writing(self._directory,
+                                                    discard=True):
         self._manager.close()
       return
     self._manager.wait_until_finished()

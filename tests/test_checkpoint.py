@@ -2,6 +2,8 @@
 
 import errno
 import os
+import threading
+import time
 
 import jax.numpy as jnp
 import pytest
@@ -45,6 +47,33 @@ def test_a_failed_write_is_one_oserror_and_its_noise_is_held_back(capfd):
     raise ValueError(TENSORSTORE_FULL)
   assert (info.value.errno, info.value.filename) == (errno.ENOSPC,
                                                      "/x/ckpt/3")
+  assert capfd.readouterr().err == ""
+
+
+def _late_traceback(delay_s: float) -> threading.Thread:
+  """What TensorStore does after a failed write: an operation still in
+  flight finishes later and prints a traceback from its own thread."""
+  def write():
+    time.sleep(delay_s)
+    os.write(2, b"RuntimeError: Event loop is closed\n")
+  thread = threading.Thread(target=write)
+  thread.start()
+  return thread
+
+
+def test_tracebacks_arriving_after_a_failed_write_are_held_back(capfd):
+  with pytest.raises(OSError), checkpoint._writing("/x/ckpt/3"):  # noqa: SLF001
+    late = _late_traceback(0.3)
+    raise ValueError(TENSORSTORE_FULL)
+  late.join()
+  assert capfd.readouterr().err == ""
+
+
+def test_closing_after_a_failed_write_drops_what_it_held_back(capfd):
+  with checkpoint._writing("/x/ckpt", discard=True):  # noqa: SLF001
+    os.write(2, b"Traceback (most recent call last):\n")
+    late = _late_traceback(0.3)
+  late.join()
   assert capfd.readouterr().err == ""
 
 
