@@ -102,7 +102,7 @@ GRIDS = {
     # Depth-Dropout and PDARTS with 2 acquisitions. Measured cost per cell,
     # two cells side by side: bbdropout SPO 4.5, UPO 5; depth_dropout SPO 25,
     # UPO 33-42 min (16-22 of them its DeepCluster run); pdarts SPO 34, UPO
-    # 76 min (DeepCluster and a search on its pseudo-labels first); about
+    # 76-87 min (DeepCluster and a search on its pseudo-labels first); about
     # 3.2 h as two tasks run together.
     "focus2_medium_modes": dict(
         program="focus2", preset="medium", parts=[
