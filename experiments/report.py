@@ -26,6 +26,9 @@ from jaxdal import metrics, plots, rank_correlation
 
 flags.DEFINE_string("runs", None, "directory holding the runs")
 flags.DEFINE_string("out", "", "output directory (default <runs>/report)")
+flags.DEFINE_bool("finished_only", False, "leave runs with missing rounds "
+                  "out of every table and figure (they are still listed); "
+                  "by default they count over the rounds they have")
 FLAGS = flags.FLAGS
 
 
@@ -285,13 +288,24 @@ def summary_markdown(runs, curves, figures, complexity=None,
   return "\n".join(lines) + "\n"
 
 
-def write_report(runs_dir: str, out: str) -> list[str]:
-  """Writes figures and summary.md; returns the written paths."""
+def write_report(runs_dir: str, out: str, *,
+                 finished_only: bool = False) -> list[str]:
+  """Writes figures and summary.md; returns the written paths.
+
+  `finished_only` leaves runs with missing rounds out of every comparison
+  (a grid still running); they are listed under "Incomplete runs".
+  """
   if os.path.exists(out) and not os.path.isdir(out):
     raise ValueError(f"--out {out!r} is a file; give a folder for the "
                      f"report")
   skipped: list[str] = []
   runs = metrics.collect_runs(runs_dir, skipped)
+  if finished_only:
+    unfinished = [r for r in runs
+                  if len(r.records) < r.config.get("rounds", 0)]
+    skipped += [f"{r.path}: {len(r.records)} of {r.config['rounds']} "
+                f"rounds, unfinished (--finished_only)" for r in unfinished]
+    runs = [r for r in runs if r not in unfinished]
   curves = metrics.seed_curves(runs)
   os.makedirs(out, exist_ok=True)
   figures = [
@@ -330,7 +344,8 @@ def main(argv):
     if not FLAGS.runs:
       raise ValueError("--runs is required: the directory holding the runs")
     out = FLAGS.out or os.path.join(FLAGS.runs, "report")
-    for path in write_report(FLAGS.runs, out):
+    for path in write_report(FLAGS.runs, out,
+                             finished_only=FLAGS.finished_only):
       print(path)
 
   cli.run_reporting_errors(go)

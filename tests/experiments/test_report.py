@@ -88,6 +88,30 @@ def test_missing_rounds_and_seeds_are_reported(grid, tmp_path):
   assert "margin lacks seeds [1]" in summary
 
 
+def test_finished_only_leaves_unfinished_runs_out_but_lists_them(grid,
+                                                                 tmp_path):
+  partial = tmp_path / "partial"
+  shutil.copytree(grid, partial)
+  metrics_file = partial / "cnn1_entropy_s0" / "metrics.jsonl"
+  lines = metrics_file.read_text().splitlines()
+  metrics_file.write_text(lines[0] + "\n")
+  report.write_report(str(partial), str(tmp_path / "out"),
+                      finished_only=True)
+  summary = (tmp_path / "out" / "summary.md").read_text()
+  assert "cnn1_entropy_s0: 1 of 3 rounds, unfinished" in summary
+  assert "11 runs in 2 groups" in summary
+  rows = [r for r in summary.split("## Spread")[0].splitlines()
+          if "cnn1" in r and "| entropy |" in r]
+  assert len(rows) == 1 and "| entropy | 1 | 3 |" in rows[0]  # seed 1 only
+  report.write_report(str(partial), str(tmp_path / "all"))
+  summary = (tmp_path / "all" / "summary.md").read_text()
+  assert "12 runs in 2 groups" in summary
+  assert "cnn1_entropy_s0: 1 of 3 rounds\n" in summary
+  rows = [r for r in summary.split("## Spread")[0].splitlines()
+          if "cnn1" in r and "| entropy |" in r]
+  assert "| entropy | 2 | 1 |" in rows[0]  # both seeds, over 1 round
+
+
 @pytest.mark.parametrize("make", ["empty", "foreign"])
 def test_empty_or_foreign_directory_fails_clearly(make, tmp_path,
                                                   subprocess_env):
