@@ -301,11 +301,10 @@ def write_report(runs_dir: str, out: str, *,
   skipped: list[str] = []
   runs = metrics.collect_runs(runs_dir, skipped)
   if finished_only:
-    unfinished = [r for r in runs
-                  if len(r.records) < r.config.get("rounds", 0)]
     skipped += [f"{r.path}: {len(r.records)} of {r.config['rounds']} "
-                f"rounds, unfinished (--finished_only)" for r in unfinished]
-    runs = [r for r in runs if r not in unfinished]
+                f"rounds, unfinished (--finished_only)"
+                for r in runs if not metrics.is_finished(r)]
+    runs = [r for r in runs if metrics.is_finished(r)]
   curves = metrics.seed_curves(runs)
   os.makedirs(out, exist_ok=True)
   figures = [

@@ -288,13 +288,19 @@ def seed_curves(runs: list[Run]) -> dict:
   return out
 
 
+def is_finished(run: Run) -> bool:
+  """Whether `run` has every round its config asks for."""
+  want = run.config.get("rounds")
+  return want is None or len(run.records) >= want
+
+
 def incomplete(runs: list[Run]) -> list[str]:
   """Human-readable notes on runs with missing rounds or seeds."""
   notes = []
   for run in runs:
-    want = run.config.get("rounds")
-    if want is not None and len(run.records) < want:
-      notes.append(f"{run.path}: {len(run.records)} of {want} rounds")
+    if not is_finished(run):
+      notes.append(f"{run.path}: {len(run.records)} of "
+                   f"{run.config['rounds']} rounds")
   for group, by_acq in seed_curves(runs).items():
     seeds = set().union(*(set(s) for s in by_acq.values()))
     for acq, by_seed in by_acq.items():
