@@ -220,6 +220,7 @@ def spread_markdown(curves) -> list[str]:
   for over in ("acquisition", "architecture"):
     fixed = "architecture" if over == "acquisition" else "acquisition"
     lines += [f"Across {over}s, for each {fixed}:", ""]
+    before = len(lines)
     for (dataset, initial), table in sorted(by_data.items(), key=str):
       members: dict = {}
       for model, acq in table:
@@ -230,6 +231,9 @@ def spread_markdown(curves) -> list[str]:
           lines.append(f"- {dataset} (init {initial}) / {key}: "
                        f"{100 * float(np.mean(values)):.2f} "
                        f"({members[key]} {over}s)")
+    if len(lines) == before:
+      lines.append(f"- (needs two {over}s for one {fixed}, without "
+                   f"pretraining)")
     lines.append("")
   return lines
 

@@ -207,3 +207,23 @@ def test_spreads_are_computed_per_dataset_and_skip_single_members():
   # entropy and every d2 acquisition have one architecture.
   assert "- d1 (init 10) / random: 15.00 (2 architectures)" in across_arch
   assert across_arch.count("\n- ") == 1
+
+
+def test_spreads_say_what_they_need_when_there_are_none():
+  sizes = [10, 20]
+  # One acquisition per architecture without pretraining, one architecture
+  # per acquisition: neither spread exists.
+  curves = {
+      ("d1", "a", "none", 10): {"random": {0: (sizes, [0.5, 0.7])}},
+      ("d1", "a", "deepcluster", 10): {"margin": {0: (sizes, [0.4, 0.6])}},
+  }
+  text = "\n".join(report.spread_markdown(curves))
+  across_acq, across_arch = text.split("Across architectures")
+  assert ("- (needs two acquisitions for one architecture, without "
+          "pretraining)") in across_acq
+  assert ("- (needs two architectures for one acquisition, without "
+          "pretraining)") in across_arch
+  # With a spread there, no such line.
+  curves[("d1", "a", "none", 10)]["entropy"] = {0: (sizes, [0.8, 0.9])}
+  text = "\n".join(report.spread_markdown(curves))
+  assert text.count("(needs two") == 1
