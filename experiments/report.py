@@ -305,8 +305,7 @@ def write_report(runs_dir: str, out: str, *,
   skipped: list[str] = []
   runs = metrics.collect_runs(runs_dir, skipped)
   if finished_only:
-    skipped += [f"{r.path}: {len(r.records)} of {r.config['rounds']} "
-                f"rounds, unfinished (--finished_only)"
+    skipped += [f"{metrics.rounds_note(r)}, unfinished (--finished_only)"
                 for r in runs if not metrics.is_finished(r)]
     runs = [r for r in runs if metrics.is_finished(r)]
   curves = metrics.seed_curves(runs)

@@ -294,13 +294,17 @@ def is_finished(run: Run) -> bool:
   return want is None or len(run.records) >= want
 
 
+def rounds_note(run: Run) -> str:
+  """`"<path>: <done> of <wanted> rounds"` for an unfinished `run`."""
+  return f"{run.path}: {len(run.records)} of {run.config['rounds']} rounds"
+
+
 def incomplete(runs: list[Run]) -> list[str]:
   """Human-readable notes on runs with missing rounds or seeds."""
   notes = []
   for run in runs:
     if not is_finished(run):
-      notes.append(f"{run.path}: {len(run.records)} of "
-                   f"{run.config['rounds']} rounds")
+      notes.append(rounds_note(run))
   for group, by_acq in seed_curves(runs).items():
     seeds = set().union(*(set(s) for s in by_acq.values()))
     for acq, by_seed in by_acq.items():
