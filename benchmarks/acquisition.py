@@ -59,10 +59,11 @@ def jaxdal_coreset(feats, probs, probs_mc, labeled, k):
   from jaxdal import acquisition as acq
   x, lab = jnp.asarray(feats), jnp.asarray(labeled)
   t0 = time.perf_counter()
-  acq.kcenter_greedy(x, lab, k).block_until_ready()
+  acq.kcenter_greedy(None, k, features=x, labeled=lab).block_until_ready()
   compile_and_run = time.perf_counter() - t0
   t0 = time.perf_counter()
-  idx = acq.kcenter_greedy(x, lab, k).block_until_ready()
+  idx = acq.kcenter_greedy(None, k, features=x,
+                           labeled=lab).block_until_ready()
   del jax
   return np.asarray(idx), time.perf_counter() - t0, compile_and_run
 
@@ -73,10 +74,12 @@ def jaxdal_coreset_pruned(feats, probs, probs_mc, labeled, k):
   from jaxdal import acquisition as acq
   x, lab = jnp.asarray(feats), jnp.asarray(labeled)
   t0 = time.perf_counter()
-  acq.kcenter_greedy(x, lab, k, prune=True)[0].block_until_ready()
+  acq.kcenter_greedy(None, k, features=x, labeled=lab,
+                     prune=True)[0].block_until_ready()
   compile_and_run = time.perf_counter() - t0
   t0 = time.perf_counter()
-  idx, reads = acq.kcenter_greedy(x, lab, k, prune=True, return_reads=True)
+  idx, reads = acq.kcenter_greedy(None, k, features=x, labeled=lab,
+                                  prune=True, return_reads=True)
   idx.block_until_ready()
   sec = time.perf_counter() - t0
   stats = {"first_call_s": compile_and_run, "rows_read": int(reads),
@@ -120,10 +123,12 @@ def jaxdal_badge(feats, probs, probs_mc, labeled, k):
   from jaxdal import acquisition as acq
   p, f, a = jnp.asarray(probs), jnp.asarray(feats), jnp.asarray(~labeled)
   t0 = time.perf_counter()
-  acq.badge(p, f, k, jax.random.key(0), a).block_until_ready()
+  acq.badge(jax.random.key(0), k, a, probs=p,
+            features=f).block_until_ready()
   compile_and_run = time.perf_counter() - t0
   t0 = time.perf_counter()
-  idx = acq.badge(p, f, k, jax.random.key(0), a).block_until_ready()
+  idx = acq.badge(jax.random.key(0), k, a, probs=p,
+                  features=f).block_until_ready()
   return np.asarray(idx), time.perf_counter() - t0, compile_and_run
 
 
@@ -196,8 +201,9 @@ def coreset_vs_floor(feats, probs, probs_mc, labeled, k):
   x, lab = jnp.asarray(feats), jnp.asarray(labeled)
   read = jax.jit(lambda a: jnp.sum(a, axis=1))
   read(x).block_until_ready()
-  acq.kcenter_greedy(x, lab, k).block_until_ready()
-  acq.kcenter_greedy(x, lab, k, prune=True).block_until_ready()
+  acq.kcenter_greedy(None, k, features=x, labeled=lab).block_until_ready()
+  acq.kcenter_greedy(None, k, features=x, labeled=lab,
+                     prune=True).block_until_ready()
   bw, plain, pruned = [], [], []
   for _ in range(3):
     t0 = time.perf_counter()
@@ -205,10 +211,11 @@ def coreset_vs_floor(feats, probs, probs_mc, labeled, k):
       read(x).block_until_ready()
     bw.append(x.size * 4 * 20 / (time.perf_counter() - t0) / 1e9)
     t0 = time.perf_counter()
-    acq.kcenter_greedy(x, lab, k).block_until_ready()
+    acq.kcenter_greedy(None, k, features=x, labeled=lab).block_until_ready()
     plain.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
-    acq.kcenter_greedy(x, lab, k, prune=True).block_until_ready()
+    acq.kcenter_greedy(None, k, features=x, labeled=lab,
+                       prune=True).block_until_ready()
     pruned.append(time.perf_counter() - t0)
   floor = k * x.size * 4 / (max(bw) * 1e9)
   return None, {"bandwidth_gbs": max(bw), "floor_s": floor,

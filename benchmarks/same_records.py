@@ -1,26 +1,33 @@
-"""Proves that the round-loop redesign left every per-round record unchanged.
+"""Proves that a redesign left every per-round record unchanged.
 
-Runs five small experiments with the current code and compares each
-`metrics.jsonl` they write to the one stored in
-`benchmarks/reference/records_before_redesign/` (made on commit 7c13f74,
-before the redesign; see the README there): the same number of records, and
-every record equal (exactly; NaN equals NaN) once its top-level `time` entry
-(timings and compilation counts, which depend on the machine) and the
-measurements added since (`ADDED`: `complexity`, `train_loss`) are removed,
+Runs small experiments with the current code and compares each
+`metrics.jsonl` they write to the one stored in a reference folder:
+`benchmarks/reference/records_before_learner/` (the default; made on
+commit 7b72a98, before the loop was rebuilt on the learner API, six
+commands) or, with `--reference before_redesign`,
+`benchmarks/reference/records_before_redesign/` (commit 7c13f74, before
+the round-loop redesign, the first five; see the README in each): the
+same number of records, and every record equal (exactly; NaN equals NaN)
+once its top-level `time` entry (timings and compilation counts, which
+depend on the machine) and, against
+the older reference, the measurements added since (`complexity`,
+`train_loss`) are removed,
 but for one intended change (`INTENDED`: seeds trained together report
 their training accuracy as a float64 division now, like one seed alone).
-Run by hand, on CPU (the commands take about 5-8 minutes in all):
+Byte-identical records hold on one CPU model (README.md): make the
+reference on the machine that checks. Run by hand, on CPU (the commands
+take about 8-12 minutes in all):
 
-  python benchmarks/same_records.py                  # all five commands
+  python benchmarks/same_records.py                  # every command
   python benchmarks/same_records.py --only f1,f2bb   # some of them
   python benchmarks/same_records.py --workdir /tmp/x # keep the runs there
   python benchmarks/same_records.py --compare_only DIR  # runs already in DIR
 
-Since commit 5cae17c, f2bb and f2dd differ on purpose: the quick preset's
-BBDropout and Depth-Dropout networks changed (PyTorch's default init,
-BatchNorm, Depth-Dropout's start and inference samples; benchmarks/RESULTS.md,
-"Healthy optimised networks"). Their IDENTICAL lines in RESULTS.md were made
-before that, on the code the redesign changed; the focus 1 runs still match.
+Against `before_redesign`, f2bb and f2dd differ on purpose since commit
+5cae17c: the quick preset's BBDropout and Depth-Dropout networks changed
+(PyTorch's default init, BatchNorm, Depth-Dropout's start and inference
+samples; benchmarks/RESULTS.md, "Healthy optimised networks"); the focus 1
+runs still match.
 
 Prints one line per run (name, rounds compared, IDENTICAL or the first
 differing record and key with both values, the command's wall time) and
@@ -38,8 +45,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REFERENCE = os.path.join(ROOT, "benchmarks", "reference",
-                         "records_before_redesign")
+REFERENCES = {name: os.path.join(ROOT, "benchmarks", "reference",
+                                 f"records_{name}")
+              for name in ("before_learner", "before_redesign")}
+REFERENCE = REFERENCES["before_learner"]
 
 # command name -> (module and flags, [(reference name, run subfolder)]).
 RUNS = {
@@ -53,12 +62,17 @@ RUNS = {
              [("f2bb", "f2bb")]),
     "f2dd": (["experiments.focus2", "--method", "depth_dropout", "--mode",
               "spo", "--rounds", "2"], [("f2dd", "f2dd")]),
+    "f2pdspo": (["experiments.focus2", "--method", "pdarts", "--mode", "spo",
+                 "--rounds", "2"], [("f2pdspo", "f2pdspo")]),
 }
 
 
-# Keys that records gained after the reference was made (new measurements,
-# not changed ones): left out of the comparison.
-ADDED = ("time", "complexity", "train_loss")
+# Keys left out of the comparison: `time` (timings and compilation counts,
+# which depend on the machine) and, against the older reference, the
+# measurements records gained after it was made (new, not changed ones).
+LEFT_OUT = {"before_learner": ("time",),
+            "before_redesign": ("time", "complexity", "train_loss")}
+ADDED = LEFT_OUT["before_learner"]
 
 
 def read_records(path: str) -> list[dict]:
@@ -181,10 +195,17 @@ def main() -> int:
                       "temporary folder)")
   parser.add_argument("--only", help=f"comma-separated subset of "
                       f"{','.join(RUNS)}")
+  parser.add_argument("--reference", choices=sorted(REFERENCES),
+                      default="before_learner", help="which stored records "
+                      "to compare with")
   parser.add_argument("--compare_only", metavar="DIR", help="run nothing; "
                       "compare the runs already in DIR (DIR/f1, ...)")
   flags = parser.parse_args()
-  names = flags.only.split(",") if flags.only else list(RUNS)
+  global REFERENCE, ADDED
+  REFERENCE, ADDED = REFERENCES[flags.reference], LEFT_OUT[flags.reference]
+  names = flags.only.split(",") if flags.only else [
+      n for n in RUNS if os.path.isdir(os.path.join(REFERENCE, n))
+      or os.path.isdir(os.path.join(REFERENCE, f"{n}_s0"))]
   unknown = set(names) - set(RUNS)
   if unknown:
     parser.error(f"unknown runs {sorted(unknown)}; choose from {list(RUNS)}")

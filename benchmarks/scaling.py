@@ -87,13 +87,14 @@ def child(method: str, path: str, k: int, chunk: int) -> dict:
   threading.Thread(target=watch, daemon=True).start()
   t0 = time.perf_counter()
   if method == "coreset":
-    _, info = streamed.kcenter_greedy(features, labeled, k, chunk=chunk,
+    _, info = streamed.kcenter_greedy(None, k, features=features,
+                                      labeled=labeled, chunk=chunk,
                                       return_info=True)
     streamed_bytes = info["rows_read"] * d * 4
   else:
     probs = np.load(path + ".probs.npy", mmap_mode="r")
-    streamed.badge(probs, features, k, jax.random.key(0), ~labeled,
-                   chunk=chunk)
+    streamed.badge(jax.random.key(0), k, ~labeled, probs=probs,
+                   features=features, chunk=chunk)
     info = {}
     streamed_bytes = k * n * (d + probs.shape[1]) * 4
   seconds = time.perf_counter() - t0

@@ -9,6 +9,11 @@ Flags default to the `quick` preset (smaller pool, validation and test
 subsets and fewer epochs for ResNets and VGGs); `--preset paper` switches to
 the paper's protocol, and any flag typed explicitly overrides the preset.
 Re-running a command resumes its workdir from the latest round.
+`--import MODULE` (on every CLI) imports a module of yours first, so the
+acquisition, backbone or dataset it registers can be chosen by name, as
+examples/my_acq.py shows:
+
+  python -m experiments.focus1 --import my_acq --acquisition lowest_max
 """
 
 import os
@@ -21,6 +26,9 @@ from experiments import cli, grid
 from experiments.configs import focus1 as focus1_config
 from experiments.configs import protocol
 from jaxdal import acquisition, data, loop, models, optim, settings
+
+# First: a module named by --import may register names HELPS lists.
+_IMPORT_FLAGS = cli.define_import_flag()
 
 HELPS = {
     **protocol.HELPS,
@@ -50,7 +58,7 @@ _RUN_FLAGS = cli.define_run_flags(
     "runs/focus1/<dataset>_<backbone>_<acquisition>_s<seed>")
 _CONFIG_FLAGS = cli.define_flags_from_config(
     focus1_config.get_config("quick"), HELPS)
-for _name in _RUN_FLAGS + _CONFIG_FLAGS:
+for _name in _IMPORT_FLAGS + _RUN_FLAGS + _CONFIG_FLAGS:
   flags.declare_key_flag(_name)
 for _name in grid.define_grid_flags("focus1"):
   flags.declare_key_flag(_name)

@@ -25,6 +25,9 @@ from experiments.configs import focus2 as focus2_config
 from experiments.configs import protocol
 from jaxdal import acquisition, archopt, data, loop, optim, plots
 
+# First: a module named by --import may register names HELPS lists.
+_IMPORT_FLAGS = cli.define_import_flag()
+
 HELPS = {
     **protocol.HELPS,
     "target_train_accuracy": "stop when an epoch's training accuracy "
@@ -55,7 +58,7 @@ _RUN_FLAGS = cli.define_run_flags(
     "s<seed>")
 _CONFIG_FLAGS = cli.define_flags_from_config(
     focus2_config.get_config("quick"), HELPS)
-for _name in (_RUN_FLAGS + _CONFIG_FLAGS
+for _name in (_IMPORT_FLAGS + _RUN_FLAGS + _CONFIG_FLAGS
               + grid.define_grid_flags("focus2")):
   flags.declare_key_flag(_name)
 FLAGS = flags.FLAGS

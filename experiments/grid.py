@@ -15,6 +15,7 @@ from absl import flags
 
 from experiments.configs import grids
 from jaxdal import loop, metrics
+from jaxdal.data import fingerprint
 
 # The folder under a grid's workdir that its cells share (`loop.run`).
 SHARED = ".shared"
@@ -175,6 +176,7 @@ def finished(workdir: str, settings: loop.Settings) -> bool:
     config, records = metrics.read_run(workdir)
   except FileNotFoundError:
     return False
+  config.pop(fingerprint.KEY, None)  # the data's; not a setting
   return ({**loop.Settings().to_dict(), **config} == settings.to_dict()
           and len(records) >= settings.active.rounds)
 

@@ -24,6 +24,9 @@ from absl import app, flags
 from experiments import cli
 from jaxdal import metrics, plots, rank_correlation
 
+# A user's modules, imported before the runs are read, so a method of
+# their own draws its architecture figure.
+flags.declare_key_flag(*cli.define_import_flag())
 flags.DEFINE_string("runs", None, "directory holding the runs")
 flags.DEFINE_string("out", "", "output directory (default <runs>/report)")
 flags.DEFINE_bool("finished_only", False, "leave runs with missing rounds "

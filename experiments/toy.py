@@ -35,6 +35,8 @@ from jaxdal import (  # noqa: E402
 ARCHITECTURES = {"2": (2,), "4-2": (4, 2), "4-4-2": (4, 4, 2)}
 STRATEGIES = ("entropy", "random")
 
+# Like every CLI's, though the toy's own runs choose nothing by name.
+flags.declare_key_flag(*cli.define_import_flag())
 flags.DEFINE_string("workdir", "runs/toy",
                     "output folder (the runs and the figure)")
 flags.DEFINE_integer("seed", 0, "seed of the data and of every run")

@@ -1,12 +1,21 @@
 """jaxdal: deep active learning with architecture optimisation in JAX/Flax.
 
-Layers (see DESIGN.md): `registry`, `hub` (where checkpoints and
+The way in from Python is `jaxdal.learner(model, optimizer, x)`: query /
+teach / fit over an immutable state, any Flax module, any optax optimiser,
+labels from the caller. The experiment programs (`python -m
+experiments.focus1`, `focus2`) run the same steps into a workdir
+(`jaxdal.loop.run`).
+
+Layers, from the bottom: `registry`, `hub` (where checkpoints and
 tokenizers come from), `acquisition` (pure jnp), `models` (Linen
-backbones, text encoders), `archopt` (methods), `data` (sources, text,
-pool, batching),
-`optim` and `losses`, `train` (the epoch loop), `predict` (the only model ->
-array bridge), `settings`, `workdir`, `modes`, `context` and `loop` (rounds),
-`checkpoint` (Orbax), `metrics`, `plots`.
+backbones, text encoders), `adapters` (any Flax module as a backbone),
+`archopt` (methods), `data` (sources, text, pool, batching), `optim` and
+`losses`, `train` (the epoch loop), `predict` (the only model -> array
+bridge), `network` (a round's network and starting weights), `learning`
+(the learner: the loop's steps), then the run machinery: `settings`,
+`workdir`, `modes`, `context`, `loop` (rounds into a workdir) and
+`lockstep` (seeds trained together), `checkpoint` (Orbax), `metrics`,
+`plots`. README.md and CHANGELOG.md at the repository root describe them.
 
 Submodules load on first use, so `import jaxdal.acquisition` pulls in no
 Flax, Optax or Orbax.
@@ -14,16 +23,18 @@ Flax, Optax or Orbax.
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-_SUBMODULES = ("acquisition", "archopt", "checkpoint", "complexity",
-               "console", "context", "data", "diagnostics", "hub", "loop",
-               "losses", "metrics", "models", "modes", "optim", "plots",
-               "predict", "pretrain", "registry", "seeds", "settings",
-               "stopping", "train", "workdir")
+_SUBMODULES = ("acquisition", "adapters", "archopt", "checkpoint",
+               "complexity", "console", "context", "data", "diagnostics",
+               "hub", "learning", "lockstep", "loop", "losses", "metrics",
+               "models", "modes", "network", "optim", "plots", "predict",
+               "pretrain", "registry", "seeds", "settings", "stopping",
+               "train", "workdir")
 _FROM_LOOP = ("Settings", "WorkdirError", "run")
+_FROM_LEARNING = ("Learner", "LearnerState", "learner")
 
-__all__ = [*_FROM_LOOP, *_SUBMODULES]
+__all__ = [*_FROM_LOOP, *_FROM_LEARNING, *_SUBMODULES]
 
 
 def __getattr__(name: str):
@@ -31,4 +42,6 @@ def __getattr__(name: str):
     return importlib.import_module(f"jaxdal.{name}")
   if name in _FROM_LOOP:
     return getattr(importlib.import_module("jaxdal.loop"), name)
+  if name in _FROM_LEARNING:
+    return getattr(importlib.import_module("jaxdal.learning"), name)
   raise AttributeError(f"module 'jaxdal' has no attribute {name!r}")

@@ -20,10 +20,16 @@ from typing import Any
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 
 from jaxdal import faults
 from jaxdal.data.pool import PoolState
+from jaxdal.lazy import lazy_module
+
+# Orbax loads on first use (a CLI's --help needs none of it).
+ocp = lazy_module("orbax.checkpoint")
+
+__all__ = ["RoundCheckpointer", "read_round", "restore_tree", "save_tree",
+           "write_error"]
 
 
 def _abstract(tree):

@@ -6,6 +6,8 @@ import inspect
 
 from jaxdal import registry
 
+__all__ = ["TABLE_HEADER", "complexity_line", "lines", "network_line", "row"]
+
 TABLE_HEADER = (f"{'round':>5} {'labeled':>7} {'test%':>7} {'val%':>7} "
                 f"{'epochs':>6} {'stopped by':>14} {'train_s':>7} "
                 f"{'select_s':>7}")

@@ -8,43 +8,48 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxdal import (
-    acquisition,
-    archopt,
-    checkpoint,
-    console,
-    data,
-    metrics,
-    models,
-    modes,
-    sharding,
-    train,
+  acquisition,
+  archopt,
+  checkpoint,
+  console,
+  data,
+  learning,
+  metrics,
+  models,
+  modes,
+  sharding,
+  train,
 )
-from jaxdal import predict as predict_lib
+from jaxdal import plan as plan_lib
 from jaxdal import workdir as workdir_lib
-from jaxdal.settings import Settings, build_method, describe, validate
+from jaxdal.data import fingerprint as data_fingerprint
+from jaxdal.learning import (  # the sub-streams of a round key
+  INIT,
+  MEASURE,
+  PREDICT,
+  QUERY_POOL,
+  SEARCH,
+  SELECT,
+  TRAIN,
+)
+from jaxdal.network import Network
+from jaxdal.settings import Settings
 
-# Sub-streams of a round key.
-INIT, TRAIN, PREDICT, SELECT, SEARCH, MEASURE, QUERY_POOL = range(7)
+__all__ = ["INIT", "MEASURE", "MEASURED_POOL", "PREDICT", "QUERY_POOL",
+           "SEARCH", "SELECT", "TRAIN", "Network", "RunContext",
+           "learner_state", "network_at", "network_for", "open_run", "rewind",
+           "round_key", "write_records"]
+
 # Sub-streams of the run key.
 _POOL, _ROUNDS, _PRETRAIN, _MEASURE_POOL = 0, 1, 2, 3
 # Pool examples whose features' complexity every round records.
 MEASURED_POOL = 2000
-
-
-class Network(NamedTuple):
-  """A method's network with its optimiser, jitted steps and predictor;
-  built once per architecture, so an unchanged one never recompiles."""
-  method: archopt.Method
-  tx: object
-  trainer: train.Trainer
-  predictor: predict_lib.Predictor
 
 
 @dataclasses.dataclass
@@ -56,7 +61,6 @@ class RunContext:
   method: archopt.Method | archopt.SearchMethod
   describe: Callable
   acq: acquisition.Acquisition
-  select: Callable
   ckpt: checkpoint.RoundCheckpointer
   config: dict
   pool: data.PoolState
@@ -76,6 +80,7 @@ class RunContext:
   network: Network | None = None
   next_round: int = 0
   clock: dict = dataclasses.field(default_factory=dict)
+  learner: learning.Learner | None = None  # the round's steps
 
   @property
   def settings(self) -> Settings:
@@ -91,13 +96,9 @@ def network_for(ctx: RunContext, method: archopt.Method, tag: str
     s = ctx.settings
     train_arch = s.arch.mode == "joint" and s.arch.train_arch
     tx = method.optimizer(s.fit.learning_rate, train_arch=train_arch)
-    ctx.networks[tag] = Network(
-        method, tx,
-        train.make_trainer(method.model, tx, method.loss,
-                           augment=s.fit.augment),
-        predict_lib.make_predictor_for(method.model, ctx.acq,
-                                       mc_samples=s.active.mc_samples,
-                                       chunk=s.active.chunk))
+    ctx.networks[tag] = learning.make_network(
+        method, tx, ctx.acq, mc_samples=s.active.mc_samples,
+        chunk=s.active.chunk, augment=s.fit.augment)
   return ctx.networks[tag]
 
 
@@ -107,41 +108,16 @@ def network_at(ctx: RunContext, r: int, pool_r: data.PoolState) -> Network:
     return network_for(ctx, modes.network(ctx.method), "")
   found = modes.found_architecture(
       ctx.task, ctx.method, r, pool_r, ctx.initial_pool,
-      jax.random.fold_in(jax.random.fold_in(ctx.rounds_root, r), SEARCH),
+      jax.random.fold_in(round_key(ctx, r), SEARCH),
       ctx.pretrain_key, ctx.describe)
   ctx.search_info[r] = ctx.method.info(found)
   return network_for(ctx, ctx.method.adopt(found),
                      ctx.method.identity(found))
 
 
-def _text_options(s: Settings) -> dict:
-  """A text dataset is tokenised with the backbone's own tokenizer;
-  images and tokens never meet a backbone of the other kind."""
-  text = data.takes_tokenizer(s.data.dataset)
-  tokenizer = (None if s.arch.method else models.tokenizer_of(
-      modes.network(build_method(s, 2)).model))
-  if text and tokenizer is None:
-    raise ValueError(f"dataset {s.data.dataset!r} is text; it needs a text "
-                     f"backbone (transformer, minilm, bert, distilbert, "
-                     f"roberta), got {s.arch.method or s.arch.backbone!r}")
-  if tokenizer is not None and not text:
-    raise ValueError(f"backbone {s.arch.backbone!r} reads text; valid "
-                     f"datasets: synthetic_text, reuters_tm, ag_news, "
-                     f"banking77, dbpedia_14, qnli")
-  return {"tokenizer": tokenizer} if text else {}
-
-
-def _open_data(s: Settings):
-  try:
-    ds = data.load(s.data.dataset, data_dir=s.data.data_dir,
-                   download=s.data.download,
-                   **{**_text_options(s), **s.data.dataset_kwargs})
-  except TypeError as e:
-    raise ValueError(f"bad dataset_kwargs {s.data.dataset_kwargs} for "
-                     f"{s.data.dataset!r}: {e}") from None
-  if s.fit.augment and len(ds.input_shape) != 3:
-    raise ValueError(f"augment needs images [H, W, C]; {s.data.dataset!r} "
-                     f"has inputs of shape {ds.input_shape}")
+def _open_pool(s: Settings, ds: data.Dataset):
+  """The run key and its pool: the class-balanced initial set, the
+  validation split and the candidates (checked to last the rounds)."""
   run_key = jax.random.key(s.active.seed)
   pool = data.init_pool(jax.random.fold_in(run_key, _POOL), ds.y_train,
                         initial=s.active.initial,
@@ -155,43 +131,27 @@ def _open_data(s: Settings):
         f"{s.active.rounds - 1} acquisitions of {s.active.acquire} need "
         f"{needed} pool examples but the pool holds {n_available}; lower "
         f"--acquire or --rounds")
-  return ds, pool, run_key
-
-
-def _check_builds(s: Settings, ds: data.Dataset) -> None:
-  """Initialises the run's network abstractly (shapes only, no compute),
-  so argument values that only fail at build time (`{"depth": "x"}`) stop
-  the run before its workdir is touched."""
-  model = modes.network(build_method(s, ds.num_classes)).model
-  key = jax.random.key(0)
-  try:
-    jax.eval_shape(lambda: model.init(
-        {"params": key, "dropout": key, "arch": key},
-        jnp.zeros((1, *ds.input_shape), jnp.float32)))
-  except (TypeError, ValueError) as e:
-    what = (f"method_kwargs {s.arch.method_kwargs} of {s.arch.method!r}"
-            if s.arch.method else
-            f"backbone_kwargs {s.arch.backbone_kwargs} of "
-            f"{s.arch.backbone!r}")
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(
-        e).__name__
-    raise ValueError(f"bad {what}: {first}") from None
+  return pool, run_key
 
 
 @contextlib.contextmanager
 def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
              progress: bool = True, log: Callable[[str], None] = print,
              shared: str | None = None):
-  """Checks `s`, loads the data, prepares `workdir`, pre-optimises (cached)
-  and resumes from the latest checkpoint; yields the `RunContext`.
+  """Makes the run's plan (`jaxdal.plan`: checks `s`, loads the data,
+  builds the method), prepares `workdir`, pre-optimises (cached) and
+  resumes from the latest checkpoint; yields the `RunContext`.
 
   Nothing is written before every check passed; a failure before the first
   checkpoint removes a workdir this call created. `shared`: as `loop.run`.
   """
-  validate(s)
-  ds, pool, run_key = _open_data(s)
-  config = s.to_dict()
-  _check_builds(s, ds)
+  plan = plan_lib.make(s)  # the settings' one pass: checked, built once
+  ds = plan.dataset
+  pool, run_key = _open_pool(s, ds)
+  # The arrays behind the dataset's name too: a resume on changed data is
+  # refused (`workdir.prepare`).
+  config = {**s.to_dict(),
+            data_fingerprint.KEY: data_fingerprint.fingerprint(ds)}
   # Process 0 checks, writes and locks the workdir; the others use it after.
   created, lock = False, None
   if sharding.is_writer():
@@ -205,16 +165,15 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
           os.path.join(workdir, "checkpoints"))) as ckpt:
     if lock is not None:  # released last, once every write is done
       held.callback(lock.release)
-    acq = acquisition.get(s.active.acquisition)
-    task = modes.Task(s, ds,
+    acq = plan.acquisition
+    task = modes.Task(s, ds, plan.method,
                       *sharding.replicated((jnp.asarray(ds.x_train),
                                             jnp.asarray(ds.y_train))),
                       np.flatnonzero(np.asarray(pool.validation)), workdir,
                       progress, log, shared)
     ctx = RunContext(
-        task=task, method=build_method(s, ds.num_classes),
-        describe=describe(s), acq=acq,
-        select=jax.jit(acq.select, static_argnums=1), ckpt=ckpt,
+        task=task, method=plan.method, describe=plan.describe, acq=acq,
+        ckpt=ckpt,
         config=config, pool=pool, initial_pool=pool,
         x_test=sharding.replicated(jnp.asarray(ds.x_test)),
         y_test=sharding.replicated(jnp.asarray(ds.y_test)),
@@ -226,8 +185,36 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
         rounds_root=jax.random.fold_in(run_key, _ROUNDS),
         pretrain_key=jax.random.fold_in(run_key, _PRETRAIN))
     ctx.start = modes.starting_weights(task, pool, ctx.pretrain_key)
+    ctx.learner = _learner(ctx, s)
     _resume(ctx)
     yield ctx
+
+
+def _learner(ctx: RunContext, s: Settings) -> learning.Learner:
+  """The run's learner: the round's steps over the training set, on the
+  network `network_at` chose for the round."""
+  return learning.learner(
+      ctx.method, None, ctx.task.x_train, acquisition=ctx.acq,
+      learning_rate=s.fit.learning_rate, schedule=s.fit.schedule,
+      batch_size=s.fit.batch_size, max_epochs=s.fit.max_epochs,
+      patience=s.fit.patience,
+      target_train_accuracy=s.fit.target_train_accuracy,
+      mc_samples=s.active.mc_samples, chunk=s.active.chunk,
+      query_pool=s.active.query_pool, augment=s.fit.augment,
+      warm_start=s.fit.warm_start, start=ctx.start,
+      network=lambda state: ctx.network, progress=ctx.task.progress)
+
+
+def round_key(ctx: RunContext, r: int) -> jax.Array:
+  """Round r's key (`learning.key_of_round` of the run's rounds root)."""
+  return learning.key_of_round(ctx.rounds_root, r)
+
+
+def learner_state(ctx: RunContext) -> learning.LearnerState:
+  """The run's `LearnerState` now: the dataset's labels play the
+  annotator, so the taught labels are the true ones."""
+  return learning.LearnerState(ctx.state, ctx.pool, ctx.task.y_train,
+                               ctx.rounds_root)
 
 
 def _restore(ctx: RunContext, r: int) -> None:

@@ -1,8 +1,20 @@
-"""Counting XLA compilations, to check that rounds reuse compiled steps."""
+"""Counting XLA compilations, to check that rounds reuse compiled steps,
+and a timeline of first events (`mark`) for the start-up benchmark."""
 
 import collections
+import json
+import os
+import time
 
 import jax
+
+__all__ = ["TIMELINE_ENV", "compilations", "compilations_by_function",
+           "mark"]
+
+# A file that `mark` appends `{"event", "time"}` lines to, when set
+# (benchmarks/startup.py); unset, `mark` does nothing.
+TIMELINE_ENV = "JAXDAL_TIMELINE"
+_marked: set = set()
 
 _BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 _count = 0
@@ -37,3 +49,14 @@ def compilations_by_function() -> dict[str, int]:
   subtract two snapshots to count an interval."""
   _register()
   return dict(_by_function)
+
+
+def mark(event: str) -> None:
+  """Appends the wall-clock time of `event`'s first occurrence in this
+  process to the file named by `$JAXDAL_TIMELINE` (nothing when unset)."""
+  path = os.environ.get(TIMELINE_ENV)
+  if not path or event in _marked:
+    return
+  _marked.add(event)
+  with open(path, "a") as f:
+    f.write(json.dumps({"event": event, "time": time.time()}) + "\n")

@@ -22,6 +22,8 @@ points, in the order a round reaches them:
 import os
 import signal
 
+__all__ = ["ENV", "POINTS", "kill_point", "parse"]
+
 ENV = "JAXDAL_KILL_AT"
 POINTS = ("cache_write", "train_epoch", "scores", "checkpoint_write",
           "checkpoint_saved")

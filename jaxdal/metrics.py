@@ -10,6 +10,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+__all__ = ["COMPLEXITY_MEASURES", "CONFIG_FILE", "METRICS_FILE", "RECORD_KEYS",
+           "Run", "accuracy_targets", "collect_runs", "complexity_curves",
+           "gain_over_random", "group_key", "incomplete", "is_finished",
+           "json_safe", "labeling_efficiency", "learning_curve",
+           "mean_labeling_efficiency", "normalised_auc", "read_jsonl",
+           "read_run", "rounds_note", "seed_curves", "size_to_reach", "spread",
+           "stack_seeds", "without_timings", "write_json", "write_jsonl"]
+
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
 

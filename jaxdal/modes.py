@@ -20,7 +20,14 @@ import numpy as np
 
 from jaxdal import archopt, data, pretrain, train, workdir
 from jaxdal.models.rngs import rngs_for
-from jaxdal.settings import Settings, build_method
+from jaxdal.network import Start, initial_state
+from jaxdal.settings import Settings
+
+network = archopt.default_network
+
+__all__ = ["Start", "Task", "fit_kwargs", "found_architecture",
+           "initial_state", "network", "pool_before", "searches",
+           "starting_weights"]
 
 
 class Task(NamedTuple):
@@ -28,6 +35,7 @@ class Task(NamedTuple):
   folder and console."""
   settings: Settings
   ds: data.Dataset
+  method: archopt.Method | archopt.SearchMethod  # the plan's, built once
   x_train: jax.Array
   y_train: jax.Array
   val_idx: np.ndarray
@@ -38,20 +46,6 @@ class Task(NamedTuple):
   # grid's): their DeepCluster pretraining, which happens before any
   # acquisition, is computed once there (None: each run computes its own).
   shared: str | None = None
-
-
-class Start(NamedTuple):
-  """The weights every round starts from: None (fresh), the DeepCluster
-  body (`keep="body"`, a fresh classifier) or a whole SPO network
-  (`keep="all"`)."""
-  variables: dict | None = None
-  keep: str = "body"
-
-
-def network(method: archopt.Method | archopt.SearchMethod) -> archopt.Method:
-  """The network a method trains before any search."""
-  return method.default if isinstance(method, archopt.SearchMethod) \
-      else method
 
 
 def searches(s: Settings, method) -> bool:
@@ -66,8 +60,9 @@ def _variables_like(method: archopt.Method, key, input_shape) -> dict:
 
 def _deepcluster_result(task: Task, key):
   s = task.settings
+  # One cluster per class: the plan's network, with its classes.
   return pretrain.deepcluster(
-      lambda k: network(build_method(s, k)), task.x_train, key,
+      lambda k: network(task.method), task.x_train, key,
       num_clusters=task.ds.num_classes, epochs=s.arch.pretrain_epochs,
       steps_per_epoch=s.arch.pretrain_steps, batch_size=s.fit.batch_size,
       learning_rate=s.fit.learning_rate, progress=task.progress)
@@ -78,10 +73,9 @@ def starting_weights(task: Task, pool: data.PoolState, key) -> Start:
   network, or nothing; computed once and cached in the workdir. A searched
   network starts fresh (nothing pre-trained fits it)."""
   s, ds = task.settings, task.ds
-  built = build_method(s, ds.num_classes)
-  if searches(s, built):
+  if searches(s, task.method):
     return Start()
-  method = network(built)
+  method = network(task.method)
   like = _variables_like(method, key, ds.input_shape)
   if s.arch.pretrain == "deepcluster" or s.arch.mode == "upo":
     def deepcluster():
@@ -120,20 +114,6 @@ def fit_kwargs(s: Settings, progress: bool) -> dict:
               learning_rate=s.fit.learning_rate, patience=s.fit.patience,
               target_train_accuracy=s.fit.target_train_accuracy,
               schedule=s.fit.schedule, progress=progress)
-
-
-def initial_state(method: archopt.Method, tx, key, input_shape,
-                  start: Start) -> train.TrainState:
-  """A round's fresh state: new weights from `key`, then `start`'s."""
-  state = train.init_state(method.model, tx, key, input_shape)
-  if start.variables is None:
-    return state
-  fresh = {"params": state.params, **state.model_state}
-  v = (dict(start.variables) if start.keep == "all"
-       else pretrain.transfer_body(start.variables, fresh))
-  params = v.pop("params")
-  return state._replace(params=params, model_state=v,
-                        opt_state=tx.init(params))
 
 
 def found_architecture(task: Task, method: archopt.SearchMethod, r: int,

@@ -12,6 +12,9 @@ import optax
 
 from jaxdal.registry import Registry
 
+__all__ = ["OPTIMIZERS", "SCHEDULES", "WARMUP", "cosine_lr", "make_optimizer",
+           "scheduled_lr", "set_learning_rate", "warmup_linear"]
+
 
 def _sgd(learning_rate, *, momentum, weight_decay):
   # L2 weight decay added to the gradient, as DISTIL's torch.optim.SGD.
@@ -42,7 +45,8 @@ def make_optimizer(name: str, *, learning_rate: float, momentum: float = 0.9,
   """SGD (momentum, L2 weight decay) or Adam, with an injectable lr.
 
   >>> tx = make_optimizer("sgd", learning_rate=0.1)
-  >>> float(tx.init({"w": jnp.zeros(2)}).hyperparams["learning_rate"])
+  >>> round(float(tx.init({"w": jnp.zeros(2)}).hyperparams["learning_rate"]),
+  ...       6)
   0.1
   """
   build = OPTIMIZERS.get(name)

@@ -2,13 +2,22 @@
 
 import os
 
-import matplotlib
 import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from jaxdal import archopt, metrics
 
-from jaxdal import archopt, metrics  # noqa: E402
+__all__ = ["architecture_evolution", "complexity_curves", "gain_bars",
+           "group_title", "labeling_efficiency_bars", "learning_curve",
+           "learning_curves_by_initial", "spread_bands"]
+
+
+def _pyplot():
+  """matplotlib's pyplot on the file-only Agg backend, imported on first
+  use (importing jaxdal, or a CLI's --help, needs no matplotlib)."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  return plt
 
 
 def learning_curve(workdir: str, out: str | None = None) -> str:
@@ -21,7 +30,7 @@ def learning_curve(workdir: str, out: str | None = None) -> str:
   sizes, accs = metrics.learning_curve(records)
   out = out or os.path.join(workdir, "figures", "learning_curve.png")
   os.makedirs(os.path.dirname(out), exist_ok=True)
-  fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
+  fig, ax = _pyplot().subplots(figsize=(5, 3.5), dpi=120)
   ax.plot(sizes, [100 * a for a in accs], marker="o",
           label=config.get("acquisition", "?"))
   ax.set_xlabel("labeled examples")
@@ -32,7 +41,7 @@ def learning_curve(workdir: str, out: str | None = None) -> str:
   ax.legend(title="acquisition")
   fig.tight_layout()
   fig.savefig(out)
-  plt.close(fig)
+  _pyplot().close(fig)
   return out
 
 
@@ -65,8 +74,9 @@ def architecture_evolution(workdir: str, out: str | None = None) -> str | None:
 def _panels(n: int, width: float = 4.2, height: float = 3.2):
   cols = min(3, n)
   rows = -(-n // cols)
-  fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows),
-                           dpi=110, squeeze=False)
+  fig, axes = _pyplot().subplots(rows, cols,
+                                 figsize=(width * cols, height * rows),
+                                 dpi=110, squeeze=False)
   for ax in axes.flat[n:]:
     ax.set_visible(False)
   return fig, list(axes.flat)
@@ -76,7 +86,7 @@ def _save(fig, out: str) -> str:
   os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
   fig.tight_layout()
   fig.savefig(out)
-  plt.close(fig)
+  _pyplot().close(fig)
   return out
 
 

@@ -31,6 +31,11 @@ from jaxdal import sharding
 from jaxdal.data.batching import padded_chunks
 from jaxdal.models.rngs import rngs_for
 
+__all__ = ["CACHE_BYTES", "Predictor", "acquisition_inputs",
+           "default_cache_bytes", "features", "grad_embedding",
+           "in_micro_batches", "make_predictor", "make_predictor_for",
+           "micro_rows", "predict_probs", "probs_and_features", "row_footprint"]
+
 # Bytes a micro-batch's largest intermediate may hold: a few times a core's
 # L2 cache (2 MiB here); 8-64 rows of the image backbones.
 CACHE_BYTES = 8 << 20

@@ -25,6 +25,8 @@ from jaxdal.acquisition.kmeans import kmeans
 if TYPE_CHECKING:
   from jaxdal import archopt
 
+__all__ = ["PretrainResult", "deepcluster", "purity", "transfer_body", "whiten"]
+
 
 @jax.jit
 def whiten(features: jax.Array) -> jax.Array:

@@ -5,6 +5,8 @@ order the networks as their acquisition gains do?). Pure NumPy."""
 
 import numpy as np
 
+__all__ = ["kendall_tau", "spearman", "spearman_p"]
+
 
 def kendall_tau(scores_a: dict, scores_b: dict) -> float:
   """Kendall's tau-b between two rankings of the same acquisitions.

@@ -6,9 +6,16 @@ in step. Imports nothing heavy (the acquisition layer must stay free of
 Flax, Optax and Orbax).
 
   >>> shapes = Registry("shape")
-  >>> shapes.register("square", lambda a: a * a)
+  >>> square = shapes.register("square", lambda a: a * a)
   >>> shapes.get("square")(3)
   9
+  >>> shapes.register("square", square) is square  # again: a no-op
+  True
+  >>> shapes.register("square", abs)
+  Traceback (most recent call last):
+  ...
+  ValueError: shape 'square' is already registered (as a different entry); \
+pass replace=True to replace it
   >>> shapes.get("circle")
   Traceback (most recent call last):
   ...
@@ -18,7 +25,22 @@ Flax, Optax and Orbax).
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+__all__ = ["Registry", "check_arguments", "keyword_parameters"]
+
 T = TypeVar("T")
+
+
+def _same(a, b) -> bool:
+  """Whether `b` is `a` again: the same object, or an equal one of the
+  same type (a NamedTuple rebuilt from the same functions)."""
+  if a is b:
+    return True
+  if type(a) is not type(b):
+    return False
+  try:
+    return bool(a == b)
+  except Exception:  # e.g. array fields, whose == is not a bool
+    return False
 
 
 class Registry(Generic[T]):
@@ -37,13 +59,25 @@ class Registry(Generic[T]):
     self._entries: dict[str, T] = {}
 
   def register(self, name: str, entry: T, *, replace: bool = False) -> T:
-    """Adds `entry` under `name` and returns it; refuses to replace an
-    existing entry unless `replace`."""
+    """Adds `entry` under `name` and returns it.
+
+    Registering the same entry under the same name again is a no-op that
+    returns the registered one (a notebook cell run twice); a different
+    entry under a taken name needs `replace=True`, which replaces it.
+
+    Raises:
+      ValueError: the name is empty or not a string, or taken by a
+        different entry without `replace`.
+      TypeError: `check` refuses the entry.
+    """
     if not isinstance(name, str) or not name:
       raise ValueError(f"a {self.kind} name must be a non-empty string, got "
                        f"{name!r}")
     if name in self._entries and not replace:
-      raise ValueError(f"{self.kind} {name!r} is already registered")
+      if _same(self._entries[name], entry):
+        return self._entries[name]
+      raise ValueError(f"{self.kind} {name!r} is already registered (as a "
+                       f"different entry); pass replace=True to replace it")
     if self._check is not None:
       self._check(entry)
     self._entries[name] = entry

@@ -20,6 +20,8 @@ from jaxdal import losses
 from jaxdal import train as train_lib
 from jaxdal.models.conv import per_seed_convolutions
 
+__all__ = ["stack", "together", "unstack"]
+
 
 def stack(trees: Sequence) -> object:
   """`S` pytrees of equal structure -> one pytree with leaves `[S, ...]`."""
@@ -69,6 +71,8 @@ def together(model: nn.Module, tx: optax.GradientTransformation,
     return jnp.stack(roots), jnp.full((len(roots),), n_train, jnp.float32)
 
   def begin_epoch(stacked, lr, active):
+    if lr is None:  # a plain optimiser keeps its own rate
+      return stacked, jnp.asarray(active)
     # Stopped seeds keep their last learning rate, as `fit` leaves it.
     current = stacked.opt_state.hyperparams["learning_rate"]
     live = jnp.asarray(active)

@@ -1,5 +1,8 @@
 """The run schema: small nested frozen specs, built from a flat config in
-one call and checked before anything is written.
+one call. A pure schema: it imports no other part of jaxdal, and its
+checks (`validate`) need nothing but the values; the checks against the
+registries, and everything built from a run's settings, are
+`jaxdal.plan`'s.
 
   >>> s = Settings.of(dataset="synthetic", rounds=3)
   >>> s.data.dataset, s.active.rounds, s.fit.batch_size
@@ -16,7 +19,8 @@ from typing import Any
 
 import ml_collections
 
-from jaxdal import acquisition, archopt, data, models, optim
+__all__ = ["ActiveSpec", "ArchSpec", "COMPLEXITY", "DataSpec", "FitSpec",
+           "PRETRAINING", "Settings", "parse_json_object", "validate"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,14 +186,8 @@ def _not_for_methods(s: Settings) -> None:
 
 def validate(s: Settings) -> None:
   """Raises a one-line ValueError naming the bad value and the valid
-  choices; checks everything that needs no data."""
-  data.SOURCES.get(s.data.dataset)
-  acq = acquisition.get(s.active.acquisition)
-  optim.SCHEDULES.get(s.fit.schedule)
-  optim.OPTIMIZERS.get(s.fit.optimizer)
-  if s.arch.mode not in archopt.MODES:
-    raise ValueError(f"unknown mode {s.arch.mode!r}; valid: "
-                     f"{', '.join(archopt.MODES)}")
+  choices; checks what the values alone decide (`plan.check` adds the
+  registries' names)."""
   if s.active.complexity not in COMPLEXITY:
     raise ValueError(f"unknown complexity {s.active.complexity!r}; valid: "
                      f"{', '.join(COMPLEXITY)}")
@@ -223,10 +221,6 @@ def validate(s: Settings) -> None:
     raise ValueError(f"data_dir {s.data.data_dir!r} is not a folder; give "
                      f"the folder holding the data, or leave --data_dir "
                      f"unset")
-  if acq.uses_mc and s.active.mc_samples < 2:
-    raise ValueError(f"acquisition {s.active.acquisition!r} needs "
-                     f"mc_samples >= 2, got {s.active.mc_samples}")
-  method = build_method(s, 2)
   if s.arch.method:
     _not_for_methods(s)
   elif s.arch.mode != "joint" or not s.arch.train_arch:
@@ -234,42 +228,6 @@ def validate(s: Settings) -> None:
             else "--notrain_arch")
     raise ValueError(f"{flag} needs an architecture to optimise; backbone "
                      f"{s.arch.backbone!r} is fixed (set --method)")
-  searched = isinstance(method, archopt.SearchMethod)
-  optimised = searched or method.optimises_architecture
-  if s.arch.mode != "joint" and not optimised:
-    raise ValueError(f"mode {s.arch.mode!r} needs an architecture to "
-                     f"optimise; {s.arch.method!r} is fixed (use --mode "
-                     f"joint or a method among bbdropout, depth_dropout, "
-                     f"pdarts)")
   if s.arch.mode == "upo" and s.arch.pretrain != "none":
     raise ValueError("mode 'upo' already pretrains with DeepCluster; leave "
                      "--pretrain at none")
-  if searched and s.arch.pretrain != "none":
-    raise ValueError(f"--pretrain {s.arch.pretrain} transfers a body into a "
-                     f"fixed network; {s.arch.method!r} searches its "
-                     f"network, so leave --pretrain at none (mode 'upo' "
-                     f"searches on DeepCluster pseudo-labels)")
-
-
-def build_method(s: Settings, num_classes: int
-                 ) -> archopt.Method | archopt.SearchMethod:
-  """The run's method: `s.arch.method`, or the backbone as a fixed
-  `Method` with the run's optimiser."""
-  if s.arch.method:
-    return archopt.build(s.arch.method, num_classes, **s.arch.method_kwargs)
-  try:
-    model = models.build(s.arch.backbone, num_classes,
-                         **s.arch.backbone_kwargs)
-  except TypeError as e:
-    raise ValueError(f"bad backbone_kwargs {s.arch.backbone_kwargs} for "
-                     f"{s.arch.backbone!r}: {e}") from None
-  return archopt.fixed(model, None, optimizer=s.fit.optimizer,
-                       momentum=s.fit.momentum,
-                       weight_decay=s.fit.weight_decay)
-
-
-def describe(s: Settings):
-  """`summary -> str`: how the run's architecture summaries read."""
-  if not s.arch.method:
-    return archopt.describe_filters
-  return archopt.get(s.arch.method).describe

@@ -21,6 +21,10 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+__all__ = ["AXIS", "activate", "active", "barrier", "distributed_settings",
+           "is_writer", "make_mesh", "padded_batch", "replicated", "round_up",
+           "rows", "setup", "size", "using"]
+
 AXIS = "data"
 _DISTRIBUTED_ENV = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES",
                     "JAX_PROCESS_ID")

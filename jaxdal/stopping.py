@@ -3,6 +3,8 @@ a fit reports."""
 
 from typing import NamedTuple
 
+__all__ = ["FitResult", "StoppingRule"]
+
 
 class FitResult(NamedTuple):
   """What `fit` did: epochs run, final accuracies, the last epoch's mean

@@ -23,11 +23,16 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from jaxdal import faults, losses, optim, sharding
+from jaxdal import diagnostics, faults, losses, optim, sharding
 from jaxdal.data.augment import flip_and_crop
 from jaxdal.data.batching import epoch_batches, padded_chunks
 from jaxdal.models.rngs import rngs_for
 from jaxdal.stopping import FitResult, StoppingRule
+
+__all__ = ["EVAL_KEY", "Stepper", "TrainState", "Trainer", "eval_chunk_size",
+           "eval_step", "evaluate", "evaluate_group", "fit", "fit_group",
+           "init_state", "make_trainer", "one_seed", "set_learning_rate",
+           "train_step"]
 
 
 class TrainState(NamedTuple):
@@ -47,7 +52,16 @@ class TrainState(NamedTuple):
 
 
 def set_learning_rate(state: TrainState, lr) -> TrainState:
-  """`state` with its injected learning rate set to `lr`."""
+  """`state` with its injected learning rate set to `lr`; unchanged for
+  `lr` None (a plain optimiser keeps its own rate)."""
+  if lr is None:
+    return state
+  if not hasattr(state.opt_state, "hyperparams"):
+    raise ValueError(
+        f"learning_rate={float(lr)!r} needs an optimizer with an injected "
+        f"learning rate (optax.inject_hyperparams(optax.adam)("
+        f"learning_rate=...)); a plain optimizer such as optax.adam(1e-3) "
+        f"keeps its own: leave learning_rate unset (None)")
   return state._replace(opt_state=optim.set_learning_rate(state.opt_state,
                                                           lr))
 
@@ -267,8 +281,8 @@ def fit_group(
     *,
     batch_size: int,
     max_epochs: int,
-    learning_rate: float,
-    patience: int,
+    learning_rate: float | None = None,
+    patience: int = 10,
     target_train_accuracy: float | None = 0.99,
     schedule: str = "cosine",
     n_train: float | None = None,
@@ -285,7 +299,9 @@ def fit_group(
   `fold_in(fold_in(keys[s], 1), t)`. All `train_idx[s]` (and all
   `val_idx[s]`) have one length.
 
-  `schedule` sets the per-epoch learning rate (`optim.scheduled_lr`);
+  `schedule` sets the per-epoch learning rate (`optim.scheduled_lr`) of
+  an optimiser with an injected one; `learning_rate` None leaves a plain
+  optax optimiser's own rate (and schedule) alone;
   `n_train` (default: the number of training examples) is what KL terms
   divide by.
 
@@ -316,8 +332,8 @@ def fit_group(
                 disable=None if progress else True)
   for epoch in epochs:
     carried, live = stepper.begin_epoch(
-        carried, optim.scheduled_lr(schedule, learning_rate, epoch,
-                                    max_epochs), active)
+        carried, None if learning_rate is None else optim.scheduled_lr(
+            schedule, learning_rate, epoch, max_epochs), active)
     # Under a mesh the new learning rate lands on one device: replicated
     # again, so the step sees one input sharding all run (one compile).
     carried = sharding.replicated(carried)
@@ -328,6 +344,7 @@ def fit_group(
     for b in range(len(per_seed[0][0])):
       idx = np.stack([batches[b] for batches, _ in per_seed])
       mask = np.stack([masks[b] for _, masks in per_seed])
+      diagnostics.mark("first_train_step")
       carried, out = stepper.train(carried, x_all, y_all, idx, mask, roots,
                                    step, n_train, live)
       outs.append(out)

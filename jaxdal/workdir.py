@@ -20,6 +20,11 @@ from collections.abc import Callable
 from typing import Any
 
 from jaxdal import checkpoint, faults, metrics
+from jaxdal.data import fingerprint as fingerprint_lib
+
+__all__ = ["LOCK_FILE", "RunLock", "SAFE_TO_GROW", "WorkdirError",
+           "cached_json", "cached_tree", "fingerprint", "naming", "prepare",
+           "prepare_locked", "removed_on_failure", "shared_tree"]
 
 
 class WorkdirError(ValueError):
@@ -94,7 +99,8 @@ def prepare(workdir: str, config: dict, *, overwrite: bool, defaults: dict,
   `config.json`. Returns True if this call created the folder.
 
   A folder holding the same config (fields missing from an older
-  `config.json` count as `defaults`) is resumed, and so is one whose config
+  `config.json` count as `defaults`; a missing data fingerprint as the new
+  one) is resumed, and so is one whose config
   differs only by a larger value of `SAFE_TO_GROW` settings (more rounds:
   the run is extended). Any other difference is refused unless
   `overwrite`, which moves the old run aside to `<workdir>.old-<timestamp>`
@@ -106,9 +112,18 @@ def prepare(workdir: str, config: dict, *, overwrite: bool, defaults: dict,
     raise WorkdirError(f"workdir {workdir!r} is a file; choose a folder")
   if os.path.isfile(config_path):
     old = {**defaults, **_read_config(config_path)}
+    if fingerprint_lib.KEY not in old and fingerprint_lib.KEY in config:
+      old[fingerprint_lib.KEY] = config[fingerprint_lib.KEY]  # older run
     if old == config:
       return False
     changed = _changed(old, config)
+    if changed == [fingerprint_lib.KEY] and not overwrite:
+      raise WorkdirError(
+          f"workdir {workdir!r} holds a run on other data with the same "
+          f"settings (" + fingerprint_lib.first_change(
+              old[fingerprint_lib.KEY], config[fingerprint_lib.KEY])
+          + "); pass --overwrite to move it aside or choose another "
+          "--workdir")
     grown = _grown(old, config, changed)
     if grown and not overwrite:
       _write_config(config_path, config)

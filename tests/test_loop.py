@@ -21,6 +21,7 @@ from jaxdal import (
 )
 from jaxdal import workdir as workdir_lib
 from jaxdal.checkpoint import RoundCheckpointer
+from jaxdal.data.fingerprint import describe_array
 
 TINY = dict(dataset="synthetic",
             dataset_kwargs=dict(num_train=240, num_test=60, shape=[12, 12, 1],
@@ -43,6 +44,11 @@ def test_outputs(tiny_run):
   assert os.path.isfile(os.path.join(workdir, "figures",
                                      "learning_curve.png"))
   config, on_disk = metrics.read_run(workdir)
+  # The settings, and the arrays behind the dataset's name.
+  ds = data.load(TINY["dataset"], **TINY["dataset_kwargs"])
+  assert config.pop("data_fingerprint") == {
+      name: describe_array(getattr(ds, name))
+      for name in ("x_train", "y_train", "x_test", "y_test")}
   assert config == settings.to_dict()
   assert on_disk == json.loads(json.dumps(records))
   assert records[-1]["acquired"] is None
@@ -155,6 +161,44 @@ def test_run_saved_before_a_settings_field_existed_resumes(tiny_run,
   assert again == json.loads(json.dumps(records))
 
 
+def test_run_saved_before_the_data_fingerprint_resumes(tiny_run, tmp_path):
+  import shutil
+  settings, workdir, records = tiny_run
+  old = str(tmp_path / "old")
+  shutil.copytree(workdir, old)
+  path = os.path.join(old, metrics.CONFIG_FILE)
+  with open(path) as f:
+    config = json.load(f)
+  del config["data_fingerprint"]
+  with open(path, "w") as f:
+    json.dump(config, f)
+  again = loop.run(settings, old, progress=False, log=lambda s: None)
+  assert again == json.loads(json.dumps(records))
+
+
+def test_resume_on_changed_data_is_refused(tiny_run, tmp_path):
+  """The same dataset name with other arrays behind it (before: the old
+  records came back silently)."""
+  import shutil
+  settings, workdir, _ = tiny_run
+  other = str(tmp_path / "other")
+  shutil.copytree(workdir, other)
+  changed = settings.replace(dataset_kwargs={**TINY["dataset_kwargs"]})
+  path = os.path.join(other, metrics.CONFIG_FILE)
+  with open(path) as f:
+    config = json.load(f)
+  config["data_fingerprint"]["x_train"] = "float32[1] sha256:0000"
+  with open(path, "w") as f:
+    json.dump(config, f)
+  before = sorted(os.listdir(other))
+  with pytest.raises(loop.WorkdirError, match=(
+      r"^workdir '.*other' holds a run on other data with the same "
+      r"settings \(x_train float32\[1\] sha256:0000 -> float32\[240,12,12,1\]"
+      r" sha256:[0-9a-f]{16}\); pass --overwrite")):
+    loop.run(changed, other, progress=False, log=lambda s: None)
+  assert sorted(os.listdir(other)) == before
+
+
 def test_different_config_is_refused_then_overwritten(tmp_path):
   workdir = str(tmp_path / "w")
   small = dict(TINY, rounds=1)
@@ -213,7 +257,9 @@ def test_overwrite_waits_for_valid_settings(tmp_path):
   with pytest.raises(ValueError, match=r"bad backbone argument depth='x' for "
                      r"'cnn': must be an integer"):
     loop.run(bad, workdir, overwrite=True, progress=False)
-  assert metrics.read_run(workdir)[0] == loop.Settings.of(**small).to_dict()
+  config = metrics.read_run(workdir)[0]
+  del config["data_fingerprint"]
+  assert config == loop.Settings.of(**small).to_dict()
   assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]
 
 

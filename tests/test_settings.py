@@ -3,6 +3,7 @@
 import ml_collections
 import pytest
 
+from jaxdal import plan
 from jaxdal import settings as settings_lib
 from jaxdal.settings import Settings
 
@@ -86,4 +87,11 @@ def test_from_config_reads_flag_shaped_values():
 ])
 def test_settings_that_do_not_apply_are_refused(flat, message):
   with pytest.raises(ValueError, match=message):
-    settings_lib.validate(Settings.of(**flat))
+    plan.make(Settings.of(**flat))
+
+
+def test_the_schema_imports_no_method_model_or_data():
+  from tests.conftest import modules_loaded_by
+  assert modules_loaded_by("import jaxdal.settings", (
+      "jaxdal.archopt", "jaxdal.models", "jaxdal.data", "jaxdal.plan",
+      "jaxdal.context", "flax")) == []

@@ -81,9 +81,11 @@ def _checks() -> dict:
     picks = {
         "bald": acquisition.get("bald").select(
             None, 10, avail, probs=probs),
-        "coreset": acquisition.kcenter_greedy(feats, labeled, 10, avail),
-        "badge": acquisition.badge(probs.mean(0), feats, 10,
-                                   jax.random.key(3), avail)}
+        "coreset": acquisition.kcenter_greedy(None, 10, avail,
+                                              features=feats,
+                                              labeled=labeled),
+        "badge": acquisition.badge(jax.random.key(3), 10, avail,
+                                   probs=probs.mean(0), features=feats)}
     return (jax.device_get(variables), fit.val_accuracy,
             np.asarray(probs), np.asarray(bald),
             {k: np.asarray(v).tolist() for k, v in picks.items()})

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdal import acquisition, context, data, loop, models
+from jaxdal import acquisition, context, data, learning, loop, models
 from jaxdal import predict as predict_lib
 
 TINY_TEXT = dict(
@@ -105,16 +105,16 @@ def test_text_and_images_do_not_mix(change, match, tmp_path):
 def test_query_pool_is_the_labeled_set_and_a_fresh_sample():
   candidates = np.arange(10, 40)
   available = np.arange(30) >= 6  # 6 labeled, 24 in the pool
-  a = loop.query_candidates(candidates, available, 5, jax.random.key(0))
-  b = loop.query_candidates(candidates, available, 5, jax.random.key(1))
+  a = learning.query_candidates(candidates, available, 5, jax.random.key(0))
+  b = learning.query_candidates(candidates, available, 5, jax.random.key(1))
   for chosen in (a, b):
     assert set(range(10, 16)) <= set(chosen.tolist()) and len(chosen) == 11
     assert (np.diff(chosen) > 0).all() and set(chosen) <= set(candidates)
   assert set(a) != set(b)
   np.testing.assert_array_equal(
-      a, loop.query_candidates(candidates, available, 5, jax.random.key(0)))
+      a, learning.query_candidates(candidates, available, 5, jax.random.key(0)))
   np.testing.assert_array_equal(  # A pool smaller than Q: all of it.
-      loop.query_candidates(candidates, available, 24, jax.random.key(0)),
+      learning.query_candidates(candidates, available, 24, jax.random.key(0)),
       candidates)
 
 
@@ -132,7 +132,7 @@ def test_a_run_with_query_pool_acquires_from_its_samples(tmp_path):
   pool = data.init_pool(jax.random.fold_in(root, 0), ds.y_train, initial=8,
                         val_fraction=0.1, num_classes=ds.num_classes)
   candidates = np.flatnonzero(np.asarray(pool.candidate))
-  sample = loop.query_candidates(
+  sample = learning.query_candidates(
       candidates, np.asarray(data.available(pool))[candidates], 12,
       jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(root, 1), 0),
                          context.QUERY_POOL))

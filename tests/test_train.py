@@ -112,3 +112,20 @@ def test_stopping_rule_without_a_target_ignores_training_accuracy():
   assert rule.update(1.0, 0.4) == "patience"
   assert StoppingRule(1.0, 2, has_validation=True).update(
       1.0, 0.5) == "train_accuracy"
+
+
+def test_the_timeline_marks_first_events_once(tmp_path, monkeypatch):
+  import json
+
+  from jaxdal import diagnostics
+  path = tmp_path / "timeline.jsonl"
+  monkeypatch.setattr(diagnostics, "_marked", set())
+  diagnostics.mark("unset")  # no $JAXDAL_TIMELINE: nothing written
+  assert not path.exists()
+  monkeypatch.setenv(diagnostics.TIMELINE_ENV, str(path))
+  for _ in range(3):
+    diagnostics.mark("first_train_step")
+  diagnostics.mark("other")
+  events = [json.loads(line) for line in path.read_text().splitlines()]
+  assert [e["event"] for e in events] == ["first_train_step", "other"]
+  assert events[0]["time"] <= events[1]["time"]

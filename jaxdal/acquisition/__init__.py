@@ -1,6 +1,8 @@
 """Acquisition functions: pure jnp on arrays, no models, no rounds, no files.
 
 Convention: higher score = acquire first; ties go to the lowest index.
+Every set-valued selector takes `(key, k, available, *, <named data>)`
+(`selection`), and its inputs are checked before `jit` (`checks`).
 """
 
 from jaxdal.acquisition.badge import badge, badge_embedding, badge_sqdist

@@ -16,9 +16,11 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from jaxdal.acquisition import checks
 from jaxdal.acquisition.kmeans import _d2_seeding
 from jaxdal.acquisition.scores import mean_probs
-from jaxdal.acquisition.selection import check_budget
+
+__all__ = ["badge", "badge_embedding", "badge_sqdist"]
 
 
 def _residual(probs: jnp.ndarray) -> jnp.ndarray:
@@ -50,7 +52,7 @@ def badge_sqdist(probs: jnp.ndarray, features: jnp.ndarray,
 
 
 @functools.partial(jax.jit, static_argnames=("k",))
-def _badge(probs, features, k, key, available):
+def _badge(key, k, available, probs, features):
   r, h = _residual(probs), features.astype(jnp.float32)
   g2 = jnp.sum(r * r, axis=1) * jnp.sum(h * h, axis=1)
 
@@ -60,21 +62,31 @@ def _badge(probs, features, k, key, available):
   return _d2_seeding(g2, sqdist_to, k, key, available)
 
 
-def badge(probs: jnp.ndarray, features: jnp.ndarray, k: int, key: jax.Array,
-          available: jnp.ndarray) -> jnp.ndarray:
+def badge(key: jax.Array, k: int, available: jnp.ndarray | None = None, *,
+          probs: jnp.ndarray, features: jnp.ndarray) -> jnp.ndarray:
   """BADGE: k-means++ seeding over gradient embeddings, factorised.
 
   Args:
+    key: PRNG key of the D^2 draws.
+    k: batch size, `0 < k <= available.sum()`.
+    available: bool `[N]` selectable rows; None for all.
     probs: `[N, C]` or `[T, N, C]` (mean taken) predicted probabilities.
     features: `[N, D]` penultimate features.
-    k: batch size.
-    key: PRNG key of the D^2 draws.
-    available: bool `[N]`.
 
   Returns:
     int32 `[k]` distinct available indices in pick order.
+
+  >>> p = jnp.array([[0.9, 0.1], [0.5, 0.5], [0.6, 0.4]])
+  >>> h = jnp.array([[1., 0.], [0., 1.], [1., 1.]])
+  >>> badge(jax.random.key(0), 1, probs=p, features=h).tolist()
+  [2]
   """
-  available = jnp.asarray(available, bool)
-  if not isinstance(available, jax.core.Tracer):
-    check_budget(k, available)
-  return _badge(probs, features, k, key, available)
+  checks.key("badge", key)
+  probs = jnp.asarray(probs)
+  checks.probs("badge", "probs", probs)
+  n = probs.shape[-2]
+  checks.features("badge", "features", features, n, rows_of="probs")
+  available = jnp.ones(n, bool) if available is None else available
+  k, available = checks.selectable("badge", k, available, n,
+                                   rows_of="probs")
+  return _badge(key, k, jnp.asarray(available), probs, features)

@@ -17,7 +17,9 @@ import jax.numpy as jnp
 from jax import lax
 from jax.scipy.special import xlogy
 
-from jaxdal.acquisition.selection import check_budget
+from jaxdal.acquisition import checks
+
+__all__ = ["batchbald"]
 
 
 def _joint_entropies(probs, P, weights, log_alpha, chunk):
@@ -41,7 +43,7 @@ def _joint_entropies(probs, P, weights, log_alpha, chunk):
 
 @functools.partial(jax.jit,
                    static_argnames=("k", "num_samples", "chunk"))
-def _batchbald(probs, k, key, available, num_samples, chunk):
+def _batchbald(key, k, available, probs, num_samples, chunk):
   probs = probs.astype(jnp.float32)
   t, n, c = probs.shape
   m = num_samples
@@ -104,17 +106,17 @@ def _batchbald(probs, k, key, available, num_samples, chunk):
   return out[5], out[8]
 
 
-def batchbald(probs_mc: jnp.ndarray, k: int, key: jax.Array,
-              available: jnp.ndarray, *, num_samples: int = 1000,
+def batchbald(key: jax.Array, k: int, available: jnp.ndarray | None = None,
+              *, probs: jnp.ndarray, num_samples: int = 1000,
               chunk: int = 256, return_scores: bool = False):
   """Greedy BatchBALD batch of size k.
 
   Args:
-    probs_mc: `[T, N, C]` MC-dropout probabilities.
-    k: batch size.
     key: PRNG key for the configuration samples (used only once `C^i`
       exceeds `num_samples`).
-    available: bool `[N]`.
+    k: batch size, `0 < k <= available.sum()`.
+    available: bool `[N]` selectable rows; None for all.
+    probs: `[T, N, C]` MC-dropout probabilities, sample axis first.
     num_samples: M, configurations kept for the joint entropy.
     chunk: candidates scored per block; memory O(chunk * M * C).
     return_scores: also return the joint mutual information after each
@@ -122,12 +124,18 @@ def batchbald(probs_mc: jnp.ndarray, k: int, key: jax.Array,
 
   Returns:
     int32 `[k]` indices in pick order (and the scores if asked).
+
+  >>> p = jnp.array([[[0.9, 0.1], [0.5, 0.5]], [[0.1, 0.9], [0.5, 0.5]]])
+  >>> batchbald(jax.random.key(0), 1, probs=p).tolist()  # [T=2, N=2, C=2]
+  [0]
   """
-  if probs_mc.ndim != 3:
-    raise ValueError(
-        f"batchbald needs MC samples [T, N, C], got {probs_mc.shape}")
-  available = jnp.asarray(available, bool)
-  if not isinstance(available, jax.core.Tracer):
-    check_budget(k, available)
-  idx, scores = _batchbald(probs_mc, k, key, available, num_samples, chunk)
+  checks.key("batchbald", key)
+  probs = jnp.asarray(probs)
+  checks.probs("batchbald", "probs", probs, layouts=("[T, N, C]",))
+  n = probs.shape[1]
+  available = jnp.ones(n, bool) if available is None else available
+  k, available = checks.selectable("batchbald", k, available, n,
+                                   rows_of="probs")
+  idx, scores = _batchbald(key, k, jnp.asarray(available), probs,
+                           num_samples, chunk)
   return (idx, scores) if return_scores else idx

@@ -12,8 +12,10 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxdal.acquisition import checks
 from jaxdal.acquisition.kmeans import kmeans
-from jaxdal.acquisition.selection import check_budget
+
+__all__ = ["kcenter_greedy", "nearest_labeled_sqdist"]
 
 
 def _pad_rows(x: jnp.ndarray, multiple: int) -> jnp.ndarray:
@@ -33,7 +35,11 @@ def nearest_labeled_sqdist(features: jnp.ndarray, labeled: jnp.ndarray, *,
   Returns:
     `[N]` float32, `+inf` everywhere when nothing is labeled.
   """
-  return _nearest_labeled(features, labeled, chunk)[0]
+  fn = "nearest_labeled_sqdist"
+  checks.features(fn, "features", features)
+  labeled = checks.mask(fn, "labeled", labeled, features.shape[0],
+                        rows_of="features")
+  return _nearest_labeled(features, jnp.asarray(labeled), chunk)[0]
 
 
 def _nearest_labeled(features, labeled, chunk):
@@ -77,7 +83,7 @@ def _nearest_labeled(features, labeled, chunk):
 
 
 @functools.partial(jax.jit, static_argnames=("k", "chunk"))
-def _kcenter(features, labeled, available, k, chunk):
+def _kcenter(k, available, features, labeled, chunk):
   x = features.astype(jnp.float32)
   sq = jnp.sum(x * x, axis=1)
   min_sq = _nearest_labeled(x, labeled, chunk)[0]
@@ -99,7 +105,7 @@ def _kcenter(features, labeled, available, k, chunk):
 
 
 @functools.partial(jax.jit, static_argnames=("k", "chunk", "prune_chunk"))
-def _kcenter_pruned(features, labeled, available, k, chunk, prune_chunk):
+def _kcenter_pruned(k, available, features, labeled, chunk, prune_chunk):
   """k-center greedy that skips rows the triangle inequality rules out.
 
   Row i with nearest centre a_i at squared distance d_i cannot get closer
@@ -191,8 +197,9 @@ def _kcenter_pruned(features, labeled, available, k, chunk, prune_chunk):
   return out[3], out[5]
 
 
-def kcenter_greedy(features: jnp.ndarray, labeled: jnp.ndarray, k: int,
+def kcenter_greedy(key: jax.Array | None, k: int,
                    available: jnp.ndarray | None = None, *,
+                   features: jnp.ndarray, labeled: jnp.ndarray,
                    chunk: int = 512, prune: bool = False,
                    prune_chunk: int = 2048, return_reads: bool = False):
   """k-center greedy: repeatedly take the point farthest from all centres.
@@ -201,11 +208,15 @@ def kcenter_greedy(features: jnp.ndarray, labeled: jnp.ndarray, k: int,
   ties go to the lowest index.
 
   Args:
+    key: ignored (deterministic); None is fine.
+    k: number of picks, `0 < k <= available.sum()`.
+    available: bool `[N]` selectable points; None for every point not
+      labeled (a labeled point is a centre already).
     features: `[N, D]` embeddings.
-    labeled: bool `[N]`, the initial centres. With none, every distance is
-      +inf and the first pick is the lowest available index.
-    k: number of picks.
-    available: bool `[N]` selectable points (default: not labeled).
+    labeled: bool `[N]`, the initial centres (a mask, not indices: from
+      indices `idx`, `jnp.zeros(N, bool).at[idx].set(True)`). With none,
+      every distance is +inf and the first pick is the lowest available
+      index.
     chunk: block size of the initial distance computation.
     prune: skip blocks of rows that the triangle inequality proves cannot
       move closer to the new centre (same picks, fewer rows read when the
@@ -220,17 +231,22 @@ def kcenter_greedy(features: jnp.ndarray, labeled: jnp.ndarray, k: int,
   >>> f = jnp.array([[0., 0.], [1., 0.], [5., 0.], [5., 5.], [0., 6.],
   ...                [2., 2.], [0., 1.]])
   >>> lab = jnp.arange(7) == 6
-  >>> kcenter_greedy(f, lab, 6).tolist()
+  >>> kcenter_greedy(None, 6, features=f, labeled=lab).tolist()
   [3, 2, 4, 5, 1, 0]
   """
-  labeled = jnp.asarray(labeled, bool)
-  available = ~labeled if available is None else jnp.asarray(available, bool)
-  if not isinstance(available, jax.core.Tracer):
-    check_budget(k, available)
+  del key  # Deterministic.
+  fn = "kcenter_greedy"
+  checks.features(fn, "features", features)
+  n = features.shape[0]
+  labeled = jnp.asarray(checks.mask(fn, "labeled", labeled, n,
+                                    rows_of="features"))
+  available = ~labeled if available is None else available
+  k, available = checks.selectable(fn, k, available, n, rows_of="features")
+  available = jnp.asarray(available)
   if prune:
-    picks, reads = _kcenter_pruned(features, labeled, available, k, chunk,
+    picks, reads = _kcenter_pruned(k, available, features, labeled, chunk,
                                    prune_chunk)
   else:
-    picks = _kcenter(features, labeled, available, k, chunk)
-    reads = k * features.shape[0]
+    picks = _kcenter(k, available, features, labeled, chunk)
+    reads = k * n
   return (picks, reads) if return_reads else picks

@@ -7,7 +7,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxdal.acquisition.selection import check_budget
+from jaxdal.acquisition import checks
+
+__all__ = ["kmeans", "kmeans_pp"]
 
 
 def _d2_seeding(sq_norms: jnp.ndarray, sqdist_to: Callable, k: int,
@@ -41,7 +43,7 @@ def _d2_seeding(sq_norms: jnp.ndarray, sqdist_to: Callable, k: int,
 
 
 @functools.partial(jax.jit, static_argnames=("k",))
-def _kmeans_pp(points, k, key, available):
+def _kmeans_pp(key, k, available, points):
   x = points.astype(jnp.float32)
   sq = jnp.sum(x * x, axis=1)
 
@@ -52,21 +54,32 @@ def _kmeans_pp(points, k, key, available):
   return _d2_seeding(sq, sqdist_to, k, key, available)
 
 
-def kmeans_pp(points: jnp.ndarray, k: int, key: jax.Array,
-              available: jnp.ndarray | None = None) -> jnp.ndarray:
-  """k-means++ seeds of `points` `[N, D]` -> int32 `[k]` distinct indices.
+def kmeans_pp(key: jax.Array, k: int, available: jnp.ndarray | None = None,
+              *, points: jnp.ndarray) -> jnp.ndarray:
+  """k-means++ seeds of `points`: the first the available row of largest
+  norm, then draws proportional to the squared distance to the nearest
+  seed.
 
-  >>> kmeans_pp(jnp.array([[3.], [0.], [1.], [2.]]), 1,
-  ...           jax.random.key(0)).tolist()
+  Args:
+    key: PRNG key of the draws.
+    k: number of seeds, `0 < k <= available.sum()`.
+    available: bool `[N]` selectable rows; None for all.
+    points: `[N, D]`.
+
+  Returns:
+    int32 `[k]` distinct available indices in pick order.
+
+  >>> kmeans_pp(jax.random.key(0), 1,
+  ...           points=jnp.array([[3.], [0.], [1.], [2.]])).tolist()
   [0]
   """
-  available = (jnp.ones(points.shape[0], bool) if available is None
-               else jnp.asarray(available, bool))
-  if not isinstance(available, jax.core.Tracer):
-    check_budget(k, available)
-  return _kmeans_pp(points, k, key, available)
-
-
+  checks.key("kmeans_pp", key)
+  checks.features("kmeans_pp", "points", points)
+  n = points.shape[0]
+  available = jnp.ones(n, bool) if available is None else available
+  k, available = checks.selectable("kmeans_pp", k, available, n,
+                                   rows_of="points")
+  return _kmeans_pp(key, k, jnp.asarray(available), points)
 
 
 @functools.partial(jax.jit, static_argnames=("k", "iters"))
@@ -97,6 +110,6 @@ def kmeans(x: jax.Array, k: int, key: jax.Array, *, iters: int = 20):
     means = sums / jnp.maximum(counts, 1)[:, None]
     return jnp.where(counts[:, None] > 0, means, centres)
 
-  centres = x[_kmeans_pp(x, k, key, jnp.ones(x.shape[0], bool))]
+  centres = x[_kmeans_pp(key, k, jnp.ones(x.shape[0], bool), x)]
   centres = lax.fori_loop(0, iters, step, centres)
   return centres, assign(centres)

@@ -1,6 +1,7 @@
 """The acquisition registry: a plain dict from name to `Acquisition`.
 
-Every entry has one calling convention, so the loop can treat them alike:
+Every entry has one calling convention, so the loop can treat them alike,
+and it is the argument order of every low-level selector (`selection`):
 
     select(key, k, available, *, probs, features, labeled) -> int32 [k]
 
@@ -9,16 +10,24 @@ with `probs` `[T, N, C]` (T = 1 for deterministic prediction), `features`
 `jaxdal.predict.acquisition_inputs` computes before `select` is called.
 """
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
-
-import jax
 
 from jaxdal.acquisition import scores, selection
 from jaxdal.acquisition.badge import badge
 from jaxdal.acquisition.batchbald import batchbald
 from jaxdal.acquisition.coreset import kcenter_greedy
 from jaxdal.registry import Registry
+
+__all__ = [
+    "ACQUISITIONS",
+    "Acquisition",
+    "from_score",
+    "get",
+    "names",
+    "register",
+]
 
 
 class Acquisition(NamedTuple):
@@ -38,44 +47,40 @@ class Acquisition(NamedTuple):
   uses_key: bool = False
 
 
+# Cached, so that the same score wraps to the same `Acquisition` and
+# registering it again (a notebook cell run twice) is a no-op.
+@functools.cache
 def from_score(score_fn: Callable, *, uses_mc: bool = False) -> Acquisition:
   """Wraps a `probs -> [N]` score as a top-k `Acquisition`."""
 
   def select(key, k, available, *, probs, features=None, labeled=None):
-    del key, features, labeled  # Deterministic; uses probabilities only.
-    _check_if_concrete(k, available)
-    return selection.top_k(score_fn(probs), k, available)
+    del features, labeled  # Deterministic; uses probabilities only.
+    return selection.top_k(key, k, available, scores=score_fn(probs))
 
   return Acquisition(select=select, uses_mc=uses_mc)
-
-
-def _check_if_concrete(k, available) -> None:
-  # Under jit the caller checks (the loop does, before calling select).
-  if not isinstance(available, jax.core.Tracer):
-    selection.check_budget(k, available)
 
 
 def _random_select(key, k, available, *, probs=None, features=None,
                    labeled=None):
   del probs, features, labeled
-  _check_if_concrete(k, available)
-  return selection.random(key, available, k)
+  return selection.random(key, k, available)
 
 
 def _coreset_select(key, k, available, *, probs=None, features, labeled):
-  del key, probs  # Deterministic; geometry of the features only.
-  return kcenter_greedy(features, labeled, k, available)
+  del probs  # Geometry of the features only.
+  return kcenter_greedy(key, k, available, features=features,
+                        labeled=labeled)
 
 
 def _badge_select(key, k, available, *, probs, features, labeled=None):
   del labeled
-  return badge(probs, features, k, key, available)
+  return badge(key, k, available, probs=probs, features=features)
 
 
 def _batchbald_select(key, k, available, *, probs, features=None,
                       labeled=None):
   del features, labeled
-  return batchbald(probs, k, key, available)
+  return batchbald(key, k, available, probs=probs)
 
 
 def _check(entry) -> None:
@@ -111,6 +116,11 @@ def get(name: str) -> Acquisition:
   return ACQUISITIONS.get(name)
 
 
-def register(name: str, acquisition: Acquisition) -> None:
-  """Adds `acquisition` under `name`; refuses to replace an existing entry."""
-  ACQUISITIONS.register(name, acquisition)
+def register(name: str, acquisition: Acquisition, *,
+             replace: bool = False) -> Acquisition:
+  """Adds `acquisition` under `name` and returns it.
+
+  Registering the same entry again is a no-op; a different one under a
+  taken name needs `replace=True`.
+  """
+  return ACQUISITIONS.register(name, acquisition, replace=replace)

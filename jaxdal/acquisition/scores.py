@@ -3,11 +3,24 @@
 Every score follows one convention: higher = more uncertain = acquire first.
 Inputs are probabilities `[N, C]`, or Monte-Carlo samples `[T, N, C]` whose
 mean over `T` is taken where a single predictive distribution is needed.
+Concrete inputs are checked to be probabilities (`checks.probs`): logits
+or a sample-last `[N, C, T]` array are refused with a one-line fix.
 """
 
 import jax.numpy as jnp
 from jax import lax
 from jax.scipy.special import xlogy
+
+from jaxdal.acquisition import checks
+
+__all__ = [
+    "bald",
+    "entropy",
+    "least_confidence",
+    "margin",
+    "mean_over_samples",
+    "mean_probs",
+]
 
 
 def mean_over_samples(x: jnp.ndarray) -> jnp.ndarray:
@@ -43,16 +56,23 @@ def entropy(probs: jnp.ndarray) -> jnp.ndarray:
   >>> float(entropy(jnp.array([[0.5, 0.3, 0.2]]))[0])  # doctest: +ELLIPSIS
   1.0296...
   """
+  probs = jnp.asarray(probs)
+  checks.probs("entropy", "probs", probs)
   return _entropy_last_axis(mean_probs(probs))
 
 
 def least_confidence(probs: jnp.ndarray) -> jnp.ndarray:
   """`1 - max_c p_c`, `[N, C]` or `[T, N, C]` -> `[N]`."""
+  probs = jnp.asarray(probs)
+  checks.probs("least_confidence", "probs", probs)
   return 1.0 - mean_probs(probs).max(axis=-1)
 
 
 def margin(probs: jnp.ndarray) -> jnp.ndarray:
-  """Negative margin `-(p_(1) - p_(2))` of the two largest, -> `[N]`."""
+  """Negative margin `-(p_(1) - p_(2))` of the two largest, `[N, C]` or
+  `[T, N, C]` -> `[N]`."""
+  probs = jnp.asarray(probs)
+  checks.probs("margin", "probs", probs)
   p = mean_probs(probs)
   if p.shape[-1] < 2:
     raise ValueError(f"margin needs at least 2 classes, got {p.shape[-1]}")
@@ -67,14 +87,18 @@ def bald(probs_mc: jnp.ndarray) -> jnp.ndarray:
   """Mutual information `H[mean_t p_t] - mean_t H[p_t]` in nats.
 
   Args:
-    probs_mc: `[T, N, C]` Monte-Carlo dropout probabilities.
+    probs_mc: `[T, N, C]` Monte-Carlo dropout probabilities, sample axis
+      first (`jnp.moveaxis(p, -1, 0)` turns `[N, C, T]` into this).
 
   Returns:
     `[N]` BALD scores, >= 0 up to rounding; 0 when all samples agree.
+
+  >>> p = jnp.array([[[0.9, 0.1]], [[0.1, 0.9]]])  # [T=2, N=1, C=2]
+  >>> round(float(bald(p)[0]), 4)
+  0.3681
   """
-  if probs_mc.ndim != 3:
-    raise ValueError(
-        f"bald needs MC samples [T, N, C], got shape {probs_mc.shape}")
+  probs_mc = jnp.asarray(probs_mc)
+  checks.probs("bald", "probs_mc", probs_mc, layouts=("[T, N, C]",))
   predictive = _entropy_last_axis(mean_over_samples(probs_mc))
   expected = mean_over_samples(_entropy_last_axis(probs_mc))
   return predictive - expected

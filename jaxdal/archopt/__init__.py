@@ -10,7 +10,6 @@ from collections.abc import Callable
 from jaxdal.archopt import (
     bbdropout,
     depth_dropout,
-    distributions,
     mask_figure,
     pdarts,
 )
@@ -18,12 +17,17 @@ from jaxdal.archopt.base import (
     Method,
     MethodSpec,
     SearchMethod,
+    default_network,
     describe_filters,
     fixed,
     two_group_optimizer,
 )
+from jaxdal.lazy import lazy_module
 from jaxdal.models.cnn import CNN
 from jaxdal.registry import Registry, check_arguments
+
+# distrax (and TensorFlow Probability under it) loads on first use.
+distributions = lazy_module("jaxdal.archopt.distributions")
 
 
 def _fixed_cnn(depth: int) -> Callable[..., Method]:
@@ -59,10 +63,14 @@ MODES = ("joint", "spo", "upo")
 
 def register(name: str, make: Callable, *,
              describe: Callable[[dict | None], str] = describe_filters,
-             draw: Callable | None = None) -> MethodSpec:
+             draw: Callable | None = None,
+             replace: bool = False) -> MethodSpec:
   """Registers a method: `make(num_classes, **kwargs) -> Method |
-  SearchMethod`, with how to describe and draw its summaries."""
-  return METHODS.register(name, MethodSpec(make, describe, draw))
+  SearchMethod`, with how to describe and draw its summaries. The same
+  again is a no-op; a different one under a taken name needs
+  `replace=True`."""
+  return METHODS.register(name, MethodSpec(make, describe, draw),
+                          replace=replace)
 
 
 def names() -> list[str]:
@@ -87,6 +95,7 @@ def build(name: str, num_classes: int, **kwargs) -> Method | SearchMethod:
 
 
 __all__ = ["METHODS", "MODES", "Method", "MethodSpec", "SearchMethod",
-           "bbdropout", "build", "depth_dropout", "describe_filters",
+           "bbdropout", "build", "default_network", "depth_dropout",
+           "describe_filters",
            "distributions", "fixed", "get", "names", "pdarts", "register",
            "two_group_optimizer"]

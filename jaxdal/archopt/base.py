@@ -21,6 +21,10 @@ import optax
 
 from jaxdal import losses, optim
 
+__all__ = ["Method", "MethodSpec", "SearchMethod", "default_network",
+           "describe_filters", "fixed", "is_arch_path",
+           "two_group_optimizer"]
+
 
 class Method(NamedTuple):
   """One network with its loss, optimiser and architecture summary.
@@ -66,6 +70,12 @@ class SearchMethod(NamedTuple):
   adopt: Callable
   identity: Callable
   info: Callable
+
+
+def default_network(method: "Method | SearchMethod") -> Method:
+  """The network a method trains before any search: a `SearchMethod`'s
+  `default`, or the `Method` itself."""
+  return method.default if isinstance(method, SearchMethod) else method
 
 
 def describe_filters(arch: dict | None) -> str:

@@ -14,11 +14,17 @@ import jax.numpy as jnp
 import optax
 
 from jaxdal import losses
-from jaxdal.archopt import distributions as dists
 from jaxdal.archopt.base import Method, two_group_optimizer
+from jaxdal.lazy import lazy_module
 from jaxdal.models import torch_init
 from jaxdal.models.cnn import apply_norm, classifier_dropout, make_norm
 from jaxdal.models.conv import matmul_conv
+
+# distrax (and TensorFlow Probability under it) loads on first use.
+dists = lazy_module("jaxdal.archopt.distributions")
+
+__all__ = ["BBDropoutCNN", "BBGate", "GATE_PARAMS", "gate_ab", "gate_params",
+           "make", "total_kl"]
 
 GATE_PARAMS = ("a_uc", "b_uc")
 

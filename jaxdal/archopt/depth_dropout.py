@@ -18,9 +18,15 @@ import jax.numpy as jnp
 import optax
 
 from jaxdal import losses
-from jaxdal.archopt import distributions as dists
 from jaxdal.archopt.base import Method, two_group_optimizer
+from jaxdal.lazy import lazy_module
 from jaxdal.models.cnn import ResidualBody
+
+# distrax (and TensorFlow Probability under it) loads on first use.
+dists = lazy_module("jaxdal.archopt.distributions")
+
+__all__ = ["DepthDropoutCNN", "STRUCTURE_PARAMS", "active_depth", "beta_params",
+           "make", "stick_breaking", "structure_params"]
 
 STRUCTURE_PARAMS = ("a_uc", "b_uc")
 

@@ -13,6 +13,9 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import betaln, digamma, gammaln
 
+__all__ = ["EULER_GAMMA", "Kumaraswamy", "RelaxedBernoulli", "kl_bbdropout",
+           "kl_beta_beta", "kl_kumaraswamy_beta", "softplus_inverse"]
+
 EULER_GAMMA = 0.5772156649015329
 
 

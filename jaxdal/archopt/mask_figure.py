@@ -4,6 +4,8 @@ probability as bars above the mask (1 = filter active / kept)."""
 
 import os
 
+__all__ = ["draw"]
+
 
 def draw(config: dict, records: list[dict], out: str) -> str | None:
   """Draws the `"layer_activation"` and `"mask"` summaries of `records`.

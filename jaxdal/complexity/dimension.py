@@ -17,6 +17,8 @@ from jaxdal.complexity.neighbours import (
     _centre,
 )
 
+__all__ = ["twonn_dimension"]
+
 
 @functools.lru_cache(maxsize=64)
 def _keep_table(n: int, discard_fraction: float) -> np.ndarray:

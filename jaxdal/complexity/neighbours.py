@@ -10,6 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+__all__ = ["DENSE_MAX_POINTS"]
+
 # The distance matmuls must not drop to TF32/bf16 passes on accelerators:
 # nearest-neighbour order and MST edges come from them.
 _HIGHEST = lax.Precision.HIGHEST

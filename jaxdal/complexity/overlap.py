@@ -30,6 +30,8 @@ from jaxdal.complexity.neighbours import (
     _row_fn,
 )
 
+__all__ = ["boundary_fraction", "fisher_ratio", "problexity_n1"]
+
 # ------------------------------------------------------------------------ F1
 
 

@@ -10,6 +10,8 @@ from jax.scipy.special import xlogy
 
 from jaxdal.complexity.neighbours import _as_features
 
+__all__ = ["effective_rank", "participation_ratio"]
+
 
 def _singular_values(x) -> jnp.ndarray:
   """Singular values of the centred `[N, D]` features, `[min(N, D)]`.

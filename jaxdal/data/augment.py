@@ -4,6 +4,8 @@ crop after 4-pixel zero padding. Keyed, so runs reproduce exactly."""
 import jax
 import jax.numpy as jnp
 
+__all__ = ["flip_and_crop"]
+
 
 def flip_and_crop(key: jax.Array, images: jax.Array, *,
                   pad: int = 4) -> jax.Array:

@@ -3,6 +3,8 @@
 import jax
 import numpy as np
 
+__all__ = ["epoch_batches", "padded_chunks", "sample"]
+
 
 def padded_chunks(indices: np.ndarray, size: int) -> tuple[np.ndarray,
                                                            np.ndarray]:

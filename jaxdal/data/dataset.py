@@ -4,6 +4,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+__all__ = ["Dataset", "DatasetNotFoundError", "from_uint8"]
+
 
 class DatasetNotFoundError(FileNotFoundError):
   """A dataset's files are missing here; the message says how to get them."""

@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+__all__ = ["IDX_FILES", "has_idx_files", "read_idx", "read_idx_folder"]
+
 # IDX type codes -> numpy dtypes (big-endian where it matters).
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4",
                0x0D: ">f4", 0x0E: ">f8"}

@@ -10,6 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+__all__ = ["PoolState", "acquire", "available", "history", "init_pool",
+           "labeled_indices", "test_indices"]
+
 
 class PoolState(NamedTuple):
   """Labeling state of a training set of N examples.

@@ -26,6 +26,9 @@ from jaxdal.data import idx, text, tfds_folder
 from jaxdal.data.dataset import Dataset, DatasetNotFoundError, from_uint8
 from jaxdal.registry import Registry
 
+__all__ = ["DEBIAN_FASHION_MNIST", "SOURCES", "digits", "load", "mnist5k",
+           "moons", "names", "register", "synthetic", "takes_tokenizer"]
+
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
 
@@ -206,9 +209,12 @@ def names() -> list[str]:
   return SOURCES.names()
 
 
-def register(name: str, source: Callable[..., Dataset]) -> None:
-  """Adds a source `(*, data_dir, download, **options) -> Dataset`."""
-  SOURCES.register(name, source)
+def register(name: str, source: Callable[..., Dataset], *,
+             replace: bool = False) -> None:
+  """Adds a source `(*, data_dir, download, **options) -> Dataset`; the
+  same one again is a no-op, a different one under a taken name needs
+  `replace=True`."""
+  SOURCES.register(name, source, replace=replace)
 
 
 def load(name: str, *, data_dir: str | None = None, download: bool = False,

@@ -32,6 +32,9 @@ import numpy as np
 from jaxdal import hub
 from jaxdal.data.dataset import Dataset, DatasetNotFoundError
 
+__all__ = ["DEBIAN_TM_TEXTS", "HFText", "HF_SOURCES", "REUTERS_CLASSES",
+           "reuters_tm", "synthetic_text", "text_dataset", "tokenize"]
+
 DEBIAN_TM_TEXTS = "/usr/lib/R/site-library/tm/texts"
 REUTERS_CLASSES = ("acq", "crude")
 

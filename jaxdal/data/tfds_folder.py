@@ -10,6 +10,9 @@ import os
 
 import numpy as np
 
+__all__ = ["DEFAULT_TFDS_DIR", "download_and_read", "find_prepared",
+           "read_prepared", "search_dirs", "write_array_record"]
+
 # Where TFDS looks when neither data_dir nor TFDS_DATA_DIR is given.
 DEFAULT_TFDS_DIR = os.path.join("~", "tensorflow_datasets")
 

@@ -54,10 +54,12 @@ def get(name: str) -> Callable[..., nn.Module]:
   return BACKBONES.get(name)
 
 
-def register(name: str, constructor: Callable[..., nn.Module]) -> None:
+def register(name: str, constructor: Callable[..., nn.Module], *,
+             replace: bool = False) -> None:
   """Adds a backbone constructor `(num_classes, **kwargs) -> Module`;
-  refuses to replace an existing entry."""
-  BACKBONES.register(name, constructor)
+  the same one again is a no-op, a different one under a taken name needs
+  `replace=True`."""
+  BACKBONES.register(name, constructor, replace=replace)
 
 
 def build(name: str, num_classes: int, **kwargs) -> nn.Module:

@@ -12,6 +12,9 @@ import jax.numpy as jnp
 
 from jaxdal.models.conv import matmul_conv
 
+__all__ = ["CNN", "ResidualBody", "apply_norm", "classifier_dropout", "leaky",
+           "make_norm"]
+
 
 def make_norm(kind: str, name: str | None = None) -> nn.Module:
   """BatchNorm (torch's momentum 0.1, eps 1e-5) or GroupNorm(1, C)."""

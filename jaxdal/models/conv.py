@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+__all__ = ["im2col_conv", "matmul_conv", "per_seed_convolutions", "use_im2col"]
+
 _NHWC = ("NHWC", "HWIO", "NHWC")
 _PER_SEED = contextvars.ContextVar("per_seed_convolutions", default=False)
 

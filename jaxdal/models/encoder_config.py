@@ -10,6 +10,9 @@ import jax
 
 from jaxdal import hub
 
+__all__ = ["ACTIVATIONS", "EncoderConfig", "VARIANTS", "checkpoint_config",
+           "config_from_hf", "read_config"]
+
 VARIANTS = ("bert", "distilbert", "roberta")
 ACTIVATIONS = {
     "gelu": functools.partial(jax.nn.gelu, approximate=False),

@@ -8,6 +8,8 @@ import jax
 
 from jaxdal.models.cnn import classifier_dropout
 
+__all__ = ["ACTIVATIONS", "MLP"]
+
 ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jax.numpy.tanh}
 
 

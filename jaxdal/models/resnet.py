@@ -15,6 +15,9 @@ import jax.numpy as jnp
 from jaxdal.models.cnn import classifier_dropout
 from jaxdal.models.conv import matmul_conv
 
+__all__ = ["BasicBlock", "Bottleneck", "ResNet", "ResNet18", "ResNet34",
+           "ResNet50"]
+
 _conv = functools.partial(nn.Conv, use_bias=False, padding="SAME",
                           conv_general_dilated=matmul_conv)
 

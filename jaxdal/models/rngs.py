@@ -8,6 +8,8 @@ pretraining all derive them the same way, so a key means one thing.
 
 import jax
 
+__all__ = ["rngs_for"]
+
 
 def rngs_for(key: jax.Array) -> dict:
   """`{"dropout": fold_in(key, 0), "arch": fold_in(key, 1)}`."""

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 from flax.linen import initializers
 
+__all__ = ["bias", "kernel"]
+
 # U(-sqrt(3 s / fan_in), +...) with s = 1/3: the bound 1/sqrt(fan_in).
 kernel = initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
 

@@ -41,6 +41,11 @@ from jaxdal.models.transformer_checkpoint import (
     insert_pretrained,
 )
 
+__all__ = ["Block", "Embeddings", "Encoder", "SelfAttention", "TextClassifier",
+           "bert", "distilbert", "drop", "load_pretrained", "minilm",
+           "position_ids", "pretrained", "random_encoder", "roberta",
+           "split_tokens"]
+
 _INIT = nn.initializers.normal(0.02)  # Hugging Face's initializer_range
 
 

@@ -12,6 +12,9 @@ import numpy as np
 from jaxdal import hub
 from jaxdal.models.encoder_config import EncoderConfig
 
+__all__ = ["HEADS", "assign_names", "canonical_name", "checkpoint_params",
+           "insert_pretrained", "map_tensors", "name_map", "weights_file"]
+
 # Tensors of the pretraining objectives (and of fine-tuned heads, which a
 # new task replaces), known and deliberately not loaded.
 HEADS = {

@@ -16,6 +16,8 @@ import jax.numpy as jnp
 from jaxdal.models.cnn import classifier_dropout
 from jaxdal.models.conv import matmul_conv
 
+__all__ = ["CONFIGS", "VGG", "VGG11", "VGG16", "VGG19"]
+
 CONFIGS = {
     "A": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
     "D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",

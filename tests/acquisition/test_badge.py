@@ -34,7 +34,7 @@ def test_factorised_distances_equal_materialised():
 def test_kmeans_pp_probabilities():
   x = jnp.array([[3.0], [0.0], [1.0], [2.0]])
   keys = jax.random.split(jax.random.key(0), 100_000)
-  picks = jax.vmap(lambda k: _kmeans_pp(x, 2, k, jnp.ones(4, bool)))(keys)
+  picks = jax.vmap(lambda k: _kmeans_pp(k, 2, jnp.ones(4, bool), x))(keys)
   assert (np.asarray(picks[:, 0]) == 0).all()
   freq = np.bincount(np.asarray(picks[:, 1]), minlength=4) / len(keys)
   np.testing.assert_allclose(freq, [0, 9 / 14, 4 / 14, 1 / 14], atol=0.01)
@@ -44,7 +44,7 @@ def test_all_zero_distances_fall_back_to_uniform():
   x = jnp.zeros((5, 2))
   available = jnp.array([True, True, False, True, True])
   keys = jax.random.split(jax.random.key(1), 4000)
-  picks = np.asarray(jax.vmap(lambda k: _kmeans_pp(x, 2, k, available))(
+  picks = np.asarray(jax.vmap(lambda k: _kmeans_pp(k, 2, available, x))(
       keys))
   assert (picks[:, 0] == 0).all()
   freq = np.bincount(picks[:, 1], minlength=5) / len(keys)
@@ -65,7 +65,7 @@ def test_badge_second_pick_follows_numpy_d2_law():
   d2[first] = 0
   keys = jax.random.split(jax.random.key(2), 40_000)
   picks = np.asarray(jax.vmap(
-      lambda k: _badge(probs, feats, 2, k, available))(keys))
+      lambda k: _badge(k, 2, available, probs, feats))(keys))
   assert (picks[:, 0] == first).all()
   freq = np.bincount(picks[:, 1], minlength=6) / len(keys)
   np.testing.assert_allclose(freq, d2 / d2.sum(), atol=0.012)
@@ -76,7 +76,8 @@ def test_badge_never_repeats_and_respects_mask():
   probs = jnp.asarray(rng.dirichlet(np.ones(4), size=50), jnp.float32)
   feats = jnp.asarray(rng.normal(size=(50, 8)), jnp.float32)
   available = jnp.arange(50) % 2 == 0
-  got = np.asarray(acq.badge(probs, feats, 25, jax.random.key(0), available))
+  got = np.asarray(acq.badge(jax.random.key(0), 25, available, probs=probs,
+                              features=feats))
   assert sorted(got.tolist()) == list(range(0, 50, 2))
   with pytest.raises(ValueError, match="exceeds"):
-    acq.badge(probs, feats, 26, jax.random.key(0), available)
+    acq.badge(jax.random.key(0), 26, available, probs=probs, features=feats)

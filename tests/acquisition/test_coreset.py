@@ -29,12 +29,14 @@ def _numpy_kcenter(x, labeled, k, available):
 def test_golden_order_with_the_exact_tie():
   x = np.concatenate([U, [[0, 1]]])
   labeled = np.arange(7) == 6
-  got = acq.kcenter_greedy(jnp.asarray(x), jnp.asarray(labeled), 6)
+  got = acq.kcenter_greedy(None, 6, features=jnp.asarray(x),
+                           labeled=jnp.asarray(labeled))
   assert got.tolist() == [3, 2, 4, 5, 1, 0]
 
 
 def test_golden_order_with_nothing_labeled():
-  got = acq.kcenter_greedy(jnp.asarray(U), jnp.zeros(6, bool), 4)
+  got = acq.kcenter_greedy(None, 4, features=jnp.asarray(U),
+                           labeled=jnp.zeros(6, bool))
   assert got.tolist() == [0, 3, 4, 2]
 
 
@@ -44,8 +46,9 @@ def test_matches_numpy_reference(chunk):
   x = rng.normal(size=(300, 16)).astype(np.float32)
   labeled = rng.random(300) < 0.1
   available = ~labeled & (rng.random(300) < 0.9)
-  got = acq.kcenter_greedy(jnp.asarray(x), jnp.asarray(labeled), 40,
-                           jnp.asarray(available), chunk=chunk)
+  got = acq.kcenter_greedy(None, 40, jnp.asarray(available),
+                           features=jnp.asarray(x),
+                           labeled=jnp.asarray(labeled), chunk=chunk)
   assert got.tolist() == _numpy_kcenter(x, labeled, 40, available)
 
 
@@ -62,10 +65,12 @@ def test_nearest_labeled_distance_in_blocks():
 def test_whole_pool_and_too_many():
   labeled = np.zeros(6, bool)
   labeled[0] = True
-  got = acq.kcenter_greedy(jnp.asarray(U), jnp.asarray(labeled), 5)
+  got = acq.kcenter_greedy(None, 5, features=jnp.asarray(U),
+                           labeled=jnp.asarray(labeled))
   assert sorted(got.tolist()) == [1, 2, 3, 4, 5]
   with pytest.raises(ValueError, match="exceeds the 5 available"):
-    acq.kcenter_greedy(jnp.asarray(U), jnp.asarray(labeled), 6)
+    acq.kcenter_greedy(None, 6, features=jnp.asarray(U),
+                       labeled=jnp.asarray(labeled))
 
 
 def _clustered(n, d, clusters, seed):
@@ -80,8 +85,9 @@ def test_pruning_keeps_the_picks_and_reads_less(n_labeled):
   x = _clustered(2000, 16, 8, 2)
   labeled = np.zeros(2000, bool)
   labeled[np.random.default_rng(3).choice(2000, n_labeled, replace=False)] = 1
-  plain = acq.kcenter_greedy(jnp.asarray(x), jnp.asarray(labeled), 60)
-  pruned, reads = acq.kcenter_greedy(jnp.asarray(x), jnp.asarray(labeled), 60,
+  x, labeled = jnp.asarray(x), jnp.asarray(labeled)
+  plain = acq.kcenter_greedy(None, 60, features=x, labeled=labeled)
+  pruned, reads = acq.kcenter_greedy(None, 60, features=x, labeled=labeled,
                                      prune=True, prune_chunk=128,
                                      return_reads=True)
   np.testing.assert_array_equal(plain, pruned)

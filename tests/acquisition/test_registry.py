@@ -56,15 +56,40 @@ def test_unknown_name_lists_valid_ones():
 
 def test_register_adds_and_refuses_duplicates():
   def select(key, k, available, *, probs, features=None, labeled=None):
-    return acq.top_k(-probs.mean(0)[:, 0], k, available)
+    return acq.top_k(key, k, available, scores=-probs.mean(0)[:, 0])
 
-  acq.register("_test_lowest_class0", acq.Acquisition(select=select))
+  def other(key, k, available, *, probs, features=None, labeled=None):
+    return acq.top_k(key, k, available, scores=probs.mean(0)[:, 0])
+
+  entry = acq.Acquisition(select=select)
+  assert acq.register("_test_lowest_class0", entry) is entry
   try:
     assert "_test_lowest_class0" in acq.names()
-    with pytest.raises(ValueError, match="already registered"):
-      acq.register("_test_lowest_class0", acq.Acquisition(select=select))
+    # The same entry again (a notebook cell run twice): a no-op.
+    assert acq.register("_test_lowest_class0", entry) is entry
+    assert acq.register("_test_lowest_class0",
+                        acq.Acquisition(select=select)) is entry
+    with pytest.raises(ValueError, match="already registered.*"
+                       "pass replace=True"):
+      acq.register("_test_lowest_class0", acq.Acquisition(select=other))
+    replaced = acq.register("_test_lowest_class0",
+                            acq.Acquisition(select=other), replace=True)
+    assert acq.get("_test_lowest_class0") is replaced
   finally:
     acq.ACQUISITIONS.unregister("_test_lowest_class0")
+
+
+def test_the_same_score_registers_twice():
+  # from_score wraps one score into one entry, so a cell that registers a
+  # score can run again.
+  def score(probs):
+    return -acq.mean_probs(probs).max(-1)
+
+  first = acq.register("_test_score", acq.from_score(score))
+  try:
+    assert acq.register("_test_score", acq.from_score(score)) is first
+  finally:
+    acq.ACQUISITIONS.unregister("_test_score")
 
 
 def test_acquisition_imports_no_flax_optax_orbax():

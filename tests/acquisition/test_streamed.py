@@ -47,13 +47,14 @@ def _radius(x, centres):
 def test_kcenter_equals_in_memory_and_numpy_pruned_or_not(spread, memmapped):
   x = _clustered(1200, 8, 12, spread)
   labeled, available = _masks(len(x))
-  in_memory = acq.kcenter_greedy(jnp.asarray(x), jnp.asarray(labeled), 40,
-                                 jnp.asarray(available)).tolist()
+  in_memory = acq.kcenter_greedy(None, 40, jnp.asarray(available),
+                                 features=jnp.asarray(x),
+                                 labeled=jnp.asarray(labeled)).tolist()
   picks, reads = {}, {}
   for prune in (False, True):
     got, info = streamed.kcenter_greedy(
-        memmapped(x), labeled, 40, available, chunk=128, prune=prune,
-        sample=600, return_info=True)
+        None, 40, available, features=memmapped(x), labeled=labeled,
+        chunk=128, prune=prune, sample=600, return_info=True)
     picks[prune], reads[prune] = got.tolist(), info["rows_read"]
   assert picks[True] == picks[False]  # pruning never changes a pick
   assert reads[False] == 40 * len(x) and reads[True] <= reads[False]
@@ -74,11 +75,13 @@ def test_auto_prunes_tight_clusters_only():
   labeled, available = _masks(4000)
   for spread, wanted in ((0.01, True), (30.0, False)):
     x = _clustered(4000, 8, 20, spread, seed=2)
-    picks, info = streamed.kcenter_greedy(x, labeled, 200, available,
+    picks, info = streamed.kcenter_greedy(None, 200, available,
+                                          features=x, labeled=labeled,
                                           chunk=256, sample=2000,
                                           return_info=True)
     assert info["pruned"] is wanted, spread
-    other = streamed.kcenter_greedy(x, labeled, 200, available, chunk=256,
+    other = streamed.kcenter_greedy(None, 200, available, features=x,
+                                    labeled=labeled, chunk=256,
                                     prune=not wanted)
     np.testing.assert_array_equal(picks, other)
 
@@ -87,8 +90,9 @@ def test_kcenter_tie_goes_to_the_lowest_index_across_blocks():
   f = np.array([[0., 0.], [1., 0.], [5., 0.], [5., 5.], [0., 6.], [2., 2.],
                 [0., 1.]], np.float32)
   for chunk in (1, 2, 3, 7):
-    assert streamed.kcenter_greedy(f, np.arange(7) == 6, 6, chunk=chunk,
-                                   prune=False).tolist() == [3, 2, 4, 5, 1, 0]
+    assert streamed.kcenter_greedy(
+        None, 6, features=f, labeled=np.arange(7) == 6, chunk=chunk,
+        prune=False).tolist() == [3, 2, 4, 5, 1, 0]
 
 
 def test_badge_in_one_block_is_the_in_memory_draw(memmapped):
@@ -97,9 +101,10 @@ def test_badge_in_one_block_is_the_in_memory_draw(memmapped):
       jax.random.key(0), (900, 4))))
   _, available = _masks(900)
   key = jax.random.key(5)
-  want = acq.badge(jnp.asarray(probs), jnp.asarray(x), 25, key,
-                   jnp.asarray(available))
-  got = streamed.badge(probs, memmapped(x), 25, key, available, chunk=1024)
+  want = acq.badge(key, 25, jnp.asarray(available),
+                   probs=jnp.asarray(probs), features=jnp.asarray(x))
+  got = streamed.badge(key, 25, available, probs=probs,
+                       features=memmapped(x), chunk=1024)
   np.testing.assert_array_equal(got, want)
 
 
@@ -138,7 +143,8 @@ def test_badge_in_blocks_equals_numpy_reference():
       jax.random.key(1), (500, 3))))
   _, available = _masks(500)
   key = jax.random.key(9)
-  got = streamed.badge(probs, x, 12, key, available, chunk=128)
+  got = streamed.badge(key, 12, available, probs=probs, features=x,
+                       chunk=128)
   assert got.tolist() == _numpy_badge_blocks(probs, x, 12, key, available,
                                              128)
   assert len(set(got.tolist())) == 12 and available[got].all()
@@ -154,16 +160,19 @@ def test_bald_scores_by_block_equal_in_memory(memmapped, tmp_path):
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
   _, available = _masks(1000)
   np.testing.assert_array_equal(
-      streamed.top_k(got, 50, available),
-      selection.top_k(jnp.asarray(got), 50, jnp.asarray(available)))
+      streamed.top_k(None, 50, available, scores=got),
+      selection.top_k(None, 50, jnp.asarray(available),
+                      scores=jnp.asarray(got)))
 
 
 def test_bad_input_is_one_line():
   x = np.zeros((10, 2), np.float32)
   with pytest.raises(ValueError, match="prune must be one of 'auto', True, "
                      "False; got 'yes'"):
-    streamed.kcenter_greedy(x, np.zeros(10, bool), 2, prune="yes")
-  with pytest.raises(ValueError, match="acquisition size 11 exceeds"):
-    streamed.kcenter_greedy(x, np.zeros(10, bool), 11)
-  with pytest.raises(ValueError, match=r"must have shape \(10,\)"):
-    streamed.kcenter_greedy(x, np.zeros(9, bool), 2)
+    streamed.kcenter_greedy(None, 2, features=x, labeled=np.zeros(10, bool),
+                            prune="yes")
+  with pytest.raises(ValueError, match="acquisition size k=11 exceeds"):
+    streamed.kcenter_greedy(None, 11, features=x, labeled=np.zeros(10, bool))
+  with pytest.raises(ValueError, match=r"labeled must be a bool mask \[N\] "
+                     r"\(N=10, as features\); got shape \(9,\)"):
+    streamed.kcenter_greedy(None, 2, features=x, labeled=np.zeros(9, bool))

@@ -92,6 +92,10 @@ def test_a_finished_cell_of_an_older_config_is_skipped(tmp_path):
   assert not grid.finished(str(tmp_path), loop.Settings.of(rounds=3))
   assert not grid.finished(str(tmp_path), loop.Settings.of(
       rounds=2, query_pool=7))
+  # The data fingerprint a run records is not a setting.
+  config["data_fingerprint"] = {"x_train": "float32[1] sha256:00"}
+  (tmp_path / metrics.CONFIG_FILE).write_text(json.dumps(config))
+  assert grid.finished(str(tmp_path), settings)
 
 
 def test_cells_pattern_picks_cells_by_name_in_grid_order():

@@ -6,7 +6,7 @@ import pytest
 from experiments.configs import focus1 as focus1_config
 from experiments.configs import focus2 as focus2_config
 from experiments.configs import grids
-from jaxdal import loop, settings
+from jaxdal import loop, plan
 
 
 def test_cells_of_parts_follow_each_other_last_axis_fastest():
@@ -33,7 +33,8 @@ def _settings(program: str, preset: str, cell: dict) -> loop.Settings:
     config.update(cell)
     config = focus2_config.with_method_defaults(config, preset)
   s = loop.Settings.from_config(config)
-  settings.validate(s)
+  plan.check(s)
+  plan.build_method(s, 10)  # the method's kwargs build
   return s
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from experiments.configs import focus1 as focus1_config
 from experiments.configs import grids
-from jaxdal import loop, optim, settings
+from jaxdal import loop, optim, plan
 
 
 def _hf_linear_with_warmup(step, total, warmup):
@@ -39,7 +39,7 @@ def test_adamw_decays_weights_decoupled_from_the_gradient():
 def test_paper_text_preset_is_the_papers_protocol():
   s = loop.Settings.from_config(
       focus1_config.get_config("paper_text", "cnn", "qnli"))
-  settings.validate(s)
+  plan.check(s)
   assert (s.data.dataset, s.arch.backbone) == ("ag_news", "bert")
   assert (s.active.initial, s.active.acquire, s.active.rounds) == (100, 100,
                                                                   26)

@@ -61,4 +61,4 @@ def test_registry_errors():
     models.get("resnet7")
   assert "resnet7" in str(e.value) and "cnn" in str(e.value)
   with pytest.raises(ValueError, match="already registered"):
-    models.register("cnn", models.CNN)
+    models.register("cnn", models.MLP)  # another entry; the same is a no-op

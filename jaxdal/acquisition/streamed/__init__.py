@@ -12,6 +12,10 @@ N is; the host keeps O(N) scalars (running distances, scores).
   decides from the data whether it pays).
 - `badge`: BADGE's k-means++ seeding on the factorised gradient embedding.
 - `scores`: any `probs -> [N]` score (BALD, entropy, ...) chunk by chunk.
+- `top_k`: the k highest of such scores.
+
+The selectors take the in-memory ones' arguments, `(key, k, available, *,
+<named data>, ...)`, on host arrays.
 
 Pick i of a sampled selector draws with `fold_in(key, i)` and, per block b,
 `fold_in(fold_in(key, i), b)` (one block: the key itself, which is exactly

@@ -4,8 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdal.acquisition.selection import check_budget
+from jaxdal.acquisition import checks
 from jaxdal.acquisition.streamed.blocks import blocks, close_row, padded
+
+__all__ = ["badge"]
 
 
 @jax.jit
@@ -40,8 +42,9 @@ def _uniform_pick(open_, index, key):
   return value[at], index[at]
 
 
-def badge(probs: np.ndarray, features: np.ndarray, k: int, key: jax.Array,
-          available: np.ndarray, *, chunk: int = 65536) -> np.ndarray:
+def badge(key: jax.Array, k: int, available: np.ndarray | None = None, *,
+          probs: np.ndarray, features: np.ndarray,
+          chunk: int = 65536) -> np.ndarray:
   """BADGE over host arrays, one block of features on the device at a time.
 
   k-means++ seeding on the factorised gradient embedding, as
@@ -53,29 +56,37 @@ def badge(probs: np.ndarray, features: np.ndarray, k: int, key: jax.Array,
   The device keeps `[N, C]` residuals and O(N) scalars.
 
   Args:
-    probs: `[N, C]` host probabilities (for MC samples, their mean).
-    features: `[N, D]` host array or memory-mapped `.npy`.
-    k: batch size.
     key: PRNG key of the draws.
-    available: bool `[N]`.
+    k: batch size, `0 < k <= available.sum()`.
+    available: bool `[N]` selectable rows; None for all.
+    probs: `[N, C]` host probabilities (for MC samples, their mean),
+      checked block by block as they are read.
+    features: `[N, D]` host array or memory-mapped `.npy`.
     chunk: rows per device block.
 
   Returns:
     int32 `[k]` distinct available indices in pick order.
   """
+  fn = "streamed.badge"
+  checks.key(fn, key)
+  checks.features(fn, "features", features)
   n = features.shape[0]
-  available = np.asarray(available, bool)
-  if probs.shape[0] != n or available.shape != (n,):
-    raise ValueError(f"probs, features and available need {n} rows, got "
-                     f"{probs.shape[0]}, {n} and {available.shape[0]}")
-  check_budget(k, available)
+  checks.probs(fn, "probs", probs, layouts=("[N, C]",), values=False)
+  if probs.shape[0] != n:
+    raise ValueError(f"{fn}: probs must be [N, C] with N={n} rows, as "
+                     f"features; got shape {tuple(probs.shape)}")
+  available = np.ones(n, bool) if available is None else available
+  k, available = checks.selectable(fn, k, available, n, rows_of="features")
+  available = np.asarray(available)
   chunk = min(chunk, n)
   starts = list(blocks(n, chunk))
   bounds = np.array([s for s, _ in starts])
   single = len(starts) == 1
   r, g2 = [], []
   for s, e in starts:
-    rb, _, g2b = _badge_parts(padded(probs[s:e], e - s),
+    block = np.asarray(probs[s:e])
+    checks.probs(fn, "probs", block, layouts=("[N, C]",), shape=probs.shape)
+    rb, _, g2b = _badge_parts(padded(block, e - s),
                               padded(features[s:e], e - s))
     r.append(rb)
     g2.append(g2b)

@@ -5,6 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+__all__ = ["best_open", "blocks", "close_row", "padded", "sq_norms"]
+
 
 def blocks(n: int, chunk: int):
   """`(start, end)` of ceil(n / chunk) blocks of equal size but the last

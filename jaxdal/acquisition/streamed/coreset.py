@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxdal.acquisition import checks
 from jaxdal.acquisition.kmeans import kmeans
-from jaxdal.acquisition.selection import check_budget
 from jaxdal.acquisition.streamed.blocks import (
     best_open,
     blocks,
@@ -20,6 +20,13 @@ from jaxdal.acquisition.streamed.blocks import (
     padded,
     sq_norms,
 )
+
+__all__ = [
+    "LABELED_BLOCK",
+    "PRUNE_CHOICES",
+    "PRUNE_PAYS_BELOW",
+    "kcenter_greedy",
+]
 
 PRUNE_CHOICES = ("auto", True, False)
 # `prune="auto"` prunes when a trial on a sample reads at most this
@@ -173,12 +180,13 @@ def _greedy(layout: _Layout, labeled: np.ndarray, available: np.ndarray,
 def _check_prune(prune) -> None:
   if not any(prune is c or prune == c and isinstance(prune, str)
              for c in PRUNE_CHOICES):
-    raise ValueError(f"prune must be one of 'auto', True, False; got "
-                     f"{prune!r}")
+    raise ValueError(f"streamed.kcenter_greedy: prune must be one of "
+                     f"'auto', True, False; got {prune!r}")
 
 
-def kcenter_greedy(features: np.ndarray, labeled: np.ndarray, k: int,
+def kcenter_greedy(key: jax.Array | None, k: int,
                    available: np.ndarray | None = None, *,
+                   features: np.ndarray, labeled: np.ndarray,
                    chunk: int = 65536, prune: bool | str = "auto",
                    sample: int = 20_000, return_info: bool = False):
   """Coreset (k-center greedy) over host features, one block on the device.
@@ -191,10 +199,12 @@ def kcenter_greedy(features: np.ndarray, labeled: np.ndarray, k: int,
   fewer rows read on clustered features.
 
   Args:
+    key: ignored (deterministic; the k-means grouping has its own fixed
+      key); None is fine.
+    k: number of picks, `0 < k <= available.sum()`.
+    available: bool `[N]` selectable rows; None for every row not labeled.
     features: `[N, D]` host array or memory-mapped `.npy`.
     labeled: bool `[N]`, the initial centres.
-    k: number of picks.
-    available: bool `[N]` selectable rows (default: not labeled).
     chunk: rows per device block.
     prune: True, False, or "auto": prune when a trial greedy on `sample`
       rows reads at most `PRUNE_PAYS_BELOW` of the rows unpruned.
@@ -206,17 +216,20 @@ def kcenter_greedy(features: np.ndarray, labeled: np.ndarray, k: int,
 
   >>> f = np.array([[0., 0.], [1., 0.], [5., 0.], [5., 5.], [0., 6.],
   ...               [2., 2.], [0., 1.]], np.float32)
-  >>> kcenter_greedy(f, np.arange(7) == 6, 6, chunk=3).tolist()
+  >>> kcenter_greedy(None, 6, features=f, labeled=np.arange(7) == 6,
+  ...                chunk=3).tolist()
   [3, 2, 4, 5, 1, 0]
   """
+  del key  # Deterministic.
+  fn = "streamed.kcenter_greedy"
   _check_prune(prune)
+  checks.features(fn, "features", features)
   n = features.shape[0]
-  labeled = np.asarray(labeled, bool)
-  available = ~labeled if available is None else np.asarray(available, bool)
-  if labeled.shape != (n,) or available.shape != (n,):
-    raise ValueError(f"labeled and available must have shape ({n},), got "
-                     f"{labeled.shape} and {available.shape}")
-  check_budget(k, available)
+  labeled = np.asarray(checks.mask(fn, "labeled", labeled, n,
+                                   rows_of="features"))
+  available = ~labeled if available is None else available
+  k, available = checks.selectable(fn, k, available, n, rows_of="features")
+  available = np.asarray(available)
   chunk = min(chunk, -(-n // 8) * 8)
   if prune == "auto":
     prune = _prune_pays(features, labeled, available, k, chunk, sample)

@@ -16,6 +16,8 @@ from jaxdal.archopt.pdarts.ops import (
 from jaxdal.archopt.pdarts.supernet import STEPS, cell_plan, stem
 from jaxdal.models.cnn import classifier_dropout
 
+__all__ = ["DerivedCell", "DerivedNetwork"]
+
 
 class DerivedCell(nn.Module):
   """A cell compiled from a genotype: node i = op1(h_a) + op2(h_b)."""

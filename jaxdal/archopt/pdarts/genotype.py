@@ -11,6 +11,10 @@ import numpy as np
 from jaxdal.archopt.pdarts.ops import NONE, PRIMITIVES, SKIP
 from jaxdal.archopt.pdarts.supernet import STEPS, edge_inputs
 
+__all__ = ["Genotype", "NUM_TO_DROP", "NUM_TO_KEEP", "PUBLISHED",
+           "derive_genotype", "drop_operations", "genotype_from_dict",
+           "genotype_to_dict"]
+
 NUM_TO_KEEP = (5, 3, 1)  # operations per edge after each stage
 NUM_TO_DROP = (3, 2, 2)
 

@@ -17,6 +17,8 @@ from jaxdal.archopt.pdarts.genotype import (
 from jaxdal.archopt.pdarts.ops import PRIMITIVES
 from jaxdal.archopt.pdarts.search import SearchConfig, search
 
+__all__ = ["SPEC", "describe", "draw", "make"]
+
 
 def make(num_classes: int, *, channels: int = 16, layers: int = 8,
          dropout_rate: float = 0.3, genotype: dict | None = None,

@@ -10,6 +10,9 @@ import jax.numpy as jnp
 
 from jaxdal.models.conv import matmul_conv
 
+__all__ = ["DilConv", "FactorizedReduce", "MixedOp", "NONE", "Operation",
+           "PRIMITIVES", "ReLUConvBN", "SKIP", "SepConv"]
+
 PRIMITIVES = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
               "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 NONE, SKIP = 0, 3  # positions of `none` and `skip_connect` in PRIMITIVES

@@ -26,6 +26,8 @@ from jaxdal.archopt.pdarts.supernet import (
     switch_mask,
 )
 
+__all__ = ["ARCH_PARAMS", "SearchConfig", "search", "search_optimizers"]
+
 ARCH_PARAMS = ("alphas_normal", "alphas_reduce")
 
 

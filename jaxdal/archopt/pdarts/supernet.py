@@ -18,6 +18,10 @@ from jaxdal.archopt.pdarts.ops import (
     _conv,
 )
 
+__all__ = ["Cell", "NUM_EDGES", "STEPS", "SearchNetwork", "alphas_on",
+           "cell_plan", "edge_inputs", "reduction_cells", "skip_dropout_rate",
+           "stem", "switch_mask"]
+
 STEPS = 4  # intermediate nodes per cell
 NUM_EDGES = sum(2 + i for i in range(STEPS))  # 14
 

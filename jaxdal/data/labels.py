@@ -1,0 +1,51 @@
+"""What a caller hands a learner, checked at the edge: examples `[N, ...]`,
+index vectors `[k]` and class ids `[k]`, each failure one line naming the
+argument, the expected form and what came.
+
+  >>> class_ids("labels", [0, 2, 1], 3, num_classes=3).tolist()
+  [0, 2, 1]
+  >>> class_ids("labels", [0, 3], 2, num_classes=3)
+  Traceback (most recent call last):
+  ...
+  ValueError: labels must be class ids 0..2, got [3]
+"""
+
+import numpy as np
+
+__all__ = ["class_ids", "examples", "index_vector"]
+
+
+def examples(name: str, x):
+  """`x` as an array of examples `[N, ...]` (N >= 1, at least 2-D); jax
+  and numpy arrays are returned as they are."""
+  if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+    x = np.asarray(x)
+  if x.ndim < 2:
+    raise ValueError(f"{name} must be an array [N, ...] of examples, got "
+                     f"shape {tuple(x.shape)}")
+  return x
+
+
+def index_vector(name: str, v, n: int | None = None) -> np.ndarray:
+  """`v` as int32 `[n]` (any length when `n` is None)."""
+  v = np.asarray(v)
+  if v.ndim != 1 or not (np.issubdtype(v.dtype, np.integer) or v.size == 0):
+    raise ValueError(f"{name} must be a 1-D integer array, got {v.dtype} "
+                     f"of shape {v.shape}")
+  if n is not None and len(v) != n:
+    raise ValueError(f"{name} must have {n} entries (one per index), got "
+                     f"{len(v)}")
+  return v.astype(np.int32)
+
+
+def class_ids(name: str, labels, n: int, num_classes: int | None = None
+              ) -> np.ndarray:
+  """`labels` as int32 `[n]` class ids in `[0, num_classes)` (>= 0 when
+  `num_classes` is None)."""
+  y = index_vector(name, labels, n)
+  bad = y[(y < 0) | ((y >= num_classes) if num_classes else False)]
+  if bad.size:
+    valid = f"0..{num_classes - 1}" if num_classes else ">= 0"
+    raise ValueError(f"{name} must be class ids {valid}, got "
+                     f"{bad[:5].tolist()}")
+  return y

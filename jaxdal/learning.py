@@ -1,0 +1,372 @@
+"""The active-learning loop as a small functional API over explicit state.
+
+`learner(model, optimizer, x)` returns a `Learner`, a bundle of pure
+functions over an immutable `LearnerState` pytree (the train state, the
+pool, the labels taught so far, the rounds' root key):
+
+  >>> import flax.linen as nn, jax, jax.numpy as jnp, numpy as np, optax
+  >>> class MLP(nn.Module):
+  ...   @nn.compact
+  ...   def __call__(self, x, deterministic=True):
+  ...     return nn.Dense(2)(nn.relu(nn.Dense(16)(x)))
+  >>> x = np.random.default_rng(0).normal(size=(200, 4)).astype("float32")
+  >>> oracle = lambda idx: (x[idx, 0] > 0).astype(int)
+  >>> al = learner(MLP(), optax.adam(1e-2), x, acquisition="margin",
+  ...              max_epochs=20, num_classes=2)
+  >>> state = al.init(jax.random.key(0))
+  >>> idx = al.query(state, 10)          # nothing labeled: drawn at random
+  >>> state = al.teach(state, idx, oracle(idx))
+  >>> state, fit = al.fit(state)
+  >>> idx = al.query(state, 10)          # the 10 smallest margins
+  >>> state = al.teach(state, idx, oracle(idx))
+  >>> int(state.pool.labeled.sum()), int(state.pool.round)
+  (20, 2)
+
+Labels come from the caller (`teach`); nothing needs the pool's labels.
+Round r's key is `fold_in(state.key, r)` (`round_key`), split into the
+sub-streams below, so a run resumed from a saved state makes the same
+picks as the uninterrupted one, and the experiment programs
+(`jaxdal.loop`) call these same functions.
+"""
+
+import json
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxdal import acquisition as acquisition_lib
+from jaxdal import adapters, archopt, losses, train
+from jaxdal import data as data_lib
+from jaxdal import predict as predict_lib
+from jaxdal.data import labels as labels_lib
+from jaxdal.network import Network, Start, initial_state, make_network
+from jaxdal.state import (
+    INIT,
+    MEASURE,
+    PREDICT,
+    QUERY_POOL,
+    SEARCH,
+    SELECT,
+    TRAIN,
+    Architecture,
+    LearnerState,
+    key_of_round,
+    load,
+    round_key,
+    save,
+)
+
+__all__ = ["INIT", "MEASURE", "PREDICT", "QUERY_POOL", "SEARCH", "SELECT",
+           "TRAIN", "Architecture", "Learner", "LearnerState", "Network",
+           "Start", "key_of_round", "learner", "load", "query_candidates",
+           "round_key", "save"]
+
+def query_candidates(candidates: np.ndarray, available: np.ndarray,
+                     size: int | None, key: jax.Array) -> np.ndarray:
+  """The candidates scored before a query: all of them (`size` None), or
+  the labeled ones (coreset's centres) and a fresh random sample of `size`
+  unlabeled ones, drawn from `key`.
+
+  Args:
+    candidates: int `[P]` dataset indices of the run's candidates.
+    available: bool `[P]`, which of them are still unlabeled.
+    size: Q, or None.
+    key: the draw's key.
+
+  Returns:
+    int dataset indices, ascending.
+  """
+  available = np.asarray(available)
+  if size is None or size >= available.sum():
+    return candidates
+  pool = candidates[available]
+  drawn = np.asarray(jax.random.choice(key, len(pool), (size,),
+                                       replace=False))
+  return np.sort(np.concatenate([candidates[~available], pool[drawn]]))
+
+
+class Learner(NamedTuple):
+  """The loop's steps as pure functions (`learner` builds them).
+
+  Attributes:
+    init: `(key or seed, *, labeled=None, labels=None, validation=None,
+      val_labels=None, candidates=None) -> LearnerState`; `labeled` /
+      `labels`: an initial labeled set (int `[L]` each), `validation` /
+      `val_labels`: held-out labeled examples for early stopping, never
+      queried; `candidates`: bool `[N]`, what may be queried (default:
+      all but validation).
+    fit: `(state, key=None) -> (state, FitResult)`: fresh weights (or the
+      `start`'s) trained on the labeled set with the paper's stopping rule.
+    query: `(state, k, key=None) -> int32 [k]` dataset indices to label
+      next; random while nothing is labeled.
+    teach: `(state, indices, labels) -> state`: the round advances.
+    evaluate: `(state, x, y) -> float` accuracy.
+    predict: `(state, x, key=None) -> probs [T, N, C]` (T = 1 without MC).
+    network: `(state) -> Network` the state's round trains.
+    start: `(state, key=None, *, warm=None) -> (Network, TrainState,
+      train_idx, val_idx, train_key)`: what `fit` trains, for drivers that
+      train several states together (`train.fit_group`); `warm` overrides
+      the `warm_start` rule.
+    inputs: `(state, key=None) -> (candidates, inputs)`: the candidates
+      `query` scores (dataset indices, ascending) and what the acquisition
+      reads of them (`{"probs", "features"}`).
+    select: `(state, k, candidates, inputs, key=None) -> [k]` dataset
+      indices: `query`'s selection on `inputs`' output.
+    x: the examples `[N, ...]` on device.
+    acquisition: the `Acquisition` queries use.
+  """
+  init: Callable
+  fit: Callable
+  query: Callable
+  teach: Callable
+  evaluate: Callable
+  predict: Callable
+  network: Callable
+  start: Callable
+  inputs: Callable
+  select: Callable
+  x: jax.Array
+  acquisition: acquisition_lib.Acquisition
+
+
+def _as_method(model, optimizer) -> tuple[archopt.Method, Callable]:
+  """`(method, tx_for(learning_rate, train_arch))` of a model (any Linen
+  module, adapted) or a jaxdal method, and the optimiser to use."""
+  if isinstance(model, (archopt.Method, archopt.SearchMethod)):
+    if optimizer is None:
+      return model, None
+    return model, (lambda lr, train_arch=True: optimizer)
+  if optimizer is None:
+    raise ValueError("optimizer is required for a model (an optax "
+                     "GradientTransformation, e.g. optax.adam(1e-3)); only "
+                     "a jaxdal method brings its own")
+  backbone = adapters.as_backbone(model)
+  method = archopt.Method(model=backbone,
+                          loss=losses.cross_entropy_loss(backbone),
+                          optimizer=lambda lr, train_arch=True: optimizer,
+                          architecture=lambda variables: None)
+  return method, None
+
+
+def learner(model, optimizer: optax.GradientTransformation | None, x, *,
+            acquisition: str | acquisition_lib.Acquisition = "entropy",
+            num_classes: int | None = None,
+            learning_rate: float | None = None,
+            schedule: str = "constant",
+            batch_size: int = 64, max_epochs: int = 50, patience: int = 10,
+            target_train_accuracy: float | None = 0.99,
+            mc_samples: int = 10, chunk: int = 1024,
+            query_pool: int | None = None, augment: bool = False,
+            warm_start: bool = False, start: Start | None = None,
+            train_arch: bool = True,
+            network: Callable | None = None,
+            progress: bool = False) -> Learner:
+  """The loop's steps over the examples `x` and any model.
+
+  Args:
+    model: a Flax module (logits, or `(logits, features)`; a mode flag is
+      adapted: `jaxdal.adapters`), or a `jaxdal.archopt` method (which
+      brings its own loss and optimiser).
+    optimizer: any optax `GradientTransformation` (None: the method's own).
+      A plain one keeps its own learning rate; `learning_rate` and a
+      `schedule` other than "constant" need one made with
+      `optax.inject_hyperparams`, or a method's.
+    x: `[N, ...]` examples (numpy or jax), the pool and validation alike.
+    acquisition: a registered name or an `Acquisition`.
+    num_classes: C, to check labels (default: not checked).
+    learning_rate: the base rate a schedule anneals (a method's optimiser
+      needs it; default 1e-3 there).
+    schedule: per-epoch learning-rate schedule (`jaxdal.optim.SCHEDULES`).
+    batch_size, max_epochs, patience, target_train_accuracy: the stopping
+      rule (`train.fit`).
+    mc_samples: T for acquisitions that use MC dropout.
+    chunk: rows per compiled prediction call.
+    query_pool: score a fresh random sample of this many unlabeled
+      candidates per query (None: all).
+    augment: flip-and-crop training batches (images).
+    warm_start: a fit continues from the previous fit's weights.
+    start: the weights a fit starts from (pretrained, pre-optimised).
+    train_arch: train a method's architecture parameters.
+    network: `(state) -> Network` for drivers that choose the round's
+      network themselves (searches); default: one network, built here.
+    progress: progress bars while training.
+
+  Returns:
+    A `Learner`.
+  """
+  x = labels_lib.examples("x", x)
+  start = Start() if start is None else start
+  acq = (acquisition_lib.get(acquisition) if isinstance(acquisition, str)
+         else acquisition)
+  method, tx_for = _as_method(model, optimizer)
+  # A search method searches in every fit, unless a driver chooses the
+  # network (`network=`) or the architecture is not trained.
+  searcher = (method if isinstance(method, archopt.SearchMethod)
+              and network is None and train_arch else None)
+  method = archopt.default_network(method)
+  tx_for = tx_for or method.optimizer
+  is_method = isinstance(model, (archopt.Method, archopt.SearchMethod))
+  lr = learning_rate if learning_rate is not None else (
+      1e-3 if is_method else None)
+  if schedule != "constant" and lr is None:
+    raise ValueError(f"schedule {schedule!r} anneals a learning rate: give "
+                     f"learning_rate and an optimizer made with "
+                     f"optax.inject_hyperparams, or schedule='constant'")
+  x_all = jnp.asarray(x)
+  n = x_all.shape[0]
+  if network is None:
+    if acq.uses_features:
+      missing = adapters.features_missing(method.model, x_all[:1])
+      if missing:
+        raise ValueError(f"acquisition needs features: {missing}")
+    networks = {}  # one per architecture: an unchanged one never recompiles
+
+    def network(state):
+      m, tag = method, ""
+      if searcher is not None and state.arch is not None:
+        m, tag = (searcher.adopt(state.arch.found),
+                  searcher.identity(state.arch.found))
+      if tag not in networks:
+        networks[tag] = make_network(
+            m, tx_for(lr, train_arch=train_arch), acq, mc_samples=mc_samples,
+            chunk=chunk, augment=augment)
+      return networks[tag]
+  select_jit = jax.jit(acq.select, static_argnums=1)
+  fit_kwargs = dict(batch_size=batch_size, max_epochs=max_epochs,
+                    learning_rate=lr, patience=patience,
+                    target_train_accuracy=target_train_accuracy,
+                    schedule=schedule, progress=progress)
+
+  def init(key, *, labeled=None, labels=None, validation=None,
+           val_labels=None, candidates=None) -> LearnerState:
+    if isinstance(key, int):  # a seed
+      key = jax.random.key(key)
+    y = np.full(n, -1, np.int32)
+    is_labeled, is_val = np.zeros(n, bool), np.zeros(n, bool)
+    for name, idx, lab, mask in (("labeled", labeled, labels, is_labeled),
+                                 ("validation", validation, val_labels,
+                                  is_val)):
+      if idx is None:
+        continue
+      idx = labels_lib.index_vector(name, idx)
+      y[idx] = labels_lib.class_ids(f"{name} labels", lab, len(idx),
+                                    num_classes)
+      mask[idx] = True
+    cand = (~is_val if candidates is None
+            else np.asarray(candidates, bool) | is_labeled)
+    pool = data_lib.PoolState(
+        labeled=jnp.asarray(is_labeled), candidate=jnp.asarray(cand),
+        validation=jnp.asarray(is_val),
+        label_round=jnp.asarray(np.where(is_labeled, 0, -1).astype(
+            np.int32)),
+        round=jnp.asarray(0, jnp.int32))
+    return LearnerState(None, pool, jnp.asarray(y), key)
+
+  def start_fit(state: LearnerState, key=None, *, warm=None):
+    key_r = round_key(state) if key is None else key
+    net = network(state)
+    warm = warm_start and state.train is not None if warm is None else warm
+    if warm:
+      ts = state.train._replace(opt_state=net.tx.init(state.train.params))
+    else:
+      ts = initial_state(net.method, net.tx, jax.random.fold_in(key_r, INIT),
+                         tuple(x_all.shape[1:]), start)
+    train_idx = data_lib.labeled_indices(state.pool)
+    if not len(train_idx):
+      raise ValueError("fit needs labeled examples; query and teach some "
+                       "first (or init with labeled=..., labels=...)")
+    return (net, ts, train_idx,
+            np.flatnonzero(np.asarray(state.pool.validation)),
+            jax.random.fold_in(key_r, TRAIN))
+
+  def search(state: LearnerState, key_r) -> LearnerState:
+    """The search step of a fit: weights on the labeled set, the
+    architecture on the validation split (half the labeled set without
+    one), as ArchDAL's joint mode."""
+    lab = data_lib.labeled_indices(state.pool)
+    val = np.flatnonzero(np.asarray(state.pool.validation))
+    if not len(val):
+      lab, val = lab[: len(lab) // 2], lab[len(lab) // 2:]
+    found = searcher.search(x_all[lab], state.labels[lab], x_all[val],
+                            state.labels[val],
+                            jax.random.fold_in(key_r, SEARCH), progress)
+    return state._replace(arch=Architecture(json.dumps(found)))
+
+  def fit(state: LearnerState, key=None):
+    if searcher is not None:
+      state = search(state, round_key(state) if key is None else key)
+    net, ts, train_idx, val_idx, train_key = start_fit(state, key)
+    ts, result = train.fit(net.trainer, ts, x_all, state.labels, train_idx,
+                           val_idx, train_key, **fit_kwargs)
+    return state._replace(train=ts), result
+
+  def variables(state):
+    if state.train is None:
+      raise ValueError("the learner has not been fitted: call fit(state) "
+                       "after teaching some labels")
+    return {"params": state.train.params, **state.train.model_state}
+
+  def select(state, k, cand, inputs, key=None):
+    key_r = round_key(state) if key is None else key
+    avail = data_lib.available(state.pool)[cand]
+    acquisition_lib.check_budget(k, avail)
+    local = select_jit(jax.random.fold_in(key_r, SELECT), k, avail,
+                       labeled=state.pool.labeled[cand], **inputs)
+    # The one place candidate positions become dataset indices.
+    return cand[np.asarray(local)]
+
+  def inputs(state: LearnerState, key=None):
+    key_r = round_key(state) if key is None else key
+    all_cand = np.flatnonzero(np.asarray(state.pool.candidate))
+    cand = query_candidates(
+        all_cand, np.asarray(data_lib.available(state.pool))[all_cand],
+        query_pool, jax.random.fold_in(key_r, QUERY_POOL))
+    return cand, predict_lib.acquisition_inputs(
+        acq, network(state).predictor, variables(state), x_all,
+        jax.random.fold_in(key_r, PREDICT), cand)
+
+  def query(state: LearnerState, k: int, key=None) -> np.ndarray:
+    key_r = round_key(state) if key is None else key
+    if not bool(state.pool.labeled.any()):
+      avail = data_lib.available(state.pool)
+      acquisition_lib.check_budget(k, avail)
+      return np.asarray(acquisition_lib.random(
+          jax.random.fold_in(key_r, SELECT), k, avail))
+    cand, acq_inputs = inputs(state, key_r)
+    return select(state, k, cand, acq_inputs, key_r)
+
+  def teach(state: LearnerState, indices, labels) -> LearnerState:
+    indices = labels_lib.index_vector("indices", indices)
+    y = labels_lib.class_ids("labels", labels, len(indices), num_classes)
+    pool = data_lib.acquire(state.pool, indices)
+    new = np.asarray(state.labels).copy()
+    new[indices] = y
+    # Placed as before (a device mesh's replication): one step sharding.
+    return state._replace(pool=pool, labels=jax.device_put(
+        new, state.labels.sharding))
+
+  def evaluate(state: LearnerState, x_eval, y_eval, *, indices=None,
+               chunk: int = 512) -> float:
+    x_eval = labels_lib.examples("x", x_eval)
+    if not isinstance(y_eval, jax.Array):  # device arrays stay as placed
+      y_eval = labels_lib.class_ids("y", y_eval, x_eval.shape[0], num_classes)
+    x_eval, y_eval = jnp.asarray(x_eval), jnp.asarray(y_eval)
+    idx = np.arange(x_eval.shape[0]) if indices is None else indices
+    return train.evaluate(network(state).trainer, state.train, x_eval, y_eval,
+                          idx, chunk=chunk)
+
+  def predict(state: LearnerState, x_new, key=None):
+    x_new = jnp.asarray(labels_lib.examples("x", x_new))
+    key = jax.random.fold_in(round_key(state), PREDICT) if key is None \
+        else key
+    return predict_lib.predict_probs(network(state).predictor,
+                                     variables(state), x_new, key)
+
+  return Learner(init=init, fit=fit, query=query, teach=teach,
+                 evaluate=evaluate, predict=predict, network=network,
+                 start=start_fit, inputs=inputs, select=select, x=x_all,
+                 acquisition=acq)

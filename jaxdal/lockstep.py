@@ -1,0 +1,112 @@
+"""Several seeds of one configuration in lockstep: each round, the seeds'
+networks train together in one `jax.vmap`-ed step over their stacked train
+states (`jaxdal.seeds.together`), while each seed keeps its own workdir,
+keys, pool, stopping rule and checkpoints (`jaxdal.loop`'s two round
+halves).
+"""
+
+import contextlib
+from collections.abc import Callable
+
+from jaxdal import context, modes, plots, seeds, train
+from jaxdal.context import RunContext, open_run
+from jaxdal.loop import FitRequest, extend, finish_round, start_round
+from jaxdal.settings import Settings
+
+__all__ = ["run_seeds"]
+
+
+def run_seeds(settings: list[Settings], workdirs: list[str], *,
+              overwrite: bool = False, progress: bool = True,
+              log: Callable[[str], None] = print) -> list[list[dict]]:
+  """Runs several seeds of one configuration in lockstep, training them
+  together: one `jax.vmap`-ed step over the seeds' stacked train states.
+
+  Each seed keeps its own workdir, keys, pool, stopping rule and
+  checkpoints, and gets the records `run(settings[i], workdirs[i])` would
+  give, up to floating-point rounding (batched dense layers round
+  differently; long trainings can amplify the difference). Seeds whose
+  rounds train different networks (PDARTS searches) or different numbers
+  of examples (a seed run alone before, rounds ahead of the others) train
+  one by one. A run killed between the seeds' checkpoints of a round
+  resumes with that round trained again together, so it equals the
+  uninterrupted run exactly (`_align`).
+
+  Raises:
+    ValueError: settings that differ in more than the seed; otherwise as
+      `run`.
+  """
+  if len(settings) != len(workdirs) or not settings:
+    raise ValueError(f"need one workdir per seed, got {len(settings)} "
+                     f"settings and {len(workdirs)} workdirs")
+  first = {**settings[0].to_dict(), "seed": None}
+  for s in settings[1:]:
+    other = {**s.to_dict(), "seed": None}
+    if other != first:
+      changed = sorted(k for k in first if first[k] != other[k])
+      raise ValueError(f"run_seeds needs settings equal but for the seed; "
+                       f"they differ in {', '.join(changed)}")
+  rounds = settings[0].active.rounds
+  steppers: dict = {}
+  with contextlib.ExitStack() as stack:
+    tags = [f"seed {s.active.seed}: " if len(settings) > 1 else ""
+            for s in settings]
+    contexts = [stack.enter_context(open_run(
+        s, w, overwrite=overwrite, progress=progress,
+        log=lambda line, tag=tag: log(tag + line)))
+        for s, w, tag in zip(settings, workdirs, tags, strict=True)]
+    _align(contexts)
+    for ctx in contexts:
+      extend(ctx)
+    while live := [c for c in contexts if c.next_round < rounds]:
+      requests = [start_round(c, c.next_round) for c in live]
+      answers = _fit_wave(live, requests, steppers, progress)
+      for ctx, (state, fit) in zip(live, answers, strict=True):
+        finish_round(ctx, ctx.next_round, state, fit)
+  for w in workdirs:
+    plots.learning_curve(w)
+  return [c.records for c in contexts]
+
+
+def _align(contexts: list[RunContext]) -> None:
+  """Seeds trained together resume together. A run cut between the seeds'
+  checkpoints of one round leaves some seeds a round ahead: they go back a
+  round, so that round trains again in one vmapped group, exactly as it
+  did uninterrupted (alone, it would round differently). Seeds further
+  apart (run separately before) are left as they are."""
+  behind = min(c.next_round for c in contexts)
+  for ctx in contexts:
+    if ctx.next_round == behind + 1 and (behind == 0 or
+                                         behind - 1 in ctx.ckpt.rounds()):
+      asides = context.rewind(ctx, behind - 1)
+      ctx.task.log(f"round {behind} goes again, together with the seeds "
+                   f"that had not finished it (its checkpoint moved to "
+                   f"{', '.join(asides)})")
+
+
+def _fit_wave(contexts: list[RunContext], requests: list[FitRequest],
+              steppers: dict, progress: bool) -> list:
+  """Answers a wave of fit requests: those with the same network and data
+  sizes train together in one vmapped `fit_group`, the others alone."""
+  groups: dict = {}
+  for i, r in enumerate(requests):
+    groups.setdefault((r.network.method.model, len(r.train_idx),
+                       len(r.val_idx)), []).append(i)
+  task, answers = contexts[0].task, [None] * len(requests)
+  kwargs = modes.fit_kwargs(task.settings, progress)
+  for members in groups.values():
+    first = requests[members[0]].network
+    if len(members) == 1:
+      stepper = train.one_seed(first.trainer)
+    else:
+      stepper = steppers.setdefault(id(first), seeds.together(
+          first.method.model, first.tx, first.method.loss,
+          augment=task.settings.fit.augment))
+    fitted = train.fit_group(
+        stepper, [requests[i].state for i in members], task.x_train,
+        task.y_train, [requests[i].train_idx for i in members],
+        [requests[i].val_idx for i in members],
+        [requests[i].key for i in members], **kwargs)
+    for i, answer in zip(members, fitted, strict=True):
+      answers[i] = answer
+  return answers
