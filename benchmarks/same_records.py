@@ -6,17 +6,16 @@ Runs small experiments with the current code and compares each
 commit 7b72a98, before the loop was rebuilt on the learner API, six
 commands) or, with `--reference before_redesign`,
 `benchmarks/reference/records_before_redesign/` (commit 7c13f74, before
-the round-loop redesign, the first five; see the README in each): the
-same number of records, and every record equal (exactly; NaN equals NaN)
-once its top-level `time` entry (timings and compilation counts, which
-depend on the machine) and, against
-the older reference, the measurements added since (`complexity`,
-`train_loss`) are removed,
-but for one intended change (`INTENDED`: seeds trained together report
-their training accuracy as a float64 division now, like one seed alone).
+the round-loop redesign, the first five; see the README in each). A run
+passes with the same number of records, every record equal (exactly; NaN
+equals NaN) once the timings are removed (the top-level `time` entry and
+a search's `time_s`, which depend on the machine) and, against the older
+reference, the measurements added since (`complexity`, `train_loss`);
+with one intended change (`INTENDED`: seeds trained together report their
+training accuracy as a float64 division now, like one seed alone).
 Byte-identical records hold on one CPU model (README.md): make the
 reference on the machine that checks. Run by hand, on CPU (the commands
-take about 8-12 minutes in all):
+take about 25 minutes in all, PDARTS's search most of it):
 
   python benchmarks/same_records.py                  # every command
   python benchmarks/same_records.py --only f1,f2bb   # some of them
@@ -76,10 +75,15 @@ ADDED = LEFT_OUT["before_learner"]
 
 
 def read_records(path: str) -> list[dict]:
-  """The records of a `metrics.jsonl`, each without the `ADDED` keys."""
+  """The records of a `metrics.jsonl`, each without the `ADDED` keys and
+  without a search's wall time (`search.time_s`, PDARTS)."""
   with open(path) as f:
     records = [json.loads(line) for line in f if line.strip()]
-  return [{k: v for k, v in r.items() if k not in ADDED} for r in records]
+  kept = [{k: v for k, v in r.items() if k not in ADDED} for r in records]
+  for r in kept:
+    if isinstance(r.get("search"), dict):
+      r["search"] = {k: v for k, v in r["search"].items() if k != "time_s"}
+  return kept
 
 
 def first_difference(a, b, path: str = ""):
