@@ -122,17 +122,31 @@ class RoundCheckpointer:
 
   def __init__(self, directory: str, *, max_to_keep: int = 3):
     self._directory = os.path.abspath(directory)
-    # A save cut short (a killed run) leaves a temporary folder: removed
-    # when the folder is opened again.
-    self._options = ocp.CheckpointManagerOptions(
-        max_to_keep=max_to_keep, create=True, cleanup_tmp_directories=True)
+    self._max_to_keep = max_to_keep
     self._failed = False
     # Orbax reads every round's "metrics" item when it opens the folder:
     # an unreadable one is set aside first (`set_aside_at_open` says which).
     self.set_aside_at_open = [
         (r, self._move_aside(r)) for r in self._unreadable_metrics()]
-    self._manager = ocp.CheckpointManager(self._directory,
-                                          options=self._options)
+    self._opened = None  # the CheckpointManager, made on first use
+
+  @property
+  def _manager(self):
+    """Orbax's manager, opened on first use: a new run's first training
+    step need not wait for Orbax to load."""
+    if self._opened is None:
+      # A save cut short (a killed run) leaves a temporary folder: removed
+      # when the folder is opened again.
+      self._opened = ocp.CheckpointManager(
+          self._directory, options=ocp.CheckpointManagerOptions(
+              max_to_keep=self._max_to_keep, create=True,
+              cleanup_tmp_directories=True))
+    return self._opened
+
+  def _empty(self) -> bool:
+    """True while nothing was opened and the folder holds nothing."""
+    return self._opened is None and not (
+        os.path.isdir(self._directory) and os.listdir(self._directory))
 
   def _unreadable_metrics(self) -> list[int]:
     if not os.path.isdir(self._directory):
@@ -160,11 +174,11 @@ class RoundCheckpointer:
 
   def latest_round(self) -> int | None:
     """The newest saved round, or None."""
-    return self._manager.latest_step()
+    return None if self._empty() else self._manager.latest_step()
 
   def rounds(self) -> list[int]:
     """The saved rounds, oldest first."""
-    return sorted(self._manager.all_steps())
+    return [] if self._empty() else sorted(self._manager.all_steps())
 
   def set_aside(self, round_: int, folder: str = "corrupt") -> str:
     """Moves round `round_`'s files out of the checkpoints (to
@@ -173,8 +187,7 @@ class RoundCheckpointer:
     self._manager.wait_until_finished()
     self._manager.close()
     aside = self._move_aside(round_, folder)
-    self._manager = ocp.CheckpointManager(self._directory,
-                                          options=self._options)
+    self._opened = None  # opened again on next use
     return aside
 
   def save(self, round_: int, *, train_state: Any, pool: PoolState,
@@ -221,6 +234,8 @@ class RoundCheckpointer:
     return PoolState(**out.pool)
 
   def close(self) -> None:
+    if self._opened is None:
+      return
     if self._failed:
       # The failed save's error is on its way up: closing (which reports
       # it again) must neither replace it nor print it, nor pass on the

@@ -69,7 +69,7 @@ class RunContext:
   y_test: jax.Array
   test_idx: np.ndarray
   candidates: np.ndarray  # predictions cover this fixed set: fixed shapes
-  measured_pool: np.ndarray  # fixed sample of candidates (complexity)
+  measured_pool: np.ndarray | None  # fixed sample of candidates (complexity)
   rounds_root: jax.Array
   pretrain_key: jax.Array
   start: modes.Start = modes.Start()
@@ -179,9 +179,11 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
         y_test=sharding.replicated(jnp.asarray(ds.y_test)),
         test_idx=data.test_indices(len(ds.y_test), s.data.test_size),
         candidates=np.flatnonzero(np.asarray(pool.candidate)),
-        measured_pool=data.sample(jax.random.fold_in(run_key, _MEASURE_POOL),
-                                  np.flatnonzero(np.asarray(pool.candidate)),
-                                  MEASURED_POOL, len(ds.y_train)),
+        # Drawn only for runs that measure (a draw compiles: start-up).
+        measured_pool=(data.sample(
+            jax.random.fold_in(run_key, _MEASURE_POOL),
+            np.flatnonzero(np.asarray(pool.candidate)), MEASURED_POOL,
+            len(ds.y_train)) if s.active.complexity == "all" else None),
         rounds_root=jax.random.fold_in(run_key, _ROUNDS),
         pretrain_key=jax.random.fold_in(run_key, _PRETRAIN))
     ctx.start = modes.starting_weights(task, pool, ctx.pretrain_key)

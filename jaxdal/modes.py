@@ -19,7 +19,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdal import archopt, data, pretrain, train, workdir
-from jaxdal.models.rngs import rngs_for
 from jaxdal.network import Start, initial_state
 from jaxdal.settings import Settings
 
@@ -54,8 +53,7 @@ def searches(s: Settings, method) -> bool:
 
 
 def _variables_like(method: archopt.Method, key, input_shape) -> dict:
-  return dict(method.model.init({"params": key, **rngs_for(key)},
-                                jnp.zeros((1, *input_shape))))
+  return train.init_variables(method.model, key, input_shape)
 
 
 def _deepcluster_result(task: Task, key):
@@ -76,6 +74,8 @@ def starting_weights(task: Task, pool: data.PoolState, key) -> Start:
   if searches(s, task.method):
     return Start()
   method = network(task.method)
+  if s.arch.pretrain != "deepcluster" and s.arch.mode not in ("upo", "spo"):
+    return Start()  # fresh weights every round: no template to restore
   like = _variables_like(method, key, ds.input_shape)
   if s.arch.pretrain == "deepcluster" or s.arch.mode == "upo":
     def deepcluster():
