@@ -68,13 +68,17 @@ class Backbone:
   module: nn.Module
   flag: str | None = None
   features: str | None = None
+  native: bool = False  # takes jaxdal's own `train` and `mc`
 
   def _call(self, x, train: bool, mc: bool):
     kwargs = {}
-    if self.flag is not None:
+    if self.native:
+      kwargs = {"train": train, "mc": mc}
+    elif self.flag is not None:
       on = train or mc  # one flag: MC dropout is the training-mode call
       kwargs[self.flag] = on if _FLAGS[self.flag] else not on
     found: dict[str, Any] = {}
+    named: list = []
 
     def interceptor(next_fun, args, kw, context):
       out = next_fun(*args, **kw)
@@ -82,19 +86,40 @@ class Backbone:
         return out
       if self.features is None and isinstance(context.module, nn.Dense):
         found["features"] = args[0]  # the last Dense called wins
-      elif self.features is not None and context.module.name == self.features:
+      elif self.features is not None and self.features in (
+          context.module.name, "/".join(context.module.path)):
+        named.append("/".join(context.module.path))
         found["features"] = out
       return out
 
     with nn.intercept_methods(interceptor):
       out = self.module(x, **kwargs)
-    if isinstance(out, tuple) and len(out) == 2:
-      return out
-    return out, found.get("features")
+    if len(set(named)) > 1:
+      raise ValueError(f"features={self.features!r} names {len(set(named))} "
+                       f"layers ({', '.join(sorted(set(named)))}); give one "
+                       f"path")
+    if isinstance(out, tuple):
+      if len(out) != 2:
+        raise ValueError(f"{type(self.module).__name__} returns a tuple of "
+                         f"{len(out)}; expected logits [B, C] or (logits "
+                         f"[B, C], features [B, D])")
+      out, own = out  # the module's own features, unless a layer is named
+      if self.features is None:
+        found["features"] = own
+    feats = found.get("features")
+    if feats is not None and (feats.ndim != 2 or feats.shape[0] != len(x)):
+      raise ValueError(f"features of {type(self.module).__name__} must be "
+                       f"[B, D] with B = {len(x)}, got shape "
+                       f"{tuple(feats.shape)}; name the layer whose output "
+                       f"is the feature vector: as_backbone(model, "
+                       f"features='layer_name')")
+    return out, feats
 
   def init(self, rngs, x, **kwargs):
     """`module.init` with the mode flag in inference mode."""
     del kwargs
+    if self.native:
+      return self.module.init(rngs, x)
     flag = ({} if self.flag is None
             else {self.flag: not _FLAGS[self.flag]})
     return self.module.init(rngs, x, **flag)
@@ -109,18 +134,20 @@ class Backbone:
             dataclasses.replace(self, module=m), x, train, mc))
 
   def __hash__(self):
-    return hash((id(self.module), self.flag, self.features))
+    return hash((id(self.module), self.flag, self.features, self.native))
 
 
 def as_backbone(module: nn.Module, *, features: str | None = None):
   """`module` as a backbone `apply(v, x, *, train, mc) -> (logits,
-  features)`; a jaxdal backbone is returned as it is.
+  features)`; a jaxdal backbone is returned as it is (unless `features`
+  names another layer).
 
   Args:
     module: a Linen module returning logits `[B, C]` (or `(logits,
       features)`), with at most one mode flag.
-    features: the name of the layer whose output is the feature vector
-      `[B, D]`; default: the input of the last `nn.Dense` called.
+    features: the name (or `/`-joined path) of the layer whose output is
+      the feature vector `[B, D]`; default: the module's own features, or
+      the input of the last `nn.Dense` called.
 
   Raises:
     ValueError: a module whose `__call__` takes a `mc` flag but no
@@ -134,7 +161,7 @@ def as_backbone(module: nn.Module, *, features: str | None = None):
   if "mc" in params and "train" not in params:
     raise ValueError(f"{type(module).__name__}.__call__ takes 'mc' but not "
                      f"'train'; take both (jaxdal's contract) or neither")
-  return Backbone(module, mode_flag(module), features)
+  return Backbone(module, mode_flag(module), features, _is_native(module))
 
 
 def features_missing(backbone, x) -> str | None:
@@ -152,6 +179,10 @@ def features_missing(backbone, x) -> str | None:
   if jax.eval_shape(run) is not None:
     return None
   name = type(getattr(backbone, "module", backbone)).__name__
+  named = getattr(backbone, "features", None)
+  if named is not None:
+    return (f"{name} calls no layer named {named!r}; give the name or "
+            f"'/'-joined path of a layer it calls")
   return (f"{name} exposes no features (it calls no nn.Dense): return "
           f"(logits, features) from __call__, or name the layer whose "
           f"output is the feature vector: "

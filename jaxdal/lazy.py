@@ -27,4 +27,7 @@ def lazy_module(name: str) -> types.ModuleType:
   module = importlib.util.module_from_spec(spec)
   sys.modules[name] = module
   loader.exec_module(module)
+  parent, _, child = name.rpartition(".")
+  if parent:  # `import a.b; a.b.x` works as after a plain import
+    setattr(sys.modules[parent], child, module)
   return module

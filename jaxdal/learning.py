@@ -39,7 +39,7 @@ import numpy as np
 import optax
 
 from jaxdal import acquisition as acquisition_lib
-from jaxdal import adapters, archopt, losses, train
+from jaxdal import adapters, archopt, losses, sharding, train
 from jaxdal import data as data_lib
 from jaxdal import predict as predict_lib
 from jaxdal.data import labels as labels_lib
@@ -152,6 +152,11 @@ def _as_method(model, optimizer) -> tuple[archopt.Method, Callable]:
   return method, None
 
 
+def _key(state: LearnerState, key) -> jax.Array:
+  """`key`, or the state's round key when None."""
+  return round_key(state) if key is None else key
+
+
 def learner(model, optimizer: optax.GradientTransformation | None, x, *,
             acquisition: str | acquisition_lib.Acquisition = "entropy",
             num_classes: int | None = None,
@@ -202,6 +207,7 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
   start = Start() if start is None else start
   acq = (acquisition_lib.get(acquisition) if isinstance(acquisition, str)
          else acquisition)
+  acq_name = acquisition if isinstance(acquisition, str) else "given"
   method, tx_for = _as_method(model, optimizer)
   # A search method searches in every fit, unless a driver chooses the
   # network (`network=`) or the architecture is not trained.
@@ -210,19 +216,25 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
   method = archopt.default_network(method)
   tx_for = tx_for or method.optimizer
   is_method = isinstance(model, (archopt.Method, archopt.SearchMethod))
+  if is_method and optimizer is not None and not train_arch:
+    raise ValueError("train_arch=False freezes a method's architecture "
+                     "through its own optimizer; leave optimizer=None")
+  # A method's own optimiser has an injected rate (1e-3 unless given); a
+  # plain optax one keeps its own.
   lr = learning_rate if learning_rate is not None else (
-      1e-3 if is_method else None)
+      1e-3 if is_method and optimizer is None else None)
   if schedule != "constant" and lr is None:
     raise ValueError(f"schedule {schedule!r} anneals a learning rate: give "
                      f"learning_rate and an optimizer made with "
                      f"optax.inject_hyperparams, or schedule='constant'")
-  x_all = jnp.asarray(x)
+  x_all = sharding.replicated(jnp.asarray(x))  # as the steps' inputs
   n = x_all.shape[0]
   if network is None:
     if acq.uses_features:
       missing = adapters.features_missing(method.model, x_all[:1])
       if missing:
-        raise ValueError(f"acquisition needs features: {missing}")
+        raise ValueError(f"acquisition {acq_name!r} needs features: "
+                         f"{missing}")
     networks = {}  # one per architecture: an unchanged one never recompiles
 
     def network(state):
@@ -252,24 +264,34 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
                                   is_val)):
       if idx is None:
         continue
-      idx = labels_lib.index_vector(name, idx)
+      idx = labels_lib.dataset_indices(name, idx, n)
       y[idx] = labels_lib.class_ids(f"{name} labels", lab, len(idx),
                                     num_classes)
       mask[idx] = True
+    both = np.flatnonzero(is_labeled & is_val)
+    if both.size:
+      raise ValueError(f"validation examples must not be labeled ones; both: "
+                       f"{both[:5].tolist()}")
+    if candidates is not None:
+      candidates = np.asarray(candidates)
+      if candidates.shape != (n,) or candidates.dtype != bool:
+        raise ValueError(f"candidates must be a bool mask [{n}], got "
+                         f"{candidates.dtype} of shape {candidates.shape}")
     cand = (~is_val if candidates is None
-            else np.asarray(candidates, bool) | is_labeled)
+            else candidates | is_labeled)
     pool = data_lib.PoolState(
         labeled=jnp.asarray(is_labeled), candidate=jnp.asarray(cand),
         validation=jnp.asarray(is_val),
         label_round=jnp.asarray(np.where(is_labeled, 0, -1).astype(
             np.int32)),
         round=jnp.asarray(0, jnp.int32))
-    return LearnerState(None, pool, jnp.asarray(y), key)
+    return LearnerState(None, pool, sharding.replicated(jnp.asarray(y)), key)
 
   def start_fit(state: LearnerState, key=None, *, warm=None):
-    key_r = round_key(state) if key is None else key
+    key_r = _key(state, key)
     net = network(state)
-    warm = warm_start and state.train is not None if warm is None else warm
+    if warm is None:  # a searched network is new: nothing to warm from
+      warm = warm_start and state.train is not None and searcher is None
     if warm:
       ts = state.train._replace(opt_state=net.tx.init(state.train.params))
     else:
@@ -298,7 +320,7 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
 
   def fit(state: LearnerState, key=None):
     if searcher is not None:
-      state = search(state, round_key(state) if key is None else key)
+      state = search(state, _key(state, key))
     net, ts, train_idx, val_idx, train_key = start_fit(state, key)
     ts, result = train.fit(net.trainer, ts, x_all, state.labels, train_idx,
                            val_idx, train_key, **fit_kwargs)
@@ -311,16 +333,16 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
     return {"params": state.train.params, **state.train.model_state}
 
   def select(state, k, cand, inputs, key=None):
-    key_r = round_key(state) if key is None else key
+    key_r = _key(state, key)
     avail = data_lib.available(state.pool)[cand]
     acquisition_lib.check_budget(k, avail)
     local = select_jit(jax.random.fold_in(key_r, SELECT), k, avail,
                        labeled=state.pool.labeled[cand], **inputs)
     # The one place candidate positions become dataset indices.
-    return cand[np.asarray(local)]
+    return cand[np.asarray(local)].astype(np.int32)
 
   def inputs(state: LearnerState, key=None):
-    key_r = round_key(state) if key is None else key
+    key_r = _key(state, key)
     all_cand = np.flatnonzero(np.asarray(state.pool.candidate))
     cand = query_candidates(
         all_cand, np.asarray(data_lib.available(state.pool))[all_cand],
@@ -330,7 +352,7 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
         jax.random.fold_in(key_r, PREDICT), cand)
 
   def query(state: LearnerState, k: int, key=None) -> np.ndarray:
-    key_r = round_key(state) if key is None else key
+    key_r = _key(state, key)
     if not bool(state.pool.labeled.any()):
       avail = data_lib.available(state.pool)
       acquisition_lib.check_budget(k, avail)
@@ -345,17 +367,19 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
     pool = data_lib.acquire(state.pool, indices)
     new = np.asarray(state.labels).copy()
     new[indices] = y
-    # Placed as before (a device mesh's replication): one step sharding.
-    return state._replace(pool=pool, labels=jax.device_put(
-        new, state.labels.sharding))
+    # Replicated over a device mesh, as `init` placed them: one sharding.
+    return state._replace(pool=pool,
+                          labels=sharding.replicated(jnp.asarray(new)))
 
   def evaluate(state: LearnerState, x_eval, y_eval, *, indices=None,
                chunk: int = 512) -> float:
     x_eval = labels_lib.examples("x", x_eval)
     if not isinstance(y_eval, jax.Array):  # device arrays stay as placed
       y_eval = labels_lib.class_ids("y", y_eval, x_eval.shape[0], num_classes)
-    x_eval, y_eval = jnp.asarray(x_eval), jnp.asarray(y_eval)
+    x_eval, y_eval = sharding.replicated((jnp.asarray(x_eval),
+                                          jnp.asarray(y_eval)))
     idx = np.arange(x_eval.shape[0]) if indices is None else indices
+    variables(state)  # fitted, or a one-line error
     return train.evaluate(network(state).trainer, state.train, x_eval, y_eval,
                           idx, chunk=chunk)
 

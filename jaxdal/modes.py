@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdal import archopt, data, pretrain, train, workdir
+from jaxdal.data import fingerprint
 from jaxdal.network import Start, initial_state
 from jaxdal.settings import Settings
 
@@ -86,8 +87,9 @@ def starting_weights(task: Task, pool: data.PoolState, key) -> Start:
       if task.shared is None:
         return deepcluster()
       # Identical for runs that differ only in their acquisition.
-      name = ("pretrained-"
-              + workdir.fingerprint(s.to_dict(), ignore=("acquisition",)))
+      name = ("pretrained-" + workdir.fingerprint(
+          {**s.to_dict(), "data": fingerprint.fingerprint(task.ds)},
+          ignore=("acquisition",)))
       return workdir.shared_tree(task.shared, name, like, deepcluster)
     return Start(workdir.cached_tree(task.workdir, "pretrained", like,
                                      shared_or_own, task.log), "body")

@@ -80,7 +80,8 @@ def load(path: str, like: LearnerState) -> LearnerState:
   if os.path.isfile(os.path.join(path, "arch.json")):
     with open(os.path.join(path, "arch.json")) as f:
       arch = Architecture(f.read())
-  return tree._replace(key=jax.random.wrap_key_data(tree.key), arch=arch)
+  return tree._replace(key=jax.random.wrap_key_data(
+      tree.key, impl=jax.random.key_impl(like.key)), arch=arch)
 
 
 def _storable(state: LearnerState) -> LearnerState:

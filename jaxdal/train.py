@@ -66,8 +66,10 @@ def set_learning_rate(state: TrainState, lr) -> TrainState:
                                                           lr))
 
 
-# id(model) -> (model, its jitted init): compiled once per model.
+# id(model) -> (model, its jitted init): compiled once per model; the
+# newest few kept (a search adopts a network per architecture).
 _JITTED_INITS: dict = {}
+_KEPT_INITS = 8
 
 
 def init_variables(model: nn.Module, key: jax.Array,
@@ -76,14 +78,18 @@ def init_variables(model: nn.Module, key: jax.Array,
   `input_shape`, as one compiled program per model: op by op, an init
   compiles each operation (4.1 s for the quick CNN here, 1.3 s jitted;
   the values are the same). A model with an `init` of its own (a text
-  encoder reading its checkpoint) is initialised as it asks."""
+  encoder reading its checkpoint, an adapted module) is initialised as it
+  asks, op by op."""
   x = jnp.zeros((1, *input_shape), jnp.float32)
   if type(model).init is not nn.Module.init:
     return dict(model.init({"params": key, **rngs_for(key)}, x))
-  entry = _JITTED_INITS.get(id(model))
+  entry = _JITTED_INITS.pop(id(model), None)
   if entry is None or entry[0] is not model:
-    entry = _JITTED_INITS[id(model)] = (model, jax.jit(
+    entry = (model, jax.jit(
         lambda k, x: model.init({"params": k, **rngs_for(k)}, x)))
+  _JITTED_INITS[id(model)] = entry  # the newest last
+  while len(_JITTED_INITS) > _KEPT_INITS:
+    del _JITTED_INITS[next(iter(_JITTED_INITS))]
   return dict(entry[1](key, x))
 
 

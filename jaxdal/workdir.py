@@ -114,6 +114,8 @@ def prepare(workdir: str, config: dict, *, overwrite: bool, defaults: dict,
     old = {**defaults, **_read_config(config_path)}
     if fingerprint_lib.KEY not in old and fingerprint_lib.KEY in config:
       old[fingerprint_lib.KEY] = config[fingerprint_lib.KEY]  # older run
+      if old == config:  # recorded from now on
+        _write_config(config_path, config)
     if old == config:
       return False
     changed = _changed(old, config)

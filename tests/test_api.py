@@ -115,7 +115,8 @@ def test_lazy_modules_load_on_first_use():
   import sys
   code = ("import sys; from jaxdal import checkpoint; "
           "a = type(sys.modules['orbax.checkpoint']).__name__; "
-          "checkpoint.ocp.CheckpointManager; "
+          "checkpoint.ocp.CheckpointManager; import orbax.checkpoint; "
+          "orbax.checkpoint.CheckpointManager; "
           "print(a, type(sys.modules['orbax.checkpoint']).__name__)")
   out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                        text=True, timeout=300, check=True)

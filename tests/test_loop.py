@@ -169,11 +169,13 @@ def test_run_saved_before_the_data_fingerprint_resumes(tiny_run, tmp_path):
   path = os.path.join(old, metrics.CONFIG_FILE)
   with open(path) as f:
     config = json.load(f)
-  del config["data_fingerprint"]
+  fingerprint = config.pop("data_fingerprint")
   with open(path, "w") as f:
     json.dump(config, f)
   again = loop.run(settings, old, progress=False, log=lambda s: None)
   assert again == json.loads(json.dumps(records))
+  # Recorded from then on, so a later resume on other data is refused.
+  assert metrics.read_run(old)[0]["data_fingerprint"] == fingerprint
 
 
 def test_resume_on_changed_data_is_refused(tiny_run, tmp_path):

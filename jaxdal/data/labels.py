@@ -12,7 +12,7 @@ argument, the expected form and what came.
 
 import numpy as np
 
-__all__ = ["class_ids", "examples", "index_vector"]
+__all__ = ["class_ids", "dataset_indices", "examples", "index_vector"]
 
 
 def examples(name: str, x):
@@ -36,6 +36,20 @@ def index_vector(name: str, v, n: int | None = None) -> np.ndarray:
     raise ValueError(f"{name} must have {n} entries (one per index), got "
                      f"{len(v)}")
   return v.astype(np.int32)
+
+
+def dataset_indices(name: str, v, n: int) -> np.ndarray:
+  """`v` as int32 `[k]` distinct indices into N = `n` examples."""
+  v = index_vector(name, v)
+  bad = v[(v < 0) | (v >= n)]
+  if bad.size:
+    raise ValueError(f"{name} must be indices in [0, {n}), got "
+                     f"{bad[:5].tolist()}")
+  uniq, counts = np.unique(v, return_counts=True)
+  if (counts > 1).any():
+    raise ValueError(f"{name} must be distinct, got repeated "
+                     f"{uniq[counts > 1][:5].tolist()}")
+  return v
 
 
 def class_ids(name: str, labels, n: int, num_classes: int | None = None
