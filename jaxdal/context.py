@@ -147,6 +147,8 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
   """
   plan = plan_lib.make(s)  # the settings' one pass: checked, built once
   ds = plan.dataset
+  if not modes.searches(s, plan.method):  # compiled while the rest opens
+    train.warm_init(modes.network(plan.method).model, ds.input_shape)
   pool, run_key = _open_pool(s, ds)
   # The arrays behind the dataset's name too: a resume on changed data is
   # refused (`workdir.prepare`).

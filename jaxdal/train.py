@@ -12,7 +12,9 @@ uses); `jaxdal.seeds.together` stacks S states and steps them with one
 and evaluation loop, so one seed and many cannot drift apart.
 """
 
+import contextlib
 import functools
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -32,7 +34,7 @@ from jaxdal.stopping import FitResult, StoppingRule
 __all__ = ["EVAL_KEY", "Stepper", "TrainState", "Trainer", "eval_chunk_size",
            "eval_step", "evaluate", "evaluate_group", "fit", "fit_group",
            "init_state", "init_variables", "make_trainer", "one_seed",
-           "set_learning_rate", "train_step"]
+           "set_learning_rate", "train_step", "warm_init"]
 
 
 class TrainState(NamedTuple):
@@ -66,8 +68,9 @@ def set_learning_rate(state: TrainState, lr) -> TrainState:
                                                           lr))
 
 
-# id(model) -> (model, its jitted init): compiled once per model; the
-# newest few kept (a search adopts a network per architecture).
+# id(model) -> (model, its jitted init, the thread compiling it or None):
+# compiled once per model; the newest few kept (a search adopts a network
+# per architecture).
 _JITTED_INITS: dict = {}
 _KEPT_INITS = 8
 
@@ -83,14 +86,43 @@ def init_variables(model: nn.Module, key: jax.Array,
   x = jnp.zeros((1, *input_shape), jnp.float32)
   if type(model).init is not nn.Module.init:
     return dict(model.init({"params": key, **rngs_for(key)}, x))
+  _, init, warming = _jitted_init(model)
+  if warming is not None:
+    warming.join()  # its compile serves this call
+  return dict(init(key, x))
+
+
+def _jitted_init(model: nn.Module):
+  """`(model, jitted init, warming thread or None)`, cached per model."""
   entry = _JITTED_INITS.pop(id(model), None)
   if entry is None or entry[0] is not model:
     entry = (model, jax.jit(
-        lambda k, x: model.init({"params": k, **rngs_for(k)}, x)))
+        lambda k, x: model.init({"params": k, **rngs_for(k)}, x)), None)
   _JITTED_INITS[id(model)] = entry  # the newest last
   while len(_JITTED_INITS) > _KEPT_INITS:
     del _JITTED_INITS[next(iter(_JITTED_INITS))]
-  return dict(entry[1](key, x))
+  return entry
+
+
+def warm_init(model: nn.Module, input_shape: tuple[int, ...]) -> None:
+  """Compiles `model`'s init (`init_variables`) in a background thread,
+  while a run loads its pool and prepares its workdir; the first
+  `init_variables` of `model` waits for it. Same program, same values."""
+  if type(model).init is not nn.Module.init:
+    return
+  _, init, warming = _jitted_init(model)
+  if warming is not None:
+    return
+  x = jnp.zeros((1, *input_shape), jnp.float32)
+
+  def compile_it():
+    # A failure surfaces in the caller's own call, which compiles again.
+    with contextlib.suppress(Exception):
+      jax.block_until_ready(init(jax.random.key(0), x))
+
+  thread = threading.Thread(target=compile_it, daemon=True)
+  _JITTED_INITS[id(model)] = (model, init, thread)
+  thread.start()
 
 
 def init_state(model: nn.Module, tx: optax.GradientTransformation,

@@ -129,3 +129,18 @@ def test_the_timeline_marks_first_events_once(tmp_path, monkeypatch):
   events = [json.loads(line) for line in path.read_text().splitlines()]
   assert [e["event"] for e in events] == ["first_train_step", "other"]
   assert events[0]["time"] <= events[1]["time"]
+
+
+def test_init_compiled_in_the_background_gives_the_same_values():
+  from jaxdal.models.rngs import rngs_for
+  model = models.build("mlp", 3, hidden=(8,))
+  train.warm_init(model, (5,))
+  thread = train._JITTED_INITS[id(model)][2]  # noqa: SLF001
+  key = jax.random.key(4)
+  got = train.init_variables(model, key, (5,))
+  assert not thread.is_alive()
+  # Independent: the op-by-op init.
+  want = model.init({"params": key, **rngs_for(key)},
+                    jnp.zeros((1, 5), jnp.float32))
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+    np.testing.assert_array_equal(a, b)
