@@ -120,7 +120,9 @@ def warm_init(model: nn.Module, input_shape: tuple[int, ...]) -> None:
     with contextlib.suppress(Exception):
       jax.block_until_ready(init(jax.random.key(0), x))
 
-  thread = threading.Thread(target=compile_it, daemon=True)
+  # Not a daemon: a process that stops early (a bad flag) waits for the
+  # compile to end instead of aborting inside XLA at exit.
+  thread = threading.Thread(target=compile_it, daemon=False)
   _JITTED_INITS[id(model)] = (model, init, thread)
   thread.start()
 
