@@ -27,10 +27,10 @@ __version__ = "0.2.0"
 
 _SUBMODULES = ("acquisition", "adapters", "archopt", "checkpoint",
                "complexity", "console", "context", "data", "diagnostics",
-               "hub", "learning", "lockstep", "loop", "losses", "metrics",
-               "models", "modes", "network", "optim", "plots", "predict",
-               "pretrain", "registry", "seeds", "settings", "stopping",
-               "train", "workdir")
+               "hub", "initialisation", "learning", "lockstep", "loop",
+               "losses", "metrics", "models", "modes", "network", "optim",
+               "plots", "predict", "pretrain", "registry", "seeds",
+               "settings", "stopping", "train", "workdir")
 _FROM_LOOP = ("Settings", "WorkdirError", "run")
 _FROM_LEARNING = ("Learner", "LearnerState", "learner")
 

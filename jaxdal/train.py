@@ -12,9 +12,7 @@ uses); `jaxdal.seeds.together` stacks S states and steps them with one
 and evaluation loop, so one seed and many cannot drift apart.
 """
 
-import contextlib
 import functools
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -28,6 +26,7 @@ from tqdm.auto import tqdm
 from jaxdal import diagnostics, faults, losses, optim, sharding
 from jaxdal.data.augment import flip_and_crop
 from jaxdal.data.batching import epoch_batches, padded_chunks
+from jaxdal.initialisation import init_variables, warm_init
 from jaxdal.models.rngs import rngs_for
 from jaxdal.stopping import FitResult, StoppingRule
 
@@ -66,65 +65,6 @@ def set_learning_rate(state: TrainState, lr) -> TrainState:
         f"keeps its own: leave learning_rate unset (None)")
   return state._replace(opt_state=optim.set_learning_rate(state.opt_state,
                                                           lr))
-
-
-# id(model) -> (model, its jitted init, the thread compiling it or None):
-# compiled once per model; the newest few kept (a search adopts a network
-# per architecture).
-_JITTED_INITS: dict = {}
-_KEPT_INITS = 8
-
-
-def init_variables(model: nn.Module, key: jax.Array,
-                   input_shape: tuple[int, ...]) -> dict:
-  """`model.init` with the rng streams of `key` for one example of
-  `input_shape`, as one compiled program per model: op by op, an init
-  compiles each operation (4.1 s for the quick CNN here, 1.3 s jitted;
-  the values are the same). A model with an `init` of its own (a text
-  encoder reading its checkpoint, an adapted module) is initialised as it
-  asks, op by op."""
-  x = jnp.zeros((1, *input_shape), jnp.float32)
-  if type(model).init is not nn.Module.init:
-    return dict(model.init({"params": key, **rngs_for(key)}, x))
-  _, init, warming = _jitted_init(model)
-  if warming is not None:
-    warming.join()  # its compile serves this call
-  return dict(init(key, x))
-
-
-def _jitted_init(model: nn.Module):
-  """`(model, jitted init, warming thread or None)`, cached per model."""
-  entry = _JITTED_INITS.pop(id(model), None)
-  if entry is None or entry[0] is not model:
-    entry = (model, jax.jit(
-        lambda k, x: model.init({"params": k, **rngs_for(k)}, x)), None)
-  _JITTED_INITS[id(model)] = entry  # the newest last
-  while len(_JITTED_INITS) > _KEPT_INITS:
-    del _JITTED_INITS[next(iter(_JITTED_INITS))]
-  return entry
-
-
-def warm_init(model: nn.Module, input_shape: tuple[int, ...]) -> None:
-  """Compiles `model`'s init (`init_variables`) in a background thread,
-  while a run loads its pool and prepares its workdir; the first
-  `init_variables` of `model` waits for it. Same program, same values."""
-  if type(model).init is not nn.Module.init:
-    return
-  _, init, warming = _jitted_init(model)
-  if warming is not None:
-    return
-  x = jnp.zeros((1, *input_shape), jnp.float32)
-
-  def compile_it():
-    # A failure surfaces in the caller's own call, which compiles again.
-    with contextlib.suppress(Exception):
-      jax.block_until_ready(init(jax.random.key(0), x))
-
-  # Not a daemon: a process that stops early (a bad flag) waits for the
-  # compile to end instead of aborting inside XLA at exit.
-  thread = threading.Thread(target=compile_it, daemon=False)
-  _JITTED_INITS[id(model)] = (model, init, thread)
-  thread.start()
 
 
 def init_state(model: nn.Module, tx: optax.GradientTransformation,

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdal import models, optim, train
+from jaxdal import initialisation, models, optim, train
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ def test_init_compiled_in_the_background_gives_the_same_values():
   from jaxdal.models.rngs import rngs_for
   model = models.build("mlp", 3, hidden=(8,))
   train.warm_init(model, (5,))
-  thread = train._JITTED_INITS[id(model)][2]  # noqa: SLF001
+  thread = initialisation._JITTED_INITS[id(model)][2]  # noqa: SLF001
   key = jax.random.key(4)
   got = train.init_variables(model, key, (5,))
   assert not thread.is_alive()
