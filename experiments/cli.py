@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import ml_collections
 from absl import flags, logging
 
-from jaxdal import sharding
+from jaxdal import compile_cache, sharding
 from jaxdal.data import DatasetNotFoundError
 from jaxdal.hub import CheckpointNotFoundError
 
@@ -197,7 +197,14 @@ def define_run_flags(presets, workdir_default: str) -> list[str]:
                     "devices (a jax.sharding.Mesh with a data axis); on by "
                     "itself under jax.distributed (JAX_COORDINATOR_ADDRESS, "
                     "JAX_NUM_PROCESSES, JAX_PROCESS_ID)")
-  return ["preset", "workdir", "overwrite", "progress", "mesh"]
+  flags.DEFINE_string(
+      "compile_cache", None,
+      f"folder of JAX's persistent compilation cache, so a later run loads "
+      f"its compiled steps instead of compiling them again; 'off' turns it "
+      f"off (default ${compile_cache.ENV}, else "
+      f"{compile_cache.default_directory()})")
+  return ["preset", "workdir", "overwrite", "progress", "mesh",
+          "compile_cache"]
 
 
 def apply_flag_overrides(config: ml_collections.ConfigDict,
@@ -262,6 +269,8 @@ def run_reporting_errors(fn: Callable[[], None]) -> None:
   """
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
+  if "compile_cache" in flags.FLAGS:
+    compile_cache.enable(compile_cache.directory(flags.FLAGS.compile_cache))
   try:
     if "mesh" in flags.FLAGS:
       sharding.setup(flags.FLAGS.mesh, os.environ)

@@ -7,6 +7,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TFDS_DATA_DIR", "/nonexistent-tfds-dir")
+# Each test compiles what it runs (compile counts, fresh processes); the
+# cache has tests of its own (tests/test_compile_cache.py).
+os.environ.setdefault("JAXDAL_COMPILE_CACHE", "off")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
