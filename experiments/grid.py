@@ -22,8 +22,8 @@ SHARED = ".shared"
 
 
 def define_grid_flags(program: str) -> list[str]:
-  """`--grid`, `--cells`, `--task_index` and `--num_tasks`; returns their
-  names."""
+  """`--grid`, `--cells`, `--task_index`, `--num_tasks` and `--records`;
+  returns their names."""
   flags.DEFINE_string("grid", "", f"run the cells of a grid "
                       f"({', '.join(grids.names(program))}) instead of one "
                       f"run; with --task_index and --num_tasks each process "
@@ -37,7 +37,32 @@ def define_grid_flags(program: str) -> list[str]:
                        "JOB_COMPLETION_INDEX, else 0)")
   flags.DEFINE_integer("num_tasks", None, "how many processes share --grid "
                        "(default: SLURM_ARRAY_TASK_COUNT, else 1)")
-  return ["grid", "cells", "task_index", "num_tasks"]
+  flags.DEFINE_string("records", "", "copy each finished cell's config.json "
+                      "and metrics.jsonl to RECORDS/<grid>/runs/<cell>/ "
+                      "(e.g. docs/reproduction, to commit them); finished "
+                      "cells that are skipped are copied too")
+  return ["grid", "cells", "task_index", "num_tasks", "records"]
+
+
+def copy_records(workdir: str, target: str) -> bool:
+  """Copies a run's `config.json` and `metrics.jsonl` (no checkpoints) to
+  the folder `target`, each file atomically; returns True if anything
+  changed there."""
+  changed = False
+  os.makedirs(target, exist_ok=True)
+  for name in (metrics.CONFIG_FILE, metrics.METRICS_FILE):
+    with open(os.path.join(workdir, name), "rb") as f:
+      content = f.read()
+    path = os.path.join(target, name)
+    if os.path.isfile(path):
+      with open(path, "rb") as f:
+        if f.read() == content:
+          continue
+    with open(path + ".tmp", "wb") as f:
+      f.write(content)
+    os.replace(path + ".tmp", path)
+    changed = True
+  return changed
 
 
 def _env_int(env: Mapping[str, str], name: str) -> int | None:
@@ -142,7 +167,7 @@ def task_share(task_index: int | None, num_tasks: int | None,
 def check_without_grid(program: str) -> None:
   """One-line error when a grid-only flag is typed without `--grid`."""
   f = flags.FLAGS
-  for name in ("cells", "task_index", "num_tasks"):
+  for name in ("cells", "task_index", "num_tasks", "records"):
     if f[name].present:
       raise ValueError(f"--{name} needs --grid (one of: "
                        f"{', '.join(grids.names(program))})")
@@ -202,12 +227,16 @@ def run_grid(program: str, settings_for: Callable[[str, dict], loop.Settings],
   print(f"grid {f.grid}: {len(all_cells)} cells"
         f"{f' matching {f.cells!r}' if f.cells else ''}, task "
         f"{task_index}/{num_tasks} ({source}) runs {len(mine)}")
+  records_root = (os.path.join(f.records, f.grid, "runs") if f.records
+                  else None)
   for cell in mine:
     name = grids.cell_name(cell)
     settings = settings_for(preset, cell)
     workdir = os.path.join(root, name)
     if finished(workdir, settings):
-      print(f"skip {name}: finished")
+      copied = records_root and copy_records(
+          workdir, os.path.join(records_root, name))
+      print(f"skip {name}: finished{'; records copied' if copied else ''}")
       continue
     print(f"run {name}")
     # Cells that differ only in their acquisition share their DeepCluster
@@ -217,5 +246,9 @@ def run_grid(program: str, settings_for: Callable[[str, dict], loop.Settings],
                        shared=os.path.join(root, SHARED))
     if after is not None:
       after(workdir)
+    where = ""
+    if records_root:
+      copy_records(workdir, os.path.join(records_root, name))
+      where = f"; records in {os.path.join(records_root, name)}"
     print(f"done {name}: test accuracy "
-          f"{100 * records[-1]['test_accuracy']:.2f}%")
+          f"{100 * records[-1]['test_accuracy']:.2f}%{where}")

@@ -6,21 +6,21 @@ restored. `jaxdal.loop` runs the rounds over it.
 
 import contextlib
 import dataclasses
+import json
 import os
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxdal import (
-  acquisition,
   archopt,
   checkpoint,
   console,
   data,
   learning,
-  metrics,
   models,
   modes,
   sharding,
@@ -29,7 +29,10 @@ from jaxdal import (
 from jaxdal import plan as plan_lib
 from jaxdal import workdir as workdir_lib
 from jaxdal.data import fingerprint as data_fingerprint
-from jaxdal.learning import (  # the sub-streams of a round key
+from jaxdal.network import Network
+from jaxdal.recorder import Recorder
+from jaxdal.settings import Settings
+from jaxdal.state import (  # the sub-streams of a round key
   INIT,
   MEASURE,
   PREDICT,
@@ -37,14 +40,13 @@ from jaxdal.learning import (  # the sub-streams of a round key
   SEARCH,
   SELECT,
   TRAIN,
+  Architecture,
+  LearnerState,
 )
-from jaxdal.network import Network
-from jaxdal.settings import Settings
 
 __all__ = ["INIT", "MEASURE", "MEASURED_POOL", "PREDICT", "QUERY_POOL",
-           "SEARCH", "SELECT", "TRAIN", "Network", "RunContext",
-           "learner_state", "network_at", "network_for", "open_run", "rewind",
-           "round_key", "write_records"]
+           "SEARCH", "SELECT", "TRAIN", "Clock", "Network", "RunContext",
+           "architecture_at", "open_run", "rewind", "round_key"]
 
 # Sub-streams of the run key.
 _POOL, _ROUNDS, _PRETRAIN, _MEASURE_POOL = 0, 1, 2, 3
@@ -52,18 +54,27 @@ _POOL, _ROUNDS, _PRETRAIN, _MEASURE_POOL = 0, 1, 2, 3
 MEASURED_POOL = 2000
 
 
-@dataclasses.dataclass
+class Clock(NamedTuple):
+  """When a round started: compilations so far, its start, its search's
+  seconds and when its training began (`time.perf_counter`)."""
+  compiles: int
+  t: float
+  search_s: float
+  train_t: float
+
+
+@dataclasses.dataclass(frozen=True)
 class RunContext:
-  """One run (one seed) between rounds: its data, pool, keys, networks,
-  records and checkpointer. `next_round` is the round `start_round` takes
-  next."""
+  """One run (one seed) between rounds, immutable: the round functions
+  (`jaxdal.loop`) return a new one. What stays: the run's data, method,
+  learner, recorder and keys; what moves: `learner_state` (train state,
+  pool, architecture), `records`, `next_round` (the round `start_round`
+  takes next) and the round's `clock`."""
   task: modes.Task
   method: archopt.Method | archopt.SearchMethod
   describe: Callable
-  acq: acquisition.Acquisition
-  ckpt: checkpoint.RoundCheckpointer
-  config: dict
-  pool: data.PoolState
+  learner: learning.Learner  # the round's steps
+  recorder: Recorder
   initial_pool: data.PoolState
   x_test: jax.Array
   y_test: jax.Array
@@ -72,47 +83,50 @@ class RunContext:
   measured_pool: np.ndarray | None  # fixed sample of candidates (complexity)
   rounds_root: jax.Array
   pretrain_key: jax.Array
+  learner_state: LearnerState
   start: modes.Start = modes.Start()
-  networks: dict = dataclasses.field(default_factory=dict)
-  records: list = dataclasses.field(default_factory=list)
-  search_info: dict = dataclasses.field(default_factory=dict)
-  state: train.TrainState | None = None
-  network: Network | None = None
+  records: tuple = ()
   next_round: int = 0
-  clock: dict = dataclasses.field(default_factory=dict)
-  learner: learning.Learner | None = None  # the round's steps
+  clock: Clock | None = None
 
   @property
   def settings(self) -> Settings:
     return self.task.settings
 
+  @property
+  def pool(self) -> data.PoolState:
+    return self.learner_state.pool
 
-def network_for(ctx: RunContext, method: archopt.Method, tag: str
-                ) -> Network:
-  """`method`'s `Network`, built on first use and kept under `tag` (the
-  architecture's identity), so rounds that train it again reuse its
-  compiled steps."""
-  if tag not in ctx.networks:
-    s = ctx.settings
-    train_arch = s.arch.mode == "joint" and s.arch.train_arch
-    tx = method.optimizer(s.fit.learning_rate, train_arch=train_arch)
-    ctx.networks[tag] = learning.make_network(
-        method, tx, ctx.acq, mc_samples=s.active.mc_samples,
-        chunk=s.active.chunk, augment=s.fit.augment)
-  return ctx.networks[tag]
+  @property
+  def state(self) -> train.TrainState | None:
+    return self.learner_state.train
+
+  @property
+  def network(self) -> Network:
+    """The network of the state's architecture (the learner keeps one per
+    architecture, so rounds that train it again reuse its compiled
+    steps)."""
+    return self.learner.network(self.learner_state)
+
+  @property
+  def ckpt(self) -> checkpoint.RoundCheckpointer:
+    return self.recorder.ckpt
+
+  def replace(self, **changes) -> "RunContext":
+    return dataclasses.replace(self, **changes)
 
 
-def network_at(ctx: RunContext, r: int, pool_r: data.PoolState) -> Network:
-  """The network trained in round r (searching for it if needed)."""
+def architecture_at(ctx: RunContext, r: int, pool_r: data.PoolState
+                    ) -> Architecture | None:
+  """What round r's network was found by (a search, cached in the
+  workdir), or None for a run that does not search."""
   if not modes.searches(ctx.settings, ctx.method):
-    return network_for(ctx, modes.network(ctx.method), "")
+    return None
   found = modes.found_architecture(
       ctx.task, ctx.method, r, pool_r, ctx.initial_pool,
       jax.random.fold_in(round_key(ctx, r), SEARCH),
       ctx.pretrain_key, ctx.describe)
-  ctx.search_info[r] = ctx.method.info(found)
-  return network_for(ctx, ctx.method.adopt(found),
-                     ctx.method.identity(found))
+  return Architecture(json.dumps(found))
 
 
 def _open_pool(s: Settings, ds: data.Dataset):
@@ -167,16 +181,19 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
           os.path.join(workdir, "checkpoints"))) as ckpt:
     if lock is not None:  # released last, once every write is done
       held.callback(lock.release)
-    acq = plan.acquisition
-    task = modes.Task(s, ds, plan.method,
-                      *sharding.replicated((jnp.asarray(ds.x_train),
-                                            jnp.asarray(ds.y_train))),
+    x_train, y_train = sharding.replicated((jnp.asarray(ds.x_train),
+                                            jnp.asarray(ds.y_train)))
+    task = modes.Task(s, ds, plan.method, x_train, y_train,
                       np.flatnonzero(np.asarray(pool.validation)), workdir,
                       progress, log, shared)
+    rounds_root = jax.random.fold_in(run_key, _ROUNDS)
+    pretrain_key = jax.random.fold_in(run_key, _PRETRAIN)
+    start = modes.starting_weights(task, pool, pretrain_key)
     ctx = RunContext(
-        task=task, method=plan.method, describe=plan.describe, acq=acq,
-        ckpt=ckpt,
-        config=config, pool=pool, initial_pool=pool,
+        task=task, method=plan.method, describe=plan.describe,
+        learner=_learner(plan, task, start),
+        recorder=Recorder(workdir, ckpt, config, log, plan.describe),
+        initial_pool=pool,
         x_test=sharding.replicated(jnp.asarray(ds.x_test)),
         y_test=sharding.replicated(jnp.asarray(ds.y_test)),
         test_idx=data.test_indices(len(ds.y_test), s.data.test_size),
@@ -186,27 +203,31 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
             jax.random.fold_in(run_key, _MEASURE_POOL),
             np.flatnonzero(np.asarray(pool.candidate)), MEASURED_POOL,
             len(ds.y_train)) if s.active.complexity == "all" else None),
-        rounds_root=jax.random.fold_in(run_key, _ROUNDS),
-        pretrain_key=jax.random.fold_in(run_key, _PRETRAIN))
-    ctx.start = modes.starting_weights(task, pool, ctx.pretrain_key)
-    ctx.learner = _learner(ctx, s)
-    _resume(ctx)
-    yield ctx
+        rounds_root=rounds_root, pretrain_key=pretrain_key,
+        # The dataset's labels play the annotator: the taught labels are
+        # the true ones.
+        learner_state=LearnerState(None, pool, y_train, rounds_root),
+        start=start)
+    yield _resume(ctx)
 
 
-def _learner(ctx: RunContext, s: Settings) -> learning.Learner:
-  """The run's learner: the round's steps over the training set, on the
-  network `network_at` chose for the round."""
+def _learner(plan: plan_lib.Plan, task: modes.Task, start: modes.Start
+             ) -> learning.Learner:
+  """The run's learner: the round's steps over the training set; a
+  searching run sets each round's architecture in its state
+  (`architecture_at`)."""
+  s = plan.settings
   return learning.learner(
-      ctx.method, None, ctx.task.x_train, acquisition=ctx.acq,
+      plan.method, None, task.x_train, acquisition=plan.acquisition,
       learning_rate=s.fit.learning_rate, schedule=s.fit.schedule,
       batch_size=s.fit.batch_size, max_epochs=s.fit.max_epochs,
       patience=s.fit.patience,
       target_train_accuracy=s.fit.target_train_accuracy,
       mc_samples=s.active.mc_samples, chunk=s.active.chunk,
       query_pool=s.active.query_pool, augment=s.fit.augment,
-      warm_start=s.fit.warm_start, start=ctx.start,
-      network=lambda state: ctx.network, progress=ctx.task.progress)
+      warm_start=s.fit.warm_start, start=start,
+      train_arch=s.arch.mode == "joint" and s.arch.train_arch,
+      search=modes.searches(s, plan.method), progress=task.progress)
 
 
 def round_key(ctx: RunContext, r: int) -> jax.Array:
@@ -214,81 +235,66 @@ def round_key(ctx: RunContext, r: int) -> jax.Array:
   return learning.key_of_round(ctx.rounds_root, r)
 
 
-def learner_state(ctx: RunContext) -> learning.LearnerState:
-  """The run's `LearnerState` now: the dataset's labels play the
-  annotator, so the taught labels are the true ones."""
-  return learning.LearnerState(ctx.state, ctx.pool, ctx.task.y_train,
-                               ctx.rounds_root)
-
-
-def _restore(ctx: RunContext, r: int) -> None:
-  """Restores round r's state, pool and records into `ctx`."""
-  # The pool of round r is needed to rebuild its network: the searches are
-  # cached in the workdir, so this reads, not searches.
+def _restore(ctx: RunContext, r: int) -> RunContext:
+  """`ctx` with round r's state, pool, architecture and records."""
+  # The pool of round r is needed to find its architecture: the searches
+  # are cached in the workdir, so this reads, not searches.
   pool_r = ctx.ckpt.restore_pool(r, ctx.pool)
-  network = network_at(ctx, r, modes.pool_before(pool_r, r))
+  arch = architecture_at(ctx, r, modes.pool_before(pool_r, r))
+  network = ctx.learner.network(ctx.learner_state._replace(arch=arch))
   like = modes.initial_state(network.method, network.tx, jax.random.key(0),
                              ctx.task.ds.input_shape, ctx.start)
   state, pool, records, _ = ctx.ckpt.restore(
       r, train_state_like=like, pool_like=ctx.pool)
   if len(records) < r + 1:
     raise ValueError(f"round {r}'s checkpoint holds {len(records)} records")
-  ctx.network, ctx.state, ctx.pool = network, state, pool
-  ctx.records, ctx.next_round = records[: r + 1], r + 1
+  return ctx.replace(
+      learner_state=ctx.learner_state._replace(train=state, pool=pool,
+                                               arch=arch),
+      records=tuple(records[: r + 1]), next_round=r + 1)
 
 
-def rewind(ctx: RunContext, r: int) -> list[str]:
-  """Takes `ctx` back to just after round r (-1: before round 0), to train
-  the later rounds again. Their checkpoints are moved to
-  `<workdir>/replaced/` (never deleted); returns where they went."""
+def rewind(ctx: RunContext, r: int) -> tuple[RunContext, list[str]]:
+  """`ctx` taken back to just after round r (-1: before round 0), to train
+  the later rounds again, and where their checkpoints went: they are moved
+  to `<workdir>/replaced/` (never deleted)."""
   asides = [ctx.ckpt.set_aside(newer, "replaced")
             for newer in ctx.ckpt.rounds() if newer > r]
   if r >= 0:
-    _restore(ctx, r)
+    ctx = _restore(ctx, r)
   else:
-    ctx.pool, ctx.records, ctx.next_round = ctx.initial_pool, [], 0
-    ctx.state = ctx.network = None
-  write_records(ctx)
-  return asides
+    ctx = ctx.replace(learner_state=ctx.learner_state._replace(
+        train=None, pool=ctx.initial_pool, arch=None), records=(),
+                      next_round=0)
+  ctx.recorder.write(ctx.records)
+  return ctx, asides
 
 
-def _resume(ctx: RunContext) -> None:
-  """Restores the newest readable round, if any, and prints the table so
-  far. An unreadable round (a truncated or emptied file) is moved aside
-  with a one-line warning and the round before it is used."""
+def _resume(ctx: RunContext) -> RunContext:
+  """`ctx` at the newest readable round, if any, with the table so far
+  printed. An unreadable round (a truncated or emptied file) is moved
+  aside with a one-line warning and the round before it is used."""
+  log = ctx.task.log
   for r, aside in ctx.ckpt.set_aside_at_open:
-    ctx.task.log(f"warning: the checkpoint of round {r} is unreadable "
-                 f"(its metrics); moved it to {aside} and went back to the "
-                 f"round before")
+    log(f"warning: the checkpoint of round {r} is unreadable (its "
+        f"metrics); moved it to {aside} and went back to the round before")
   for r in reversed(ctx.ckpt.rounds()):
     try:
-      _restore(ctx, r)
+      resumed = _restore(ctx, r)
     except Exception as e:  # noqa: BLE001 - whatever a damaged file raises
       aside = ctx.ckpt.set_aside(r)
-      ctx.task.log(f"warning: the checkpoint of round {r} is unreadable "
-                   f"({type(e).__name__}); moved it to {aside} and went "
-                   f"back to the round before")
+      log(f"warning: the checkpoint of round {r} is unreadable "
+          f"({type(e).__name__}); moved it to {aside} and went back to "
+          f"the round before")
       continue
-    ctx.task.log(f"resuming {ctx.task.workdir} after round {r}")
+    log(f"resuming {ctx.task.workdir} after round {r}")
+    ctx = resumed
     break
-  write_records(ctx)
+  ctx.recorder.write(ctx.records)
   s = ctx.settings
-  ctx.task.log(console.network_line(
+  ctx.recorder.table(console.network_line(
       *((s.arch.method, archopt.get(s.arch.method).make, s.arch.method_kwargs)
         if s.arch.method else
         (s.arch.backbone, models.get(s.arch.backbone),
-         s.arch.backbone_kwargs))))
-  ctx.task.log(console.TABLE_HEADER)
-  for record in ctx.records:
-    for line in console.lines(record, ctx.describe):
-      ctx.task.log(line)
-
-
-def write_records(ctx: RunContext) -> None:
-  """Rewrites `metrics.jsonl` from `ctx.records` (atomically; process 0
-  only)."""
-  if not sharding.is_writer():
-    return
-  path = os.path.join(ctx.task.workdir, metrics.METRICS_FILE)
-  with workdir_lib.naming(path):
-    metrics.write_jsonl(path, ctx.records)
+         s.arch.backbone_kwargs))), ctx.records)
+  return ctx

@@ -43,6 +43,7 @@ from jaxdal import adapters, archopt, losses, sharding, train
 from jaxdal import data as data_lib
 from jaxdal import predict as predict_lib
 from jaxdal.data import labels as labels_lib
+from jaxdal.data.pool import query_candidates, search_split
 from jaxdal.network import Network, Start, initial_state, make_network
 from jaxdal.state import (
     INIT,
@@ -63,31 +64,7 @@ from jaxdal.state import (
 __all__ = ["INIT", "MEASURE", "PREDICT", "QUERY_POOL", "SEARCH", "SELECT",
            "TRAIN", "Architecture", "Learner", "LearnerState", "Network",
            "Start", "key_of_round", "learner", "load", "query_candidates",
-           "round_key", "save"]
-
-def query_candidates(candidates: np.ndarray, available: np.ndarray,
-                     size: int | None, key: jax.Array) -> np.ndarray:
-  """The candidates scored before a query: all of them (`size` None), or
-  the labeled ones (coreset's centres) and a fresh random sample of `size`
-  unlabeled ones, drawn from `key`.
-
-  Args:
-    candidates: int `[P]` dataset indices of the run's candidates.
-    available: bool `[P]`, which of them are still unlabeled.
-    size: Q, or None.
-    key: the draw's key.
-
-  Returns:
-    int dataset indices, ascending.
-  """
-  available = np.asarray(available)
-  if size is None or size >= available.sum():
-    return candidates
-  pool = candidates[available]
-  drawn = np.asarray(jax.random.choice(key, len(pool), (size,),
-                                       replace=False))
-  return np.sort(np.concatenate([candidates[~available], pool[drawn]]))
-
+           "round_key", "save", "search_split"]
 
 class Learner(NamedTuple):
   """The loop's steps as pure functions (`learner` builds them).
@@ -168,7 +145,7 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
             query_pool: int | None = None, augment: bool = False,
             warm_start: bool = False, start: Start | None = None,
             train_arch: bool = True,
-            network: Callable | None = None,
+            search: bool | None = None,
             progress: bool = False) -> Learner:
   """The loop's steps over the examples `x` and any model.
 
@@ -196,8 +173,10 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
     warm_start: a fit continues from the previous fit's weights.
     start: the weights a fit starts from (pretrained, pre-optimised).
     train_arch: train a method's architecture parameters.
-    network: `(state) -> Network` for drivers that choose the round's
-      network themselves (searches); default: one network, built here.
+    search: a search method (PDARTS) searches in every `fit` (default:
+      `train_arch`); False trains its default network. The network is
+      always the one of `state.arch`, so a driver may set the architecture
+      itself (the experiment programs' cached SPO and UPO searches).
     progress: progress bars while training.
 
   Returns:
@@ -209,10 +188,10 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
          else acquisition)
   acq_name = acquisition if isinstance(acquisition, str) else "given"
   method, tx_for = _as_method(model, optimizer)
-  # A search method searches in every fit, unless a driver chooses the
-  # network (`network=`) or the architecture is not trained.
+  # A search method searches in every fit (and its state's architecture
+  # names the network), unless told not to.
   searcher = (method if isinstance(method, archopt.SearchMethod)
-              and network is None and train_arch else None)
+              and (train_arch if search is None else search) else None)
   method = archopt.default_network(method)
   tx_for = tx_for or method.optimizer
   is_method = isinstance(model, (archopt.Method, archopt.SearchMethod))
@@ -229,24 +208,23 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
                      f"optax.inject_hyperparams, or schedule='constant'")
   x_all = sharding.replicated(jnp.asarray(x))  # as the steps' inputs
   n = x_all.shape[0]
-  if network is None:
-    if acq.uses_features:
-      missing = adapters.features_missing(method.model, x_all[:1])
-      if missing:
-        raise ValueError(f"acquisition {acq_name!r} needs features: "
-                         f"{missing}")
-    networks = {}  # one per architecture: an unchanged one never recompiles
+  if acq.uses_features and not is_method:  # jaxdal's models give features
+    missing = adapters.features_missing(method.model, x_all[:1])
+    if missing:
+      raise ValueError(f"acquisition {acq_name!r} needs features: "
+                       f"{missing}")
+  networks = {}  # one per architecture: an unchanged one never recompiles
 
-    def network(state):
-      m, tag = method, ""
-      if searcher is not None and state.arch is not None:
-        m, tag = (searcher.adopt(state.arch.found),
-                  searcher.identity(state.arch.found))
-      if tag not in networks:
-        networks[tag] = make_network(
-            m, tx_for(lr, train_arch=train_arch), acq, mc_samples=mc_samples,
-            chunk=chunk, augment=augment)
-      return networks[tag]
+  def network(state):
+    m, tag = method, ""
+    if searcher is not None and state.arch is not None:
+      m, tag = (searcher.adopt(state.arch.found),
+                searcher.identity(state.arch.found))
+    if tag not in networks:
+      networks[tag] = make_network(
+          m, tx_for(lr, train_arch=train_arch), acq, mc_samples=mc_samples,
+          chunk=chunk, augment=augment)
+    return networks[tag]
   select_jit = jax.jit(acq.select, static_argnums=1)
   fit_kwargs = dict(batch_size=batch_size, max_epochs=max_epochs,
                     learning_rate=lr, patience=patience,
@@ -309,10 +287,7 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
     """The search step of a fit: weights on the labeled set, the
     architecture on the validation split (half the labeled set without
     one), as ArchDAL's joint mode."""
-    lab = data_lib.labeled_indices(state.pool)
-    val = np.flatnonzero(np.asarray(state.pool.validation))
-    if not len(val):
-      lab, val = lab[: len(lab) // 2], lab[len(lab) // 2:]
+    lab, val = search_split(state.pool)
     found = searcher.search(x_all[lab], state.labels[lab], x_all[val],
                             state.labels[val],
                             jax.random.fold_in(key_r, SEARCH), progress)

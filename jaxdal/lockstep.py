@@ -55,33 +55,41 @@ def run_seeds(settings: list[Settings], workdirs: list[str], *,
         s, w, overwrite=overwrite, progress=progress,
         log=lambda line, tag=tag: log(tag + line)))
         for s, w, tag in zip(settings, workdirs, tags, strict=True)]
-    _align(contexts)
-    for ctx in contexts:
-      extend(ctx)
-    while live := [c for c in contexts if c.next_round < rounds]:
-      requests = [start_round(c, c.next_round) for c in live]
-      answers = _fit_wave(live, requests, steppers, progress)
-      for ctx, (state, fit) in zip(live, answers, strict=True):
-        finish_round(ctx, ctx.next_round, state, fit)
+    contexts = [extend(c) for c in _align(contexts)]
+    while live := [i for i, c in enumerate(contexts)
+                   if c.next_round < rounds]:
+      started = [start_round(contexts[i], contexts[i].next_round)
+                 for i in live]
+      for i, (ctx, _) in zip(live, started, strict=True):
+        contexts[i] = ctx
+      answers = _fit_wave([contexts[i] for i in live],
+                          [request for _, request in started], steppers,
+                          progress)
+      for i, (state, fit) in zip(live, answers, strict=True):
+        contexts[i], _ = finish_round(contexts[i], contexts[i].next_round,
+                                      state, fit)
   for w in workdirs:
     plots.learning_curve(w)
-  return [c.records for c in contexts]
+  return [list(c.records) for c in contexts]
 
 
-def _align(contexts: list[RunContext]) -> None:
+def _align(contexts: list[RunContext]) -> list[RunContext]:
   """Seeds trained together resume together. A run cut between the seeds'
   checkpoints of one round leaves some seeds a round ahead: they go back a
   round, so that round trains again in one vmapped group, exactly as it
   did uninterrupted (alone, it would round differently). Seeds further
   apart (run separately before) are left as they are."""
   behind = min(c.next_round for c in contexts)
+  aligned = []
   for ctx in contexts:
     if ctx.next_round == behind + 1 and (behind == 0 or
                                          behind - 1 in ctx.ckpt.rounds()):
-      asides = context.rewind(ctx, behind - 1)
+      ctx, asides = context.rewind(ctx, behind - 1)
       ctx.task.log(f"round {behind} goes again, together with the seeds "
                    f"that had not finished it (its checkpoint moved to "
                    f"{', '.join(asides)})")
+    aligned.append(ctx)
+  return aligned
 
 
 def _fit_wave(contexts: list[RunContext], requests: list[FitRequest],

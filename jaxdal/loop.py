@@ -1,18 +1,19 @@
 """The active-learning loop into a workdir: the only module that knows
 what a round of an experiment program is.
 
-Round r, in two halves over an explicit `RunContext`: `start_round` builds
-(or searches) the round's network and asks the run's learner
-(`jaxdal.learning`) for what to train; the caller trains it (alone:
-`train.fit`; with other seeds: `jaxdal.lockstep`); `finish_round`
-evaluates, queries and teaches through the learner (the dataset's labels
-answering), checkpoints and writes `metrics.jsonl`. Keys are derived,
-never carried: round r uses `fold_in(fold_in(key(seed), 1), r)`
-(`context.round_key`), so a run resumed from its latest checkpoint
-reproduces the uninterrupted run exactly.
+Round r, in two halves over an immutable `RunContext`: `start_round` finds
+the round's architecture (a cached search, for searching runs) and asks
+the run's learner (`jaxdal.learning`) for what to train; the caller trains
+it (alone: `train.fit`; with other seeds: `jaxdal.lockstep`);
+`finish_round` evaluates, queries and teaches through the learner (the
+dataset's labels answering) and hands the round to the run's recorder
+(`jaxdal.recorder`: checkpoint, `metrics.jsonl`, console). Each returns
+the next context. Keys are derived, never carried: round r uses
+`fold_in(fold_in(key(seed), 1), r)` (`context.round_key`), so a run
+resumed from its latest checkpoint reproduces the uninterrupted run
+exactly.
 """
 
-import os
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -22,11 +23,9 @@ import numpy as np
 
 from jaxdal import (
     complexity,
-    console,
     context,
     diagnostics,
     faults,
-    metrics,
     modes,
     plots,
     sharding,
@@ -53,35 +52,38 @@ class FitRequest(NamedTuple):
   key: jax.Array
 
 
-def start_round(ctx: RunContext, r: int) -> FitRequest:
-  """The first half of round r: its network (searched if the mode says
-  so) and fresh (or warm-started) state, as a `FitRequest`."""
-  s = ctx.settings
-  ctx.clock = {"compiles": diagnostics.compilations(),
-               "t": time.perf_counter()}
-  previous, ctx.network = ctx.network, context.network_at(ctx, r, ctx.pool)
-  ctx.clock["search_s"] = time.perf_counter() - ctx.clock["t"]
-  request = FitRequest(*ctx.learner.start(
-      context.learner_state(ctx), context.round_key(ctx, r),
-      warm=r > 0 and s.fit.warm_start and ctx.network is previous))
-  ctx.clock["train_t"] = time.perf_counter()
-  return request
+def start_round(ctx: RunContext, r: int) -> tuple[RunContext, FitRequest]:
+  """The first half of round r: its architecture (searched if the mode
+  says so) and fresh (or warm-started) state. Returns the context holding
+  them and the `FitRequest`."""
+  compiles, t = diagnostics.compilations(), time.perf_counter()
+  before = ctx.learner_state
+  now = before._replace(arch=context.architecture_at(ctx, r, before.pool))
+  search_s = time.perf_counter() - t
+  learner = ctx.learner
+  warm = (r > 0 and ctx.settings.fit.warm_start
+          and learner.network(now) is learner.network(before))
+  request = FitRequest(*learner.start(now, context.round_key(ctx, r),
+                                      warm=warm))
+  return ctx.replace(learner_state=now, clock=context.Clock(
+      compiles, t, search_s, time.perf_counter())), request
 
 
-def _acquire(ctx: RunContext, r: int) -> tuple[list, float]:
+def _acquire(ctx: RunContext, r: int) -> tuple[RunContext, list, float]:
   """Scores the candidates, selects and labels (the learner's query and
-  teach, the dataset's labels answering); returns the dataset indices
-  acquired and the prediction time."""
-  t0, state = time.perf_counter(), context.learner_state(ctx)
+  teach, the dataset's labels answering); returns the context with the
+  new pool, the dataset indices acquired and the prediction time."""
+  t0, state = time.perf_counter(), ctx.learner_state
   key_r = context.round_key(ctx, r)
   candidates, inputs = ctx.learner.inputs(state, key_r)
   predict_s = time.perf_counter() - t0
   chosen = ctx.learner.select(state, ctx.settings.active.acquire, candidates,
                               inputs, key_r)
   faults.kill_point("scores")
-  ctx.pool = ctx.learner.teach(
-      state, chosen, np.asarray(ctx.task.ds.y_train)[chosen]).pool
-  return chosen.tolist(), predict_s
+  taught = ctx.learner.teach(state, chosen,
+                             np.asarray(ctx.task.ds.y_train)[chosen])
+  return (ctx.replace(learner_state=state._replace(pool=taught.pool)),
+          chosen.tolist(), predict_s)
 
 
 def _complexity(ctx: RunContext, r: int, variables) -> dict:
@@ -113,10 +115,8 @@ class DivergenceError(ValueError):
 def _stop_diverged(ctx: RunContext, r: int, fit: train.FitResult) -> None:
   """Writes `failure.json` (why) and stops the run; the checkpoints of the
   rounds before r are kept, so nothing finished is lost."""
-  failure = {"round": r, "reason": "diverged", "epoch": fit.epochs,
-             "train_loss": str(fit.train_loss)}
-  metrics.write_json(os.path.join(ctx.task.workdir, "failure.json"),
-                     failure)
+  ctx.recorder.failure({"round": r, "reason": "diverged", "epoch":
+                        fit.epochs, "train_loss": str(fit.train_loss)})
   kept = (f"the {r} finished rounds are kept and "
           f"{ctx.task.workdir}/failure.json says why" if r
           else "no round had finished, so no run is kept")
@@ -127,16 +127,18 @@ def _stop_diverged(ctx: RunContext, r: int, fit: train.FitResult) -> None:
 
 
 def finish_round(ctx: RunContext, r: int, state: train.TrainState,
-                 fit: train.FitResult) -> dict:
+                 fit: train.FitResult) -> tuple[RunContext, dict]:
   """The second half of round r: test accuracy, acquisition (all but the
-  last round), checkpoint and `metrics.jsonl`; returns the record."""
-  s, net, clock = ctx.settings, ctx.network, ctx.clock
+  last round), then the recorder's checkpoint, `metrics.jsonl` and table
+  row. Returns the next round's context and the record."""
+  s, clock = ctx.settings, ctx.clock
   if fit.stop_reason == "diverged":
     _stop_diverged(ctx, r, fit)
-  ctx.state = state
-  test_acc = ctx.learner.evaluate(context.learner_state(ctx), ctx.x_test,
-                                  ctx.y_test, indices=ctx.test_idx)
-  train_s = time.perf_counter() - clock["train_t"]
+  ctx = ctx.replace(learner_state=ctx.learner_state._replace(train=state))
+  net, arch = ctx.network, ctx.learner_state.arch
+  test_acc = ctx.learner.evaluate(ctx.learner_state, ctx.x_test, ctx.y_test,
+                                  indices=ctx.test_idx)
+  train_s = time.perf_counter() - clock.train_t
   labeled_count = int(ctx.pool.labeled.sum())
   variables = {"params": state.params, **state.model_state}
   t_measure = time.perf_counter()
@@ -145,7 +147,7 @@ def finish_round(ctx: RunContext, r: int, state: train.TrainState,
   t1 = time.perf_counter()
   selected, predict_s = None, 0.0
   if r < s.active.rounds - 1:
-    selected, predict_s = _acquire(ctx, r)
+    ctx, selected, predict_s = _acquire(ctx, r)
   select_s = time.perf_counter() - t1 - predict_s if selected else 0.0
   record = {
       "round": r, "labeled": labeled_count, "test_accuracy": test_acc,
@@ -156,26 +158,21 @@ def finish_round(ctx: RunContext, r: int, state: train.TrainState,
       "architecture": net.method.architecture(variables),
       "time": {"train_s": round(train_s, 3), "predict_s": round(predict_s, 3),
                "select_s": round(select_s, 3),
-               "search_s": round(clock["search_s"], 3),
+               "search_s": round(clock.search_s, 3),
                "complexity_s": round(t1 - t_measure, 3),
-               "compilations": diagnostics.compilations() - clock["compiles"]},
+               "compilations": diagnostics.compilations() - clock.compiles},
   }
-  if r in ctx.search_info:
-    record["search"] = ctx.search_info[r]
+  if arch is not None:
+    record["search"] = ctx.method.info(arch.found)
   if measured is not None:
     record["complexity"] = measured
-  ctx.records.append(record)
-  ctx.ckpt.save(r, train_state=state, pool=ctx.pool, metrics=ctx.records,
-                config=ctx.config)
-  faults.kill_point("checkpoint_saved")
-  context.write_records(ctx)
-  for line in console.lines(record, ctx.describe):
-    ctx.task.log(line)
-  ctx.next_round = r + 1
-  return record
+  record["host"] = ctx.recorder.host
+  records = (*ctx.records, record)
+  ctx.recorder.round(r, records, train_state=state, pool=ctx.pool)
+  return ctx.replace(records=records, next_round=r + 1, clock=None), record
 
 
-def extend(ctx: RunContext) -> None:
+def extend(ctx: RunContext) -> RunContext:
   """A run resumed with more `rounds` than it was made with: makes the
   acquisition its last round skipped (a last round acquires nothing),
   exactly as an uninterrupted run with the larger `rounds` made it (same
@@ -183,16 +180,19 @@ def extend(ctx: RunContext) -> None:
   r = ctx.next_round - 1
   if not 0 <= r < ctx.settings.active.rounds - 1 or ctx.records[r][
       "acquired"] is not None:
-    return
+    return ctx
   t0 = time.perf_counter()
-  selected, predict_s = _acquire(ctx, r)
-  ctx.records[r] = {**ctx.records[r], "acquired": selected, "time": {
-      **ctx.records[r]["time"], "predict_s": round(predict_s, 3),
+  ctx, selected, predict_s = _acquire(ctx, r)
+  records = list(ctx.records)
+  records[r] = {**records[r], "acquired": selected, "time": {
+      **records[r]["time"], "predict_s": round(predict_s, 3),
       "select_s": round(time.perf_counter() - t0 - predict_s, 3)}}
+  ctx = ctx.replace(records=tuple(records))
   # The next round's checkpoint holds the new pool and record.
-  context.write_records(ctx)
+  ctx.recorder.write(ctx.records)
   ctx.task.log(f"round {r}: acquired {len(selected)} more examples for the "
                f"added rounds")
+  return ctx
 
 
 def run(settings: Settings, workdir: str, *, overwrite: bool = False,
@@ -225,17 +225,17 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
     log, progress = (lambda line: None), False
   with open_run(settings, workdir, overwrite=overwrite, progress=progress,
                 log=log, shared=shared) as ctx:
-    extend(ctx)
+    ctx = extend(ctx)
     for r in range(ctx.next_round, settings.active.rounds):
-      request = start_round(ctx, r)
+      ctx, request = start_round(ctx, r)
       state, fit = train.fit(
           request.network.trainer, request.state, ctx.task.x_train,
           ctx.task.y_train, request.train_idx, request.val_idx, request.key,
           **modes.fit_kwargs(settings, progress))
-      finish_round(ctx, r, state, fit)
+      ctx, _ = finish_round(ctx, r, state, fit)
   if sharding.is_writer():
     plots.learning_curve(workdir)
-  return ctx.records
+  return list(ctx.records)
 
 
 def __getattr__(name: str):

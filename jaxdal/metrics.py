@@ -82,8 +82,9 @@ def learning_curve(records: list[dict]) -> tuple[list[int], list[float]]:
 
 
 def without_timings(record: dict) -> dict:
-  """A record minus its machine-dependent `time` entry (for comparisons)."""
-  return {k: v for k, v in record.items() if k != "time"}
+  """A record minus its machine-dependent entries, `time` and `host` (for
+  comparisons)."""
+  return {k: v for k, v in record.items() if k not in ("time", "host")}
 
 
 # ------------------------------------------------------- the paper's metrics

@@ -131,9 +131,7 @@ def found_architecture(task: Task, method: archopt.SearchMethod, r: int,
                                                         initial, pretrain_key)
   else:
     name = f"round_{r:03d}" if mode == "joint" else "spo"
-    weights = np.asarray(data.labeled_indices(pool_r if mode == "joint"
-                                              else initial))
-    arch = np.asarray(task.val_idx)
+    weights, arch = data.search_split(pool_r if mode == "joint" else initial)
     key = round_key if mode == "joint" else pretrain_key
     x, y = task.x_train, task.y_train
 

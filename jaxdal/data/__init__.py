@@ -9,6 +9,8 @@ from jaxdal.data.pool import (
     history,
     init_pool,
     labeled_indices,
+    query_candidates,
+    search_split,
     test_indices,
 )
 from jaxdal.data.sources import (
@@ -37,8 +39,10 @@ __all__ = [
     "load",
     "names",
     "padded_chunks",
+    "query_candidates",
     "register",
     "sample",
+    "search_split",
     "synthetic",
     "synthetic_text",
     "takes_tokenizer",

@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["PoolState", "acquire", "available", "history", "init_pool",
-           "labeled_indices", "test_indices"]
+           "labeled_indices", "query_candidates", "search_split",
+           "test_indices"]
 
 
 class PoolState(NamedTuple):
@@ -198,3 +199,42 @@ def acquire(state: PoolState, idx) -> PoolState:
       label_round=jnp.asarray(label_round),
       round=jnp.asarray(new_round, jnp.int32),
   )
+
+
+def query_candidates(candidates: np.ndarray, available: np.ndarray,
+                     size: int | None, key: jax.Array) -> np.ndarray:
+  """The candidates scored before a query: all of them (`size` None), or
+  the labeled ones (coreset's centres) and a fresh random sample of `size`
+  unlabeled ones, drawn from `key`.
+
+  Args:
+    candidates: int `[P]` dataset indices of the run's candidates.
+    available: bool `[P]`, which of them are still unlabeled.
+    size: Q, or None.
+    key: the draw's key.
+
+  Returns:
+    int dataset indices, ascending.
+  """
+  available = np.asarray(available)
+  if size is None or size >= available.sum():
+    return candidates
+  pool = candidates[available]
+  drawn = np.asarray(jax.random.choice(key, len(pool), (size,),
+                                       replace=False))
+  return np.sort(np.concatenate([candidates[~available], pool[drawn]]))
+
+
+def search_split(pool: PoolState) -> tuple[np.ndarray, np.ndarray]:
+  """A joint search's examples: the weights train on the labeled set and
+  the architecture on the validation split (as ArchDAL does), or on half
+  the labeled set when there is no validation split.
+
+  Returns:
+    `(weights [W], architecture [A])` dataset indices.
+  """
+  lab = np.asarray(labeled_indices(pool))
+  val = np.flatnonzero(np.asarray(pool.validation))
+  if not len(val):
+    lab, val = lab[: len(lab) // 2], lab[len(lab) // 2:]
+  return lab, val

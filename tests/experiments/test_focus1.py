@@ -107,9 +107,21 @@ def test_grid_shards_cells_and_skips_finished_ones(tmp_path, subprocess_env):
   # The same share from a Slurm array task (ids 1..2, no --task_index).
   slurm = dict(subprocess_env, SLURM_ARRAY_TASK_ID="2",
                SLURM_ARRAY_TASK_MIN="1", SLURM_ARRAY_TASK_COUNT="2")
-  again = focus1(args[:2] + args[4:], slurm)
+  # --records: finished cells' config and metrics copied, no checkpoints.
+  again = focus1([*args[:2], *args[4:], "--records", str(tmp_path / "rec")],
+                 slurm)
   assert "task 1/2 (slurm)" in again.stdout, again.stderr
   assert again.stdout.count("skip ") == 2 and "run " not in again.stdout
+  assert again.stdout.count("records copied") == 2
+  for cell in ("synthetic_cnn_entropy_none_s1",
+               "synthetic_cnn_random_none_s1"):
+    copied = tmp_path / "rec" / "smoke" / "runs" / cell
+    assert sorted(os.listdir(copied)) == ["config.json", "metrics.jsonl"]
+    for name in ("config.json", "metrics.jsonl"):
+      assert (copied / name).read_bytes() == (
+          tmp_path / "grid" / cell / name).read_bytes()
+    assert metrics.read_jsonl(str(copied / "metrics.jsonl"))[0]["host"][
+        "jax"]
   bad = focus1([*args, "--task_index", "2"], subprocess_env)
   assert bad.returncode == 2 and "task_index" in bad.stderr
 
