@@ -6,16 +6,17 @@ labels from the caller. The experiment programs (`python -m
 experiments.focus1`, `focus2`) run the same steps into a workdir
 (`jaxdal.loop.run`).
 
-Layers, from the bottom: `registry`, `hub` (where checkpoints and
-tokenizers come from), `acquisition` (pure jnp), `models` (Linen
-backbones, text encoders), `adapters` (any Flax module as a backbone),
-`archopt` (methods), `data` (sources, text, pool, batching), `optim` and
-`losses`, `train` (the epoch loop), `predict` (the only model -> array
-bridge), `network` (a round's network and starting weights), `learning`
-(the learner: the loop's steps), then the run machinery: `settings`,
-`workdir`, `modes`, `context`, `loop` (rounds into a workdir) and
-`lockstep` (seeds trained together), `checkpoint` (Orbax), `metrics`,
-`plots`. README.md and CHANGELOG.md at the repository root describe them.
+Layers, from the bottom (docs/design.md draws them and states the
+contracts between them; docs/layers.py lists them, checked against the
+imports): foundation (`registry`, `lazy`, `hub`, `sharding`,
+`diagnostics`, `faults`, `compile_cache`, `stopping`), arrays
+(`acquisition`, `complexity`, `data`), models (`models`, `adapters`,
+`losses`, `optim`, `initialisation`, `archopt`), training (`train`,
+`seeds`, `predict`, `pretrain`, `checkpoint`), the learner (`network`,
+`state`, `learning`), then the run machinery (`settings`, `plan`,
+`workdir`, `modes`, `context`, `recorder`, `loop`, `lockstep`, `console`,
+`metrics`, `rank_correlation`, `plots`). The documentation site starts at
+docs/index.md; README.md and CHANGELOG.md are at the repository root.
 
 Submodules load on first use, so `import jaxdal.acquisition` pulls in no
 Flax, Optax or Orbax.

@@ -163,8 +163,12 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
     learning_rate: the base rate a schedule anneals (a method's optimiser
       needs it; default 1e-3 there).
     schedule: per-epoch learning-rate schedule (`jaxdal.optim.SCHEDULES`).
-    batch_size, max_epochs, patience, target_train_accuracy: the stopping
-      rule (`train.fit`).
+    batch_size: examples per training step.
+    max_epochs: at most this many epochs per fit.
+    patience: stop after this many epochs without a better validation
+      accuracy.
+    target_train_accuracy: stop once the training accuracy reaches it
+      (None: never); the stopping rule is `train.fit`'s.
     mc_samples: T for acquisitions that use MC dropout.
     chunk: rows per compiled prediction call.
     query_pool: score a fresh random sample of this many unlabeled

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: no ipywidgets needed in notebooks
 
 from jaxdal import diagnostics, faults, losses, optim, sharding
 from jaxdal.data.augment import flip_and_crop

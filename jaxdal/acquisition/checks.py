@@ -50,6 +50,13 @@ def concrete(*xs) -> bool:
                  or not getattr(x, "is_fully_addressable", True) for x in xs)
 
 
+def _under_trace() -> bool:
+  """True while a function is traced (`jit`, `vmap`, `grad`): then even a
+  jnp operation on a concrete constant gives a tracer, so a check of a
+  constant's values runs in NumPy on the host."""
+  return isinstance(jnp.zeros((), bool), jax.core.Tracer)
+
+
 def describe(x) -> str:
   """What came, in a few words: dtype and shape for an array."""
   if hasattr(x, "shape") and hasattr(x, "dtype"):
@@ -125,8 +132,9 @@ def selectable(fn: str, k, available, n: int | None = None, *,
 
 def budget(fn: str | None, k: int, available) -> None:
   """One line unless `k <= available.sum()` (`available` concrete)."""
-  xp = np if isinstance(available, np.ndarray) else jnp
-  n_available = int(xp.sum(available))
+  # On the host: under an outer jit a jnp sum of even a concrete array is
+  # traced, and a traced count cannot be compared.
+  n_available = int(np.count_nonzero(np.asarray(available)))
   if k > n_available:
     prefix = f"{fn}: " if fn else ""
     raise ValueError(f"{prefix}acquisition size k={k} exceeds the "
@@ -197,7 +205,7 @@ def probs(fn: str, name: str, p, *,
   atol = PROBS_ATOL
   if jnp.issubdtype(dtype, jnp.floating):
     atol = max(atol, 4 * float(jnp.finfo(dtype).eps))
-  if isinstance(p, jax.Array):
+  if isinstance(p, jax.Array) and not _under_trace():
     stats = _prob_stats_jit(p)
   else:
     stats = _prob_stats(np, np.asarray(p))

@@ -197,3 +197,18 @@ def test_checks_are_skipped_under_jit_and_vmap():
   assert picks.shape == (3, 2) and (np.asarray(picks) < 4).all()
   badge = jax.jit(acq.badge, static_argnums=1)
   assert badge(KEY, 2, probs=_probs((N, C)), features=FEATURES).shape == (2,)
+
+
+def test_a_concrete_mask_closed_over_by_jit_is_still_checked():
+  # A constant of the traced function: concrete, so its budget is checked
+  # on the host (a jnp sum of it would be traced under the outer jit).
+  available = jnp.arange(N) < 4
+  probs, key = _probs((N, C)), KEY
+  pick = jax.jit(lambda: acq.badge(key, 3, available, probs=probs,
+                                   features=FEATURES))
+  assert sorted(np.asarray(pick()).tolist()) == sorted(
+      np.asarray(acq.badge(key, 3, available, probs=probs,
+                           features=FEATURES)).tolist())
+  with pytest.raises(ValueError, match="k=5 exceeds the 4 available"):
+    jax.jit(lambda: acq.badge(key, 5, available, probs=probs,
+                              features=FEATURES))()
