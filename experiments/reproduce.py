@@ -1,0 +1,117 @@
+r"""REPRODUCTION.md's numbers, made again from the committed run records.
+
+  python -m experiments.reproduce --records docs/reproduction \
+      --out REPRODUCTION.md
+
+The document keeps its hand-written prose; only the blocks marked
+
+  <!-- generated: NAME -->
+  ...
+  <!-- end generated -->
+
+are rewritten, each by `BLOCKS[NAME]` from the records under `--records`
+(`<grid>/runs/<cell>/metrics.jsonl`, as `--records` on the grid commands
+writes them). The template is `--template`, by default REPRODUCTION.md
+itself, so `--out /tmp/R.md` followed by `diff /tmp/R.md REPRODUCTION.md`
+shows what the records would change, and running it twice changes
+nothing.
+"""
+
+import json
+import os
+import re
+import statistics
+from collections.abc import Callable
+
+from absl import app, flags
+
+from experiments import cli
+
+flags.DEFINE_string("records", "docs/reproduction", "folder of committed "
+                    "records: <grid>/runs/<cell>/metrics.jsonl")
+flags.DEFINE_string("out", "REPRODUCTION.md", "the document to write")
+flags.DEFINE_string("template", "REPRODUCTION.md", "the document whose "
+                    "marked blocks are rewritten; the rest is kept as it is")
+FLAGS = flags.FLAGS
+
+_BLOCK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)"
+                    r"(<!-- end generated -->)", re.S)
+_TOY_NETWORKS = ("2", "4-2", "4-4-2")
+
+
+def _accuracies(path: str) -> list[float]:
+  """Test accuracy of every round of the run in folder `path`."""
+  with open(os.path.join(path, "metrics.jsonl")) as f:
+    return [json.loads(line)["test_accuracy"] for line in f if line.strip()]
+
+
+def _signed(points: float) -> str:
+  return f"{points:+.1f}"
+
+
+def toy_gains(records: str) -> str:
+  """Section 8's table: entropy's gain over random (test accuracy, points)
+  per toy network and seed, from `toy/runs/s<seed>/mlp<net>_<acq>/`."""
+  root = os.path.join(records, "toy", "runs")
+  seeds = sorted(os.listdir(root), key=lambda s: int(s.lstrip("s")))
+  lines = [f"| MLP | mean gain over rounds 1-5, seeds "
+           f"{' / '.join(s.lstrip('s') for s in seeds)} | mean | final "
+           f"gain, seeds {' / '.join(s.lstrip('s') for s in seeds)} |",
+           "|---|---|---|---|"]
+  for net in _TOY_NETWORKS:
+    means, finals = [], []
+    for seed in seeds:
+      entropy, random = (_accuracies(os.path.join(root, seed,
+                                                  f"mlp{net}_{acq}"))
+                         for acq in ("entropy", "random"))
+      gains = [100 * (e - r) for e, r in zip(entropy, random, strict=True)]
+      means.append(statistics.mean(gains[1:6]))
+      finals.append(gains[-1])
+    lines.append(f"| {net} | {' / '.join(map(_signed, means))} | "
+                 f"{_signed(statistics.mean(means))} | "
+                 f"{' / '.join(map(_signed, finals))} |")
+  return "\n".join(lines) + "\n"
+
+
+BLOCKS: dict[str, Callable[[str], str]] = {"toy_gains": toy_gains}
+
+
+def render(template: str, records: str) -> str:
+  """`template` with every marked block rewritten from `records`.
+
+  Raises:
+    ValueError: a block name without a generator, or a start marker
+      without its end.
+  """
+  starts = template.count("<!-- generated: ")
+  if starts != len(_BLOCK.findall(template)):
+    raise ValueError("a '<!-- generated: NAME -->' marker has no "
+                     "'<!-- end generated -->' after it")
+
+  def block(m: re.Match) -> str:
+    name = m.group(2)
+    if name not in BLOCKS:
+      raise ValueError(f"unknown generated block {name!r}; valid: "
+                       f"{', '.join(sorted(BLOCKS))}")
+    return m.group(1) + BLOCKS[name](records) + m.group(4)
+
+  return _BLOCK.sub(block, template)
+
+
+def main(argv):
+  del argv
+
+  def go():
+    with open(FLAGS.template) as f:
+      text = render(f.read(), FLAGS.records)
+    with open(FLAGS.out + ".tmp", "w") as f:
+      f.write(text)
+    os.replace(FLAGS.out + ".tmp", FLAGS.out)
+    print(f"wrote {FLAGS.out}: {len(_BLOCK.findall(text))} generated "
+          f"blocks from {FLAGS.records}")
+
+  cli.run_reporting_errors(go)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)
