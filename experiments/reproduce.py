@@ -73,7 +73,71 @@ def toy_gains(records: str) -> str:
   return "\n".join(lines) + "\n"
 
 
-BLOCKS: dict[str, Callable[[str], str]] = {"toy_gains": toy_gains}
+def _initial_runs(records: str) -> dict[tuple[int, str, str], list[float]]:
+  """focus1_initial's test accuracies (points) by (initial size,
+  acquisition, seed), from cells named `<data>_<net>_<initial>_<acq>_s<k>`."""
+  root = os.path.join(records, "focus1_initial", "runs")
+  runs = {}
+  for cell in sorted(os.listdir(root)):
+    *_, initial, acq, seed = cell.split("_")
+    runs[int(initial), acq, seed] = [100 * a for a in _accuracies(
+        os.path.join(root, cell))]
+  return runs
+
+
+def initial_table(records: str) -> str:
+  """Section 7's table: mean +- sd over the runs of each initial size
+  (every acquisition and seed), per round."""
+  runs = _initial_runs(records)
+  sizes = sorted({k[0] for k in runs})
+  rounds = min(len(v) for v in runs.values())
+  lines = ["| initial | round 0 | " + " | ".join(map(str, range(1, rounds)))
+           + " |", "|---" * (rounds + 1) + "|"]
+  for size in sizes:
+    curves = [v for k, v in runs.items() if k[0] == size]
+    lines.append(f"| {size} | " + " | ".join(
+        f"{statistics.mean(c[r] for c in curves):.1f} ± "
+        f"{statistics.stdev(c[r] for c in curves):.1f}"
+        for r in range(rounds)) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def initial_advantage(records: str) -> str:
+  """Section 7's numbers: the largest start's advantage over the smallest
+  at equal rounds (mean over acquisitions, per seed), at the first and
+  last round, and the starts' means at equal labels."""
+  runs = _initial_runs(records)
+  sizes = sorted({k[0] for k in runs})
+  small, large = sizes[0], sizes[-1]
+  acqs = sorted({k[1] for k in runs})
+  seeds = sorted({k[2] for k in runs})
+  last = min(len(v) for v in runs.values()) - 1
+  step = sizes[1] - sizes[0]  # labels added per round (100)
+
+  def advantage(r):
+    per_seed = [statistics.mean(runs[large, a, s][r] - runs[small, a, s][r]
+                                for a in acqs) for s in seeds]
+    return " / ".join(f"{v:.1f}" for v in per_seed)
+
+  def at_labels(labels):
+    means = [statistics.mean(v[(labels - size) // step]
+                             for k, v in runs.items() if k[0] == size)
+             for size in sizes]
+    return (f"{max(means) - min(means):.1f} points at {labels} labels "
+            f"({' / '.join(f'{m:.1f}' for m in means)})")
+
+  return (f"The advantage of {large} over {small} initial labels at equal "
+          f"rounds (mean over the {len(acqs)} acquisitions; seeds "
+          f"{' / '.join(s.lstrip('s') for s in seeds)}) is "
+          f"{advantage(0)} points at round 0 and {advantage(last)} at "
+          f"round {last}; at equal labels the {len(sizes)} starts are "
+          f"within {at_labels(large)} and {at_labels(small + last * step)}."
+          f"\n")
+
+
+BLOCKS: dict[str, Callable[[str], str]] = {
+    "toy_gains": toy_gains, "initial_table": initial_table,
+    "initial_advantage": initial_advantage}
 
 
 def render(template: str, records: str) -> str:

@@ -48,3 +48,16 @@ def test_prose_is_kept_and_bad_markers_are_one_line_errors(tmp_path):
   with pytest.raises(ValueError, match="has no '<!-- end generated -->'"):
     reproduce.render("<!-- generated: toy_gains -->\nx\n", str(tmp_path))
   assert reproduce.render("only prose\n", str(tmp_path)) == "only prose\n"
+
+
+def test_initial_advantage_by_hand(tmp_path):
+  # Two starts (100, 200), one acquisition, one seed, 3 rounds of 100:
+  # 200 - 100 is 10 points at round 0 and 4 at round 2; at 200 labels the
+  # starts give 60 (round 1 of 100) and 65 (round 0 of 200).
+  for initial, accs in ((100, [0.55, 0.60, 0.66]),
+                        (200, [0.65, 0.68, 0.70])):
+    _toy_run(tmp_path / "focus1_initial/runs" /
+             f"fashion_mnist_cnn_{initial}_random_s0", accs)
+  text = reproduce.initial_advantage(str(tmp_path))
+  assert "is 10.0 points at round 0 and 4.0 at round 2" in text
+  assert "within 5.0 points at 200 labels (60.0 / 65.0)" in text
