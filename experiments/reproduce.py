@@ -14,9 +14,12 @@ are rewritten, each by `BLOCKS[NAME]` from the records under `--records`
 writes them). The template is `--template`, by default REPRODUCTION.md
 itself, so `--out /tmp/R.md` followed by `diff /tmp/R.md REPRODUCTION.md`
 shows what the records would change, and running it twice changes
-nothing.
+nothing. A hand-written verdict marked `<!-- claimed verdict NAME: WORD -->`
+that its generated block NAME no longer gives is flagged: the command
+names it and exits 2.
 """
 
+import itertools
 import json
 import os
 import re
@@ -135,7 +138,86 @@ def initial_advantage(records: str) -> str:
           f"\n")
 
 
+def seed_interval(values, level: float = 0.95) -> tuple[float, float,
+                                                        float]:
+  """`(mean, low, high)`: the mean of per-seed effects and its percentile
+  bootstrap interval over seeds. With up to 6 seeds every one of the
+  `n ** n` resamples is enumerated (no random draw): for 3 seeds the
+  interval is the smallest and largest seed, each 1/27 > 2.5 % likely."""
+  values = list(values)
+  n = len(values)
+  if not 2 <= n <= 6:
+    raise ValueError(f"seed_interval takes 2 to 6 seeds, got {n}")
+  means = sorted(statistics.mean(c) for c in
+                 itertools.product(values, repeat=n))
+  tail = (1 - level) / 2
+  low = means[int(tail * len(means))]
+  high = means[-1 - int(tail * len(means))]
+  return statistics.mean(values), low, high
+
+
+def rule_verdict(low: float, high: float) -> str:
+  """The stated rule: "holds" where the interval excludes zero in the
+  paper's direction (positive), "does not hold" where it excludes zero the
+  other way, "inconclusive" otherwise."""
+  if low > 0:
+    return "holds"
+  if high < 0:
+    return "does not hold"
+  return "inconclusive"
+
+
+def toy_verdict(records: str) -> str:
+  """Section 8's verdict on "whether entropy beats random depends on the
+  architecture": per network, entropy's mean gain over random in rounds
+  1-5 with its interval over seeds and the rule's verdict; the claim holds
+  when one network's gain holds and another's does not hold."""
+  root = os.path.join(records, "toy", "runs")
+  seeds = sorted(os.listdir(root), key=lambda s: int(s.lstrip("s")))
+  parts, verdicts = [], []
+  for net in _TOY_NETWORKS:
+    gains = []
+    for seed in seeds:
+      entropy, random = (_accuracies(os.path.join(root, seed,
+                                                  f"mlp{net}_{acq}"))
+                         for acq in ("entropy", "random"))
+      gains.append(statistics.mean(100 * (e - r) for e, r in zip(
+          entropy[1:6], random[1:6], strict=True)))
+    mean, low, high = seed_interval(gains)
+    verdicts.append(rule_verdict(low, high))
+    parts.append(f"MLP {net}: {_signed(mean)} points [{_signed(low)}, "
+                 f"{_signed(high)}], {verdicts[-1]}")
+  claim = ("holds" if "holds" in verdicts and "does not hold" in verdicts
+           else "inconclusive")
+  return (f"Entropy's gain over random by the stated rule ({len(seeds)} "
+          f"seeds; mean of rounds 1-5, 95 % bootstrap interval over "
+          f"seeds): {'; '.join(parts)}. That the gain depends on the "
+          f"architecture (one network's gain holds, another's does not "
+          f"hold): **{claim}**.\n")
+
+
+def toy_overlap(records: str) -> str:
+  """How much the toy networks' entropy picks overlap: the Jaccard index
+  of every pair of networks' acquired sets, over pairs and seeds."""
+  root = os.path.join(records, "toy", "runs")
+  indices = []
+  for seed in sorted(os.listdir(root)):
+    picked = {}
+    for net in _TOY_NETWORKS:
+      with open(os.path.join(root, seed, f"mlp{net}_entropy",
+                             "metrics.jsonl")) as f:
+        picked[net] = {i for line in f if line.strip()
+                       for i in json.loads(line)["acquired"] or []}
+    indices += [len(picked[a] & picked[b]) / len(picked[a] | picked[b])
+                for a, b in itertools.combinations(_TOY_NETWORKS, 2)]
+  return (f"In every seed the three networks' entropy picks share only "
+          f"{100 * min(indices):.0f}-{100 * max(indices):.0f} % of their "
+          f"examples (Jaccard index of each pair's acquired sets).\n")
+
+
 BLOCKS: dict[str, Callable[[str], str]] = {
+    "toy_overlap": toy_overlap,
+    "toy_verdict": toy_verdict,
     "toy_gains": toy_gains, "initial_table": initial_table,
     "initial_advantage": initial_advantage}
 
@@ -162,6 +244,24 @@ def render(template: str, records: str) -> str:
   return _BLOCK.sub(block, template)
 
 
+_CLAIM = re.compile(r"<!-- claimed verdict ([\w-]+): ([a-z ]+) -->")
+_VERDICT = re.compile(r"\*\*(holds|does not hold|inconclusive)\*\*")
+
+
+def flags_of(text: str) -> list[str]:
+  """Hand-written verdicts (`<!-- claimed verdict NAME: WORD -->`) that the
+  generated block NAME no longer supports: one line each."""
+  generated = {m.group(2): _VERDICT.findall(m.group(3))
+               for m in _BLOCK.finditer(text)}
+  found = []
+  for name, claimed in _CLAIM.findall(text):
+    computed = generated.get(name) or ["(no generated verdict)"]
+    if claimed != computed[-1]:
+      found.append(f"the prose claims {claimed!r} for {name}; its records "
+                   f"give {computed[-1]!r}")
+  return found
+
+
 def main(argv):
   del argv
 
@@ -173,6 +273,9 @@ def main(argv):
     os.replace(FLAGS.out + ".tmp", FLAGS.out)
     print(f"wrote {FLAGS.out}: {len(_BLOCK.findall(text))} generated "
           f"blocks from {FLAGS.records}")
+    flagged = flags_of(text)
+    if flagged:
+      raise ValueError("verdicts to revise: " + "; ".join(flagged))
 
   cli.run_reporting_errors(go)
 

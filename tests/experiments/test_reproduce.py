@@ -61,3 +61,40 @@ def test_initial_advantage_by_hand(tmp_path):
   text = reproduce.initial_advantage(str(tmp_path))
   assert "is 10.0 points at round 0 and 4.0 at round 2" in text
   assert "within 5.0 points at 200 labels (60.0 / 65.0)" in text
+
+
+def test_seed_interval_enumerates_every_resample():
+  import itertools
+
+  import numpy as np
+  # Three seeds: each extreme resample is 1/27 likely (> 2.5 %), so the
+  # interval is the smallest and the largest seed.
+  assert reproduce.seed_interval([-2.4, 4.3, 0.9]) == pytest.approx(
+      (0.9333333, -2.4, 4.3))
+  # Four seeds, against NumPy's percentile convention on the 256 means.
+  values = [1.0, 2.0, 4.0, 8.0]
+  means = np.sort([np.mean(c) for c in itertools.product(values, repeat=4)])
+  mean, low, high = reproduce.seed_interval(values)
+  assert (low, high) == (means[int(0.025 * 256)], means[-1 - int(0.025 * 256)])
+  assert mean == 3.75
+  with pytest.raises(ValueError, match="2 to 6 seeds, got 1"):
+    reproduce.seed_interval([1.0])
+
+
+def test_the_rule_and_its_flags():
+  assert reproduce.rule_verdict(0.1, 2.0) == "holds"
+  assert reproduce.rule_verdict(-2.0, -0.1) == "does not hold"
+  assert reproduce.rule_verdict(-0.1, 2.0) == "inconclusive"
+  text = ("<!-- generated: toy_verdict -->\nthe claim: **inconclusive**.\n"
+          "<!-- end generated -->\n<!-- claimed verdict toy_verdict: holds "
+          "-->\n")
+  assert reproduce.flags_of(text) == [
+      "the prose claims 'holds' for toy_verdict; its records give "
+      "'inconclusive'"]
+  assert not reproduce.flags_of(text.replace(": holds -->",
+                                             ": inconclusive -->"))
+
+
+def test_the_committed_document_has_no_flagged_verdict():
+  with open(os.path.join(REPO, "REPRODUCTION.md")) as f:
+    assert reproduce.flags_of(f.read()) == []
