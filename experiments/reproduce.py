@@ -30,12 +30,18 @@ from absl import app, flags
 
 from experiments import cli
 
-flags.DEFINE_string("records", "docs/reproduction", "folder of committed "
-                    "records: <grid>/runs/<cell>/metrics.jsonl")
-flags.DEFINE_string("out", "REPRODUCTION.md", "the document to write")
-flags.DEFINE_string("template", "REPRODUCTION.md", "the document whose "
-                    "marked blocks are rewritten; the rest is kept as it is")
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """The command's flags, defined when it runs (importing this module, as
+  the tests do beside `experiments.report`, defines none)."""
+  flags.DEFINE_string("records", "docs/reproduction", "folder of committed "
+                      "records: <grid>/runs/<cell>/metrics.jsonl")
+  flags.DEFINE_string("out", "REPRODUCTION.md", "the document to write")
+  flags.DEFINE_string("template", "REPRODUCTION.md", "the document whose "
+                      "marked blocks are rewritten; the rest is kept as it "
+                      "is")
 
 _BLOCK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)"
                     r"(<!-- end generated -->)", re.S)
@@ -281,4 +287,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main, flags_parser=cli.parse_flags)
