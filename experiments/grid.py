@@ -51,16 +51,14 @@ def copy_records(workdir: str, target: str) -> bool:
   changed = False
   os.makedirs(target, exist_ok=True)
   for name in (metrics.CONFIG_FILE, metrics.METRICS_FILE):
-    with open(os.path.join(workdir, name), "rb") as f:
+    with open(os.path.join(workdir, name)) as f:
       content = f.read()
     path = os.path.join(target, name)
     if os.path.isfile(path):
-      with open(path, "rb") as f:
+      with open(path) as f:
         if f.read() == content:
           continue
-    with open(path + ".tmp", "wb") as f:
-      f.write(content)
-    os.replace(path + ".tmp", path)
+    metrics.write_text(path, content)
     changed = True
   return changed
 

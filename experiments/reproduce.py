@@ -20,7 +20,6 @@ names it and exits 2.
 """
 
 import itertools
-import json
 import os
 import re
 import statistics
@@ -29,6 +28,7 @@ from collections.abc import Callable
 from absl import app, flags
 
 from experiments import cli
+from jaxdal import metrics
 
 FLAGS = flags.FLAGS
 
@@ -48,10 +48,32 @@ _BLOCK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)"
 _TOY_NETWORKS = ("2", "4-2", "4-4-2")
 
 
+def _records(path: str) -> list[dict]:
+  """The per-round records of the run in folder `path`."""
+  return metrics.read_jsonl(os.path.join(path, metrics.METRICS_FILE))
+
+
 def _accuracies(path: str) -> list[float]:
   """Test accuracy of every round of the run in folder `path`."""
-  with open(os.path.join(path, "metrics.jsonl")) as f:
-    return [json.loads(line)["test_accuracy"] for line in f if line.strip()]
+  return [r["test_accuracy"] for r in _records(path)]
+
+
+def _toy_gains(records: str) -> tuple[list[str], dict[str, list]]:
+  """The toy's seeds (`s<k>`) and, per network, entropy's gain over random
+  (test accuracy, points) per round, one curve per seed, from
+  `toy/runs/s<seed>/mlp<net>_<acq>/`."""
+  root = os.path.join(records, "toy", "runs")
+  seeds = sorted(os.listdir(root), key=lambda s: int(s.lstrip("s")))
+  gains = {}
+  for net in _TOY_NETWORKS:
+    gains[net] = []
+    for seed in seeds:
+      entropy, random = (_accuracies(os.path.join(root, seed,
+                                                  f"mlp{net}_{acq}"))
+                         for acq in ("entropy", "random"))
+      gains[net].append([100 * (e - r) for e, r in zip(entropy, random,
+                                                         strict=True)])
+  return seeds, gains
 
 
 def _signed(points: float) -> str:
@@ -61,21 +83,14 @@ def _signed(points: float) -> str:
 def toy_gains(records: str) -> str:
   """Section 8's table: entropy's gain over random (test accuracy, points)
   per toy network and seed, from `toy/runs/s<seed>/mlp<net>_<acq>/`."""
-  root = os.path.join(records, "toy", "runs")
-  seeds = sorted(os.listdir(root), key=lambda s: int(s.lstrip("s")))
+  seeds, gains = _toy_gains(records)
   lines = [f"| MLP | mean gain over rounds 1-5, seeds "
            f"{' / '.join(s.lstrip('s') for s in seeds)} | mean | final "
            f"gain, seeds {' / '.join(s.lstrip('s') for s in seeds)} |",
            "|---|---|---|---|"]
   for net in _TOY_NETWORKS:
-    means, finals = [], []
-    for seed in seeds:
-      entropy, random = (_accuracies(os.path.join(root, seed,
-                                                  f"mlp{net}_{acq}"))
-                         for acq in ("entropy", "random"))
-      gains = [100 * (e - r) for e, r in zip(entropy, random, strict=True)]
-      means.append(statistics.mean(gains[1:6]))
-      finals.append(gains[-1])
+    means = [statistics.mean(curve[1:6]) for curve in gains[net]]
+    finals = [curve[-1] for curve in gains[net]]
     lines.append(f"| {net} | {' / '.join(map(_signed, means))} | "
                  f"{_signed(statistics.mean(means))} | "
                  f"{' / '.join(map(_signed, finals))} |")
@@ -178,18 +193,11 @@ def toy_verdict(records: str) -> str:
   architecture": per network, entropy's mean gain over random in rounds
   1-5 with its interval over seeds and the rule's verdict; the claim holds
   when one network's gain holds and another's does not hold."""
-  root = os.path.join(records, "toy", "runs")
-  seeds = sorted(os.listdir(root), key=lambda s: int(s.lstrip("s")))
+  seeds, gains = _toy_gains(records)
   parts, verdicts = [], []
   for net in _TOY_NETWORKS:
-    gains = []
-    for seed in seeds:
-      entropy, random = (_accuracies(os.path.join(root, seed,
-                                                  f"mlp{net}_{acq}"))
-                         for acq in ("entropy", "random"))
-      gains.append(statistics.mean(100 * (e - r) for e, r in zip(
-          entropy[1:6], random[1:6], strict=True)))
-    mean, low, high = seed_interval(gains)
+    mean, low, high = seed_interval(
+        statistics.mean(curve[1:6]) for curve in gains[net])
     verdicts.append(rule_verdict(low, high))
     parts.append(f"MLP {net}: {_signed(mean)} points [{_signed(low)}, "
                  f"{_signed(high)}], {verdicts[-1]}")
@@ -210,10 +218,8 @@ def toy_overlap(records: str) -> str:
   for seed in sorted(os.listdir(root)):
     picked = {}
     for net in _TOY_NETWORKS:
-      with open(os.path.join(root, seed, f"mlp{net}_entropy",
-                             "metrics.jsonl")) as f:
-        picked[net] = {i for line in f if line.strip()
-                       for i in json.loads(line)["acquired"] or []}
+      picked[net] = {i for r in _records(os.path.join(
+          root, seed, f"mlp{net}_entropy")) for i in r["acquired"] or []}
     indices += [len(picked[a] & picked[b]) / len(picked[a] | picked[b])
                 for a, b in itertools.combinations(_TOY_NETWORKS, 2)]
   return (f"In every seed the three networks' entropy picks share only "
@@ -274,9 +280,7 @@ def main(argv):
   def go():
     with open(FLAGS.template) as f:
       text = render(f.read(), FLAGS.records)
-    with open(FLAGS.out + ".tmp", "w") as f:
-      f.write(text)
-    os.replace(FLAGS.out + ".tmp", FLAGS.out)
+    metrics.write_text(FLAGS.out, text)
     print(f"wrote {FLAGS.out}: {len(_BLOCK.findall(text))} generated "
           f"blocks from {FLAGS.records}")
     flagged = flags_of(text)

@@ -16,7 +16,8 @@ __all__ = ["COMPLEXITY_MEASURES", "CONFIG_FILE", "METRICS_FILE", "RECORD_KEYS",
            "json_safe", "labeling_efficiency", "learning_curve",
            "mean_labeling_efficiency", "normalised_auc", "read_jsonl",
            "read_run", "rounds_note", "seed_curves", "size_to_reach", "spread",
-           "stack_seeds", "without_timings", "write_json", "write_jsonl"]
+           "stack_seeds", "without_timings", "write_json", "write_jsonl",
+           "write_text"]
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
@@ -34,7 +35,7 @@ def json_safe(value):
   return value
 
 
-def _write_atomically(path: str, text: str) -> None:
+def write_text(path: str, text: str) -> None:
   """Writes `text` to `path` through a temp file and a rename, so a reader
   sees the old file or the new one; a failed write leaves no temp file."""
   tmp = f"{path}.tmp"
@@ -51,14 +52,14 @@ def _write_atomically(path: str, text: str) -> None:
 def write_jsonl(path: str, records: list[dict]) -> None:
   """Writes one JSON object per line, atomically (temp file + rename);
   NaN and infinities become null."""
-  _write_atomically(path, "".join(
+  write_text(path, "".join(
       json.dumps(json_safe(r), sort_keys=True, allow_nan=False) + "\n"
       for r in records))
 
 
 def write_json(path: str, value: dict, *, indent: int = 1) -> None:
   """Writes one JSON object, atomically (temp file + rename)."""
-  _write_atomically(path, json.dumps(value, indent=indent, sort_keys=True))
+  write_text(path, json.dumps(value, indent=indent, sort_keys=True))
 
 
 def read_jsonl(path: str) -> list[dict]:
