@@ -85,17 +85,18 @@ def undocumented(module_name: str) -> list[str]:
   return missing
 
 
-def _is_module(name: str) -> bool:
+def is_module(name: str) -> bool:
+  """True for a module's name, False for an object of one (`jaxdal.x.f`)."""
   try:
     importlib.import_module(name)
   except ModuleNotFoundError:
-    return False  # an object of a module (`::: jaxdal.x.f`)
+    return False
   return True
 
 
 def on_pre_build(config):
   missing = [name for m in documented_modules(
-      os.path.join(config["docs_dir"], "api")) if _is_module(m)
+      os.path.join(config["docs_dir"], "api")) if is_module(m)
              for name in undocumented(m)]
   if missing:
     raise PluginError(f"public objects without a docstring: "

@@ -60,16 +60,9 @@ def test_doctests_are_fenced_as_code():
 
 
 def _api_modules() -> list[str]:
-  return [m for m in _hooks().documented_modules(
-      os.path.join(REPO, "docs", "api")) if _is_module(m)]
-
-
-def _is_module(name: str) -> bool:
-  try:
-    importlib.import_module(name)
-  except ModuleNotFoundError:
-    return False
-  return True
+  hooks = _hooks()
+  return [m for m in hooks.documented_modules(
+      os.path.join(REPO, "docs", "api")) if hooks.is_module(m)]
 
 
 def test_the_api_pages_cover_the_issue_modules():

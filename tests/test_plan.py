@@ -59,42 +59,20 @@ def test_make_holds_what_the_settings_name():
   assert p.acquisition is __import__("jaxdal").acquisition.get("entropy")
 
 
-def _jaxdal_imports(path: str) -> set[str]:
-  """The jaxdal modules a source file imports (`from jaxdal import x`
-  counts as `jaxdal.x`)."""
-  import ast
-  with open(path) as f:
-    tree = ast.parse(f.read())
-  found = set()
-  for node in ast.walk(tree):
-    if isinstance(node, ast.Import):
-      found |= {a.name for a in node.names if a.name.startswith("jaxdal")}
-    elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
-        "jaxdal"):
-      found.add(node.module)
-      found |= {f"{node.module}.{a.name}" for a in node.names}
-  return found
-
-
 def test_settings_flow_only_downwards():
   """Read from `loop.run` down: the settings go through the schema once,
   into the plan; nothing below the run machinery imports the settings, the
   plan or the run's context (modes reads a `Settings` handed to it)."""
   import os
-  root = os.path.join(os.path.dirname(__file__), "..", "jaxdal")
-  machinery = {"loop.py", "lockstep.py", "context.py", "plan.py",
-               "settings.py"}
-  for folder, _, files in os.walk(root):
-    for name in files:
-      path = os.path.join(folder, name)
-      rel = os.path.relpath(path, root)
-      if not name.endswith(".py") or rel in machinery:
-        continue
-      up = {m for m in _jaxdal_imports(path)
-            if m in ("jaxdal.context", "jaxdal.plan", "jaxdal.loop",
-                     "jaxdal.lockstep", "jaxdal.settings")}
-      if rel == "modes.py":  # the type of what it is handed, no call
-        up -= {"jaxdal.settings"}
-      assert not up, f"{rel} imports {sorted(up)}"
+  import sys
+  sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "docs"))
+  import layers  # docs/layers.py: the import scanner of the Design page
+  machinery = {"loop", "lockstep", "context", "plan", "settings"}
+  for module in sorted(layers.top_level_modules() - machinery):
+    up = layers.imports_of(module) & {"context", "plan", "loop", "lockstep",
+                                      "settings"}
+    if module == "modes":  # the type of what it is handed, no call
+      up -= {"settings"}
+    assert not up, f"{module} imports {sorted(up)}"
   # The schema itself imports nothing of jaxdal.
-  assert not _jaxdal_imports(os.path.join(root, "settings.py"))
+  assert not layers.imports_of("settings")
