@@ -1,0 +1,1 @@
+"""`python -m experiments.label`: labelling by a person (see __main__)."""
