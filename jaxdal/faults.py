@@ -17,6 +17,13 @@ points, in the order a round reaches them:
 - `checkpoint_write`: a round's checkpoint is being written, not finished;
 - `checkpoint_saved`: the checkpoint is on disk, `metrics.jsonl` is not
   yet rewritten.
+
+And in a labelling run (`experiments.label`):
+
+- `answer_written`: an answer is synced to `labels.jsonl`, not yet
+  acknowledged;
+- `batch_write`: the round's checkpoint and `metrics.jsonl` are written,
+  the next batch's file (the round's commit) is not.
 """
 
 import os
@@ -26,7 +33,7 @@ __all__ = ["ENV", "POINTS", "kill_point", "parse"]
 
 ENV = "JAXDAL_KILL_AT"
 POINTS = ("cache_write", "train_epoch", "scores", "checkpoint_write",
-          "checkpoint_saved")
+          "checkpoint_saved", "answer_written", "batch_write")
 _reached: dict[str, int] = {}
 
 

@@ -267,7 +267,9 @@ def test_kill_points_parse():
 
 
 def test_every_kill_point_is_in_the_matrix():
+  from tests.experiments.label import test_kill as label_kills
   used = {k.partition(":")[0] for _, kills, *_ in CASES.values()
           for k in kills}
+  used |= {k.partition(":")[0] for k in label_kills.KILLS}
   assert used == set(faults.POINTS)
   assert {c for c, *_ in CASES.values()} == set(CONFIGS)

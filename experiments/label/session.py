@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from experiments.label import inputs as inputs_lib
-from jaxdal import data, learning, metrics, plan, recorder, settings
+from jaxdal import data, faults, learning, metrics, plan, recorder, settings
 from jaxdal import journal as journal_lib
 from jaxdal import workdir as workdir_lib
 from jaxdal.acquisition import nearest_labeled_sqdist, scores
@@ -105,6 +105,7 @@ class LabelRun:
         "id": ident, "index": int(self.inputs.index_of()[ident]),
         "answer": answer, "round": self.batch["round"], "client": client,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    faults.kill_point("answer_written")
     return previous
 
   # ---- a round -------------------------------------------------------------
@@ -204,6 +205,7 @@ class LabelRun:
     metrics.write_jsonl(os.path.join(self.workdir, metrics.METRICS_FILE),
                         records)
     os.makedirs(os.path.join(self.workdir, "batches"), exist_ok=True)
+    faults.kill_point("batch_write")
     metrics.write_json(_batch_file(self.workdir, r), batch)
     self.state, self.batch, self.records = state, batch, records
 
