@@ -14,7 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = (
     ("foundation", "no model, no data: names, devices, faults, caches",
      ("registry", "lazy", "hub", "sharding", "diagnostics", "faults",
-      "compile_cache", "stopping")),
+      "compile_cache", "stopping", "journal")),
     ("arrays", "pure jax.numpy over arrays and the pool",
      ("acquisition", "complexity", "data")),
     ("models", "Linen modules, losses, optimisers, methods",

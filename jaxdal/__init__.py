@@ -9,7 +9,7 @@ experiments.focus1`, `focus2`) run the same steps into a workdir
 Layers, from the bottom (docs/design.md draws them and states the
 contracts between them; docs/layers.py lists them, checked against the
 imports): foundation (`registry`, `lazy`, `hub`, `sharding`,
-`diagnostics`, `faults`, `compile_cache`, `stopping`), arrays
+`diagnostics`, `faults`, `compile_cache`, `stopping`, `journal`), arrays
 (`acquisition`, `complexity`, `data`), models (`models`, `adapters`,
 `losses`, `optim`, `initialisation`, `archopt`), training (`train`,
 `seeds`, `predict`, `pretrain`, `checkpoint`), the learner (`network`,
@@ -28,7 +28,8 @@ __version__ = "0.2.0"
 
 _SUBMODULES = ("acquisition", "adapters", "archopt", "checkpoint",
                "complexity", "console", "context", "data", "diagnostics",
-               "hub", "initialisation", "learning", "lockstep", "loop",
+               "hub", "initialisation", "journal", "learning", "lockstep",
+               "loop",
                "losses", "metrics", "models", "modes", "network", "optim",
                "plots", "predict", "pretrain", "registry", "seeds",
                "settings", "stopping", "train", "workdir")

@@ -2,6 +2,7 @@
 
 from jaxdal.data.batching import epoch_batches, padded_chunks, sample
 from jaxdal.data.dataset import Dataset, DatasetNotFoundError, from_uint8
+from jaxdal.data.folders import image_folder, text_table
 from jaxdal.data.pool import (
     PoolState,
     acquire,
@@ -34,6 +35,7 @@ __all__ = [
     "epoch_batches",
     "from_uint8",
     "history",
+    "image_folder",
     "init_pool",
     "labeled_indices",
     "load",
@@ -47,6 +49,7 @@ __all__ = [
     "synthetic_text",
     "takes_tokenizer",
     "test_indices",
+    "text_table",
     "tokenize",
     "write_array_record",
 ]

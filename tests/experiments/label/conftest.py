@@ -3,6 +3,9 @@ labelling run over it (an MLP on 12 x 12 images)."""
 
 import csv
 import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -65,3 +68,17 @@ def flag_args(pool: str, test: str, workdir: str) -> list[str]:
           "--workdir", workdir, "--backbone", "mlp", "--acquisition",
           "margin", "--acquire", "5", "--budget", "15", "--image_size", "12",
           "--compile_cache", "off"]
+
+
+def serve(args: list[str], env: dict):
+  """Starts `python -m experiments.label ARGS --port 0`; returns
+  `(process, page url)` once it serves (stdout piped: close it)."""
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "experiments.label", *args, "--port", "0"],
+      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+  for line in proc.stdout:
+    m = re.search(r"http://127\.0\.0\.1:\d+/", line)
+    if m:
+      return proc, m.group(0)
+  proc.stdout.close()
+  raise AssertionError(f"the server did not start: {proc.wait()}")

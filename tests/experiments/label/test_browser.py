@@ -11,7 +11,6 @@ unless JAXDAL_BROWSER_TESTS=1 (as `.ci/run` sets), where that fails.
 import csv
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -19,7 +18,7 @@ import sys
 
 import pytest
 
-from tests.experiments.label.conftest import flag_args, true_label
+from tests.experiments.label.conftest import flag_args, serve, true_label
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,18 +35,6 @@ def _needs_browser():
     pytest.fail(f"the browser test needs {missing}")
   if missing:
     pytest.skip(f"needs {missing}")
-
-
-def _serve(args, env):
-  """Starts the page's server on a free port; `(process, url)`."""
-  proc = subprocess.Popen(
-      [sys.executable, "-m", "experiments.label", *args, "--port", "0"],
-      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-  for line in proc.stdout:
-    m = re.search(r"http://127\.0\.0\.1:\d+/", line)
-    if m:
-      return proc, m.group(0)
-  raise AssertionError(f"the server did not start: {proc.wait()}")
 
 
 def _label_batch(page, round_):
@@ -98,7 +85,7 @@ def test_two_batches_in_the_browser(tmp_path, image_folder, subprocess_env):
     browser = p.chromium.launch(executable_path=CHROMIUM,
                                 args=["--no-sandbox"])
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    proc, url = _serve(args, subprocess_env)
+    proc, url = serve(args, subprocess_env)
     try:
       page.goto(url)
       _label_batch(page, 0)
@@ -106,7 +93,7 @@ def test_two_batches_in_the_browser(tmp_path, image_folder, subprocess_env):
       proc.send_signal(signal.SIGKILL)
       proc.wait()
       proc.stdout.close()
-    proc, url = _serve(["--workdir", web, "--compile_cache", "off"],
+    proc, url = serve(["--workdir", web, "--compile_cache", "off"],
                        subprocess_env)
     try:
       page.goto(url)

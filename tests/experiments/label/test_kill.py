@@ -4,9 +4,6 @@ the next round equals the uninterrupted run's (slow step)."""
 
 import json
 import os
-import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,24 +11,17 @@ import urllib.request
 import pytest
 
 from experiments.label import start
-from tests.experiments.label.conftest import flag_args, options, true_label
+from tests.experiments.label.conftest import (
+  flag_args,
+  options,
+  serve,
+  true_label,
+)
 
 pytestmark = pytest.mark.slow
 
 # Each point a round of the page passes (the 3rd answer; the 2nd epoch).
 KILLS = ("answer_written:3", "train_epoch:2", "cache_write", "batch_write")
-
-
-def _serve(args, env):
-  proc = subprocess.Popen(
-      [sys.executable, "-m", "experiments.label", *args, "--port", "0"],
-      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-  for line in proc.stdout:
-    m = re.search(r"http://127\.0\.0\.1:\d+/", line)
-    if m:
-      return proc, m.group(0)
-  proc.stdout.close()
-  raise AssertionError(f"the server did not start: {proc.wait()}")
 
 
 def _call(url, path, body=None):
@@ -79,12 +69,12 @@ def test_killed_server_loses_nothing(kill, tmp_path, image_folder, reference,
                                      subprocess_env):
   pool, test = image_folder
   work = str(tmp_path / "w")
-  proc, url = _serve(flag_args(pool, test, work),
+  proc, url = serve(flag_args(pool, test, work),
                      {**subprocess_env, "JAXDAL_KILL_AT": kill})
   acked = _label_and_train(url)
   assert proc.wait(timeout=300) == -9, f"{kill} was not reached"
   proc.stdout.close()
-  proc, url = _serve(["--workdir", work, "--compile_cache", "off"],
+  proc, url = serve(["--workdir", work, "--compile_cache", "off"],
                      subprocess_env)
   try:
     st = _call(url, "api/state")
