@@ -177,3 +177,39 @@ def test_budget_ends_the_run(tmp_path, image_folder):
       run.train_round()
   finally:
     run.close()
+
+
+@pytest.mark.slow
+def test_texts_with_minilm_equal_a_plain_learner_loop(tmp_path):
+  """A JSONL of texts, the offline MiniLM: batch 1 is what the learner API
+  gives with the same answers."""
+  texts = {f"s{i}": t for i, t in enumerate((
+      "The team won the match", "A late goal decided the final",
+      "The striker scored twice", "The runner broke the record"))}
+  texts.update({f"m{i}": t for i, t in enumerate((
+      "Shares fell as the bank cut its forecast", "Rates rose again",
+      "Profits rose this quarter", "Investors sold bonds"))})
+  path = tmp_path / "texts.jsonl"
+  path.write_text("".join(json.dumps({"id": k, "text": v}) + "\n"
+                          for k, v in texts.items()))
+  opts = options(str(path), backbone="minilm", classes=["sports", "money"],
+                 acquire=3, budget=6, acquisition="entropy")
+  run = start.open_options(str(tmp_path / "w"), opts, log=lambda _: None)
+  try:
+    first = list(run.batch["indices"])
+    truth = {i: "sports" if i[0] == "s" else "money" for i in texts}
+    for ident in run.batch["ids"]:
+      run.answer(ident, truth[ident])
+    run.train_round()
+    got, al, ids = run.batch["indices"], run.learner, run.inputs.ids
+    assert run.inputs.kind == "texts" and run.inputs.x.shape == (8, 3, 64)
+  finally:
+    run.close()
+  state = al.init(0)
+  idx = al.query(state, 3)
+  assert idx.tolist() == first
+  order = np.argsort([ids[i] for i in idx])
+  state = al.teach(state, idx[order], [("sports", "money").index(
+      truth[ids[i]]) for i in idx[order]])
+  state, _ = al.fit(state)
+  assert al.query(state, 3).tolist() == got
