@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from absl import app, flags
 
-from experiments import cli
+from experiments import cli, evidence, evidence_focus1
 from jaxdal import metrics
 
 FLAGS = flags.FLAGS
@@ -48,16 +48,6 @@ _BLOCK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)"
 _TOY_NETWORKS = ("2", "4-2", "4-4-2")
 
 
-def _records(path: str) -> list[dict]:
-  """The per-round records of the run in folder `path`."""
-  return metrics.read_jsonl(os.path.join(path, metrics.METRICS_FILE))
-
-
-def _accuracies(path: str) -> list[float]:
-  """Test accuracy of every round of the run in folder `path`."""
-  return [r["test_accuracy"] for r in _records(path)]
-
-
 def _toy_gains(records: str) -> tuple[list[str], dict[str, list]]:
   """The toy's seeds (`s<k>`) and, per network, entropy's gain over random
   (test accuracy, points) per round, one curve per seed, from
@@ -68,16 +58,12 @@ def _toy_gains(records: str) -> tuple[list[str], dict[str, list]]:
   for net in _TOY_NETWORKS:
     gains[net] = []
     for seed in seeds:
-      entropy, random = (_accuracies(os.path.join(root, seed,
+      entropy, random = (evidence.accuracies(os.path.join(root, seed,
                                                   f"mlp{net}_{acq}"))
                          for acq in ("entropy", "random"))
       gains[net].append([100 * (e - r) for e, r in zip(entropy, random,
                                                          strict=True)])
   return seeds, gains
-
-
-def _signed(points: float) -> str:
-  return f"{points:+.1f}"
 
 
 def toy_gains(records: str) -> str:
@@ -91,9 +77,9 @@ def toy_gains(records: str) -> str:
   for net in _TOY_NETWORKS:
     means = [statistics.mean(curve[1:6]) for curve in gains[net]]
     finals = [curve[-1] for curve in gains[net]]
-    lines.append(f"| {net} | {' / '.join(map(_signed, means))} | "
-                 f"{_signed(statistics.mean(means))} | "
-                 f"{' / '.join(map(_signed, finals))} |")
+    lines.append(f"| {net} | {' / '.join(map(evidence.signed, means))} | "
+                 f"{evidence.signed(statistics.mean(means))} | "
+                 f"{' / '.join(map(evidence.signed, finals))} |")
   return "\n".join(lines) + "\n"
 
 
@@ -104,7 +90,7 @@ def _initial_runs(records: str) -> dict[tuple[int, str, str], list[float]]:
   runs = {}
   for cell in sorted(os.listdir(root)):
     *_, initial, acq, seed = cell.split("_")
-    runs[int(initial), acq, seed] = [100 * a for a in _accuracies(
+    runs[int(initial), acq, seed] = [100 * a for a in evidence.accuracies(
         os.path.join(root, cell))]
   return runs
 
@@ -159,35 +145,6 @@ def initial_advantage(records: str) -> str:
           f"\n")
 
 
-def seed_interval(values, level: float = 0.95) -> tuple[float, float,
-                                                        float]:
-  """`(mean, low, high)`: the mean of per-seed effects and its percentile
-  bootstrap interval over seeds. With up to 6 seeds every one of the
-  `n ** n` resamples is enumerated (no random draw): for 3 seeds the
-  interval is the smallest and largest seed, each 1/27 > 2.5 % likely."""
-  values = list(values)
-  n = len(values)
-  if not 2 <= n <= 6:
-    raise ValueError(f"seed_interval takes 2 to 6 seeds, got {n}")
-  means = sorted(statistics.mean(c) for c in
-                 itertools.product(values, repeat=n))
-  tail = (1 - level) / 2
-  low = means[int(tail * len(means))]
-  high = means[-1 - int(tail * len(means))]
-  return statistics.mean(values), low, high
-
-
-def rule_verdict(low: float, high: float) -> str:
-  """The stated rule: "holds" where the interval excludes zero in the
-  paper's direction (positive), "does not hold" where it excludes zero the
-  other way, "inconclusive" otherwise."""
-  if low > 0:
-    return "holds"
-  if high < 0:
-    return "does not hold"
-  return "inconclusive"
-
-
 def toy_verdict(records: str) -> str:
   """Section 8's verdict on "whether entropy beats random depends on the
   architecture": per network, entropy's mean gain over random in rounds
@@ -196,11 +153,12 @@ def toy_verdict(records: str) -> str:
   seeds, gains = _toy_gains(records)
   parts, verdicts = [], []
   for net in _TOY_NETWORKS:
-    mean, low, high = seed_interval(
+    mean, low, high = evidence.seed_interval(
         statistics.mean(curve[1:6]) for curve in gains[net])
-    verdicts.append(rule_verdict(low, high))
-    parts.append(f"MLP {net}: {_signed(mean)} points [{_signed(low)}, "
-                 f"{_signed(high)}], {verdicts[-1]}")
+    verdicts.append(evidence.rule_verdict(low, high))
+    parts.append(f"MLP {net}: {evidence.signed(mean)} points "
+                 f"[{evidence.signed(low)}, {evidence.signed(high)}], "
+                 f"{verdicts[-1]}")
   claim = ("holds" if "holds" in verdicts and "does not hold" in verdicts
            else "inconclusive")
   return (f"Entropy's gain over random by the stated rule ({len(seeds)} "
@@ -218,7 +176,7 @@ def toy_overlap(records: str) -> str:
   for seed in sorted(os.listdir(root)):
     picked = {}
     for net in _TOY_NETWORKS:
-      picked[net] = {i for r in _records(os.path.join(
+      picked[net] = {i for r in evidence.records(os.path.join(
           root, seed, f"mlp{net}_entropy")) for i in r["acquired"] or []}
     indices += [len(picked[a] & picked[b]) / len(picked[a] | picked[b])
                 for a, b in itertools.combinations(_TOY_NETWORKS, 2)]
@@ -228,6 +186,11 @@ def toy_overlap(records: str) -> str:
 
 
 BLOCKS: dict[str, Callable[[str], str]] = {
+    "rank_tau": evidence_focus1.rank_tau,
+    "rank_verdict": evidence_focus1.rank_verdict,
+    "gain_table": evidence_focus1.gain_table,
+    "pretrain_table": evidence_focus1.pretrain_table,
+    "pretrain_verdict": evidence_focus1.pretrain_verdict,
     "toy_overlap": toy_overlap,
     "toy_verdict": toy_verdict,
     "toy_gains": toy_gains, "initial_table": initial_table,

@@ -55,7 +55,7 @@ def open_options(workdir: str, options: dict, *, overwrite: bool = False,
     if unknown:
       raise ValueError(f"{options['labeled']}: ids not in --data: "
                        f"{unknown[:5]}")
-    options = {**options, "initial_labels": initial}
+    options = {**options, "initial_labels": [list(p) for p in initial]}
   if not options["budget"]:
     options = {**options, "budget": len(options["initial_labels"])
                + 10 * options["acquire"]}

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from experiments import reproduce
+from experiments import evidence, reproduce
 from tests.conftest import REPO
 
 
@@ -69,22 +69,22 @@ def test_seed_interval_enumerates_every_resample():
   import numpy as np
   # Three seeds: each extreme resample is 1/27 likely (> 2.5 %), so the
   # interval is the smallest and the largest seed.
-  assert reproduce.seed_interval([-2.4, 4.3, 0.9]) == pytest.approx(
+  assert evidence.seed_interval([-2.4, 4.3, 0.9]) == pytest.approx(
       (0.9333333, -2.4, 4.3))
   # Four seeds, against NumPy's percentile convention on the 256 means.
   values = [1.0, 2.0, 4.0, 8.0]
   means = np.sort([np.mean(c) for c in itertools.product(values, repeat=4)])
-  mean, low, high = reproduce.seed_interval(values)
+  mean, low, high = evidence.seed_interval(values)
   assert (low, high) == (means[int(0.025 * 256)], means[-1 - int(0.025 * 256)])
   assert mean == 3.75
   with pytest.raises(ValueError, match="2 to 6 seeds, got 1"):
-    reproduce.seed_interval([1.0])
+    evidence.seed_interval([1.0])
 
 
 def test_the_rule_and_its_flags():
-  assert reproduce.rule_verdict(0.1, 2.0) == "holds"
-  assert reproduce.rule_verdict(-2.0, -0.1) == "does not hold"
-  assert reproduce.rule_verdict(-0.1, 2.0) == "inconclusive"
+  assert evidence.rule_verdict(0.1, 2.0) == "holds"
+  assert evidence.rule_verdict(-2.0, -0.1) == "does not hold"
+  assert evidence.rule_verdict(-0.1, 2.0) == "inconclusive"
   text = ("<!-- generated: toy_verdict -->\nthe claim: **inconclusive**.\n"
           "<!-- end generated -->\n<!-- claimed verdict toy_verdict: holds "
           "-->\n")
@@ -98,3 +98,18 @@ def test_the_rule_and_its_flags():
 def test_the_committed_document_has_no_flagged_verdict():
   with open(os.path.join(REPO, "REPRODUCTION.md")) as f:
     assert reproduce.flags_of(f.read()) == []
+
+
+def test_kendall_null_against_scipy():
+  """The 95 % point of |tau-b| over all orders of n items, against
+  scipy.stats.kendalltau on the same enumeration."""
+  import itertools
+
+  import numpy as np
+  from scipy import stats
+  for n in (4, 6):
+    taus = np.sort([abs(stats.kendalltau(np.arange(n), p).statistic)
+                    for p in itertools.permutations(range(n))])
+    want = taus[int(np.ceil(0.95 * len(taus))) - 1]
+    assert evidence.kendall_null(n) == pytest.approx(want)
+    assert np.mean(taus >= want - 1e-12) >= 0.05

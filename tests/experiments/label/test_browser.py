@@ -115,6 +115,8 @@ def test_two_batches_in_the_browser(tmp_path, image_folder, subprocess_env):
                  env=subprocess_env, capture_output=True)
   for r in (0, 1):
     path = os.path.join(cli, "queries", f"round_{r:03d}.csv")
+    with open(path[:-4] + ".png", "rb") as f:  # the contact sheet
+      assert f.read(4) == b"\x89PNG"
     _fill(path)
     subprocess.run([*run, "teach", "--workdir", cli, "--labels", path,
                     "--compile_cache", "off"], check=True,

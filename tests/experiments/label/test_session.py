@@ -213,3 +213,32 @@ def test_texts_with_minilm_equal_a_plain_learner_loop(tmp_path):
       truth[ids[i]]) for i in idx[order]])
   state, _ = al.fit(state)
   assert al.query(state, 3).tolist() == got
+
+
+def test_initial_labels_fit_first(tmp_path, image_folder):
+  """`--labeled`: round 0 fits on them, and batch 0 is the acquisition's
+  pick on that fit, as the learner API's."""
+  pool, _ = image_folder
+  ids = sorted(os.listdir(pool))[:6]
+  labeled = tmp_path / "labeled.csv"
+  labeled.write_text("id,label\n" + "".join(f"{i},{true_label(i)}\n"
+                                             for i in ids))
+  run = _open(tmp_path / "w", pool, labeled=str(labeled))
+  try:
+    assert run.records[0]["round"] == 0 and run.records[0]["labeled"] == 6
+    assert run.batch["score_name"] == "margin"
+    got, al, inputs = run.batch["indices"], run.learner, run.inputs
+    exported = [(a["id"], a["label"]) for a in run.all_answers()]
+    assert exported == [(i, true_label(i)) for i in ids]
+  finally:
+    run.close()
+  index = inputs.index_of()
+  state = al.init(0, labeled=[index[i] for i in ids],
+                  labels=[inputs.classes.index(true_label(i)) for i in ids])
+  state, _ = al.fit(state)
+  assert al.query(state, 5).tolist() == got
+  run = _open(tmp_path / "w", pool, labeled=str(labeled))  # resumed
+  try:
+    assert run.batch["indices"] == got and len(run.records) == 1
+  finally:
+    run.close()
