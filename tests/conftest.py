@@ -63,6 +63,9 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
   config.addinivalue_line("markers", "slow: takes minutes; run with --runslow")
+  config.addinivalue_line(
+      "markers", "accelerator: the learner and round-loop checks "
+      "benchmarks/accelerator.py runs on a GPU or TPU")
 
 
 def pytest_collection_modifyitems(config, items):

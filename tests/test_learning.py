@@ -93,6 +93,7 @@ def test_features_missing_says_how_to_expose_them():
   learning.learner(NoDense(), optax.adam(1e-3), x, acquisition="entropy")
 
 
+@pytest.mark.accelerator
 def test_a_plain_optax_optimizer_trains():
   # Before: AttributeError: 'tuple' object has no attribute 'hyperparams'.
   x, y = _blobs()
@@ -112,6 +113,7 @@ def test_a_plain_optax_optimizer_trains():
               batch_size=32, max_epochs=1, learning_rate=0.1)
 
 
+@pytest.mark.accelerator
 def test_query_teach_with_an_oracle():
   x, y = _blobs()
   al = learning.learner(FlagMLP(), optax.adam(1e-2), x[:150],
@@ -163,6 +165,7 @@ def test_bad_labels_and_unfitted_queries_are_one_line_errors():
     learning.learner(FlagMLP(), None, x)
 
 
+@pytest.mark.accelerator
 def test_save_and_load_a_state(tmp_path):
   x, y = _blobs()
   al = learning.learner(FlagMLP(), optax.adam(1e-2), x, max_epochs=5)

@@ -38,6 +38,7 @@ def tiny_run(tmp_path_factory):
   return settings, workdir, records
 
 
+@pytest.mark.accelerator
 def test_outputs(tiny_run):
   settings, workdir, records = tiny_run
   assert [r["labeled"] for r in records] == [12, 22, 32]
@@ -107,6 +108,7 @@ def test_no_step_compiles_after_the_first_round(tiny_run):
   assert [r["time"]["compilations"] for r in records[1:]] == [0, 0]
 
 
+@pytest.mark.accelerator
 def test_acquired_points_are_the_models_most_uncertain(tiny_run):
   # Independent re-derivation of round 0's selection from its checkpoint:
   # predictions of the saved model, NumPy entropy and a stable sort.
@@ -219,6 +221,7 @@ def test_different_config_is_refused_then_overwritten(tmp_path):
   assert lines[0] == f"moved the old run in {workdir} to {aside}"
 
 
+@pytest.mark.accelerator
 def test_more_rounds_extend_a_finished_run_exactly(tiny_run, tmp_path):
   settings, straight, records = tiny_run
   workdir = str(tmp_path / "w")

@@ -8,6 +8,7 @@ Every set-valued selector takes `(key, k, available, *, <named data>)`
 from jaxdal.acquisition.badge import badge, badge_embedding, badge_sqdist
 from jaxdal.acquisition.batchbald import batchbald
 from jaxdal.acquisition.coreset import kcenter_greedy, nearest_labeled_sqdist
+from jaxdal.acquisition.information import epig, epig_select
 from jaxdal.acquisition.kmeans import kmeans, kmeans_pp
 from jaxdal.acquisition.registry import (
     ACQUISITIONS,
@@ -16,6 +17,7 @@ from jaxdal.acquisition.registry import (
     get,
     names,
     register,
+    stochastic_from_score,
 )
 from jaxdal.acquisition.scores import (
     bald,
@@ -23,8 +25,16 @@ from jaxdal.acquisition.scores import (
     least_confidence,
     margin,
     mean_probs,
+    mean_std,
+    mean_variance,
+    variation_ratios,
 )
 from jaxdal.acquisition.selection import check_budget, random, top_k
+from jaxdal.acquisition.stochastic import (
+    stochastic_batch,
+    stochastic_log_weights,
+    stochastic_probs,
+)
 
 __all__ = [
     "ACQUISITIONS",
@@ -36,6 +46,8 @@ __all__ = [
     "batchbald",
     "check_budget",
     "entropy",
+    "epig",
+    "epig_select",
     "from_score",
     "get",
     "kcenter_greedy",
@@ -44,9 +56,16 @@ __all__ = [
     "least_confidence",
     "margin",
     "mean_probs",
+    "mean_std",
+    "mean_variance",
     "names",
     "nearest_labeled_sqdist",
     "random",
     "register",
+    "stochastic_batch",
+    "stochastic_from_score",
+    "stochastic_log_weights",
+    "stochastic_probs",
     "top_k",
+    "variation_ratios",
 ]

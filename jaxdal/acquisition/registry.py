@@ -14,10 +14,11 @@ import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
-from jaxdal.acquisition import scores, selection
+from jaxdal.acquisition import scores, selection, stochastic
 from jaxdal.acquisition.badge import badge
 from jaxdal.acquisition.batchbald import batchbald
 from jaxdal.acquisition.coreset import kcenter_greedy
+from jaxdal.acquisition.information import epig_select
 from jaxdal.registry import Registry
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "get",
     "names",
     "register",
+    "stochastic_from_score",
 ]
 
 
@@ -60,6 +62,47 @@ def from_score(score_fn: Callable, *, uses_mc: bool = False) -> Acquisition:
   return Acquisition(select=select, uses_mc=uses_mc)
 
 
+def stochastic_from_score(score_fn: Callable, mode: str = "power", *,
+                          beta: float = 1.0,
+                          uses_mc: bool = False) -> Acquisition:
+  """Wraps a `probs -> [N]` score as a stochastic batch `Acquisition`.
+
+  The batch is drawn without replacement with `p propto s^beta` ("power"),
+  `exp(beta s)` ("softmax") or `rank^-beta` ("rank"), from the key
+  (Kirsch et al., 2023; `stochastic.stochastic_batch`).
+
+  Args:
+    score_fn: `probs -> [N]` scores, higher = acquire first ("power" needs
+      them non-negative: BALD, entropy).
+    mode: "power", "softmax" or "rank".
+    beta: coldness `1 / temperature`, a finite number > 0; the paper's
+      default is 1.
+    uses_mc: the score needs MC samples `[T, N, C]` (BALD).
+
+  Returns:
+    An `Acquisition` with `uses_key=True`; the same arguments give the
+    same entry, so registering it again is a no-op.
+
+  >>> entry = stochastic_from_score(scores.entropy, "rank", beta=2.0)
+  >>> entry.uses_key
+  True
+  """
+  stochastic.check_setting("stochastic_from_score", mode, beta)
+  return _stochastic_from_score(score_fn, mode, float(beta), bool(uses_mc))
+
+
+@functools.cache
+def _stochastic_from_score(score_fn, mode, beta, uses_mc) -> Acquisition:
+
+  def select(key, k, available, *, probs, features=None, labeled=None):
+    del features, labeled  # The score of the probabilities only.
+    return stochastic.stochastic_batch(key, k, available,
+                                       scores=score_fn(probs), mode=mode,
+                                       beta=beta)
+
+  return Acquisition(select=select, uses_mc=uses_mc, uses_key=True)
+
+
 def _random_select(key, k, available, *, probs=None, features=None,
                    labeled=None):
   del probs, features, labeled
@@ -83,6 +126,11 @@ def _batchbald_select(key, k, available, *, probs, features=None,
   return batchbald(key, k, available, probs=probs)
 
 
+def _epig_select(key, k, available, *, probs, features=None, labeled=None):
+  del features, labeled  # Targets come from the available rows.
+  return epig_select(key, k, available, probs=probs)
+
+
 def _check(entry) -> None:
   if not isinstance(entry, Acquisition):
     raise TypeError(
@@ -104,6 +152,19 @@ ACQUISITIONS.register("least_confidence",
                       from_score(scores.least_confidence))
 ACQUISITIONS.register("margin", from_score(scores.margin))
 ACQUISITIONS.register("bald", from_score(scores.bald, uses_mc=True))
+ACQUISITIONS.register("variation_ratios",
+                      from_score(scores.variation_ratios, uses_mc=True))
+ACQUISITIONS.register("mean_std", from_score(scores.mean_std, uses_mc=True))
+# Stochastic batch acquisition (Kirsch et al., 2023) at the paper's beta = 1.
+for _mode in stochastic.MODES:
+  ACQUISITIONS.register(f"{_mode}_bald", stochastic_from_score(
+      scores.bald, _mode, uses_mc=True))
+  ACQUISITIONS.register(f"{_mode}_entropy", stochastic_from_score(
+      scores.entropy, _mode))
+del _mode
+# Targets: a fresh sample of 100 available rows per acquisition (the key).
+ACQUISITIONS.register("epig", Acquisition(
+    select=_epig_select, uses_mc=True, uses_key=True))
 
 
 def names() -> list[str]:

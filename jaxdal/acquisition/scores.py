@@ -7,6 +7,7 @@ Concrete inputs are checked to be probabilities (`checks.probs`): logits
 or a sample-last `[N, C, T]` array are refused with a one-line fix.
 """
 
+import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.scipy.special import xlogy
@@ -20,6 +21,9 @@ __all__ = [
     "margin",
     "mean_over_samples",
     "mean_probs",
+    "mean_std",
+    "mean_variance",
+    "variation_ratios",
 ]
 
 
@@ -102,3 +106,86 @@ def bald(probs_mc: jnp.ndarray) -> jnp.ndarray:
   predictive = _entropy_last_axis(mean_over_samples(probs_mc))
   expected = mean_over_samples(_entropy_last_axis(probs_mc))
   return predictive - expected
+
+
+def variation_ratios(probs_mc: jnp.ndarray) -> jnp.ndarray:
+  """Variation ratio of the MC votes, `1 - f_mode / T` (Freeman, 1965).
+
+  Each of the T samples votes for its most probable class (the lowest
+  class on ties); `f_mode` is the count of the most voted class. This is
+  the vote form used by Gal, Islam and Ghahramani, "Deep Bayesian Active
+  Learning with Image Data" (ICML 2017), eq. (3) with the MC dropout
+  samples, and by scikit-activeml; it ranks differently from the
+  mean-probability form `1 - max_c mean_t p` (`least_confidence`).
+
+  Args:
+    probs_mc: `[T, N, C]` Monte-Carlo dropout probabilities.
+
+  Returns:
+    `[N]` scores in `[0, 1 - 1/T]`; 0 when every sample votes alike.
+
+  >>> votes = jnp.eye(3)[jnp.array([0, 0, 1, 2])]  # T=4 one-hot samples
+  >>> float(variation_ratios(votes[:, None, :])[0])
+  0.5
+  """
+  probs_mc = jnp.asarray(probs_mc)
+  checks.probs("variation_ratios", "probs_mc", probs_mc,
+               layouts=("[T, N, C]",))
+  t, _, c = probs_mc.shape
+  votes = jax.nn.one_hot(jnp.argmax(probs_mc, axis=-1), c, dtype=jnp.int32)
+  mode = votes.sum(axis=0).max(axis=-1)
+  return 1.0 - mode.astype(jnp.float32) / t
+
+
+def _variance_over_samples(probs_mc: jnp.ndarray) -> jnp.ndarray:
+  # Two passes, (p - mean)^2 then mean: E[p^2] - E[p]^2 cancels badly.
+  p = probs_mc.astype(jnp.promote_types(probs_mc.dtype, jnp.float32))
+  centred = p - mean_over_samples(p)[None]
+  return mean_over_samples(centred * centred)
+
+
+def mean_std(probs_mc: jnp.ndarray) -> jnp.ndarray:
+  """Mean over classes of the standard deviation over MC samples.
+
+  `(1/C) sum_c sqrt(E_t[p_tc^2] - (E_t[p_tc])^2)`, the population (1/T)
+  standard deviation: Kampffmeyer, Salberg and Jenssen, "Semantic
+  Segmentation of Small Objects and Modeling of Uncertainty in Urban
+  Remote Sensing Images Using Deep Convolutional Neural Networks" (CVPR
+  Workshops 2016), as Gal et al. (2017) use it for acquisition. baal's
+  `Variance` heuristic is the same without the square root
+  (`mean_variance`); both use 1/T and rank differently in general.
+
+  Args:
+    probs_mc: `[T, N, C]` Monte-Carlo dropout probabilities.
+
+  Returns:
+    `[N]` scores >= 0; 0 when all samples agree.
+
+  >>> p = jnp.array([[[1.0, 0.0]], [[0.0, 1.0]]])  # [T=2, N=1, C=2]
+  >>> float(mean_std(p)[0]), float(mean_variance(p)[0])
+  (0.5, 0.25)
+  """
+  probs_mc = jnp.asarray(probs_mc)
+  checks.probs("mean_std", "probs_mc", probs_mc, layouts=("[T, N, C]",))
+  var = _variance_over_samples(probs_mc)
+  return jnp.sqrt(jnp.maximum(var, 0.0)).mean(axis=-1)
+
+
+def mean_variance(probs_mc: jnp.ndarray) -> jnp.ndarray:
+  """Mean over classes of the variance over MC samples, baal's `Variance`.
+
+  `(1/C) sum_c Var_t[p_tc]` with the population (1/T) variance: baal
+  2.1.0 `baal.active.heuristics.Variance` (`np.var` over the MC axis, then
+  the default "mean" reduction), on probabilities. Registered acquisitions
+  use `mean_std` (Kampffmeyer et al., 2016).
+
+  Args:
+    probs_mc: `[T, N, C]` Monte-Carlo dropout probabilities.
+
+  Returns:
+    `[N]` scores >= 0.
+  """
+  probs_mc = jnp.asarray(probs_mc)
+  checks.probs("mean_variance", "probs_mc", probs_mc,
+               layouts=("[T, N, C]",))
+  return jnp.maximum(_variance_over_samples(probs_mc), 0.0).mean(axis=-1)

@@ -1,11 +1,12 @@
 """Turning scores into a batch of indices, honouring an `available` mask.
 
 Every set-valued selector of `jaxdal.acquisition` (`random`, `top_k`,
-`badge`, `kcenter_greedy`, `batchbald`, `kmeans_pp` and the streamed ones)
-takes one argument order, `(key, k, available, *, <named data>)`: the PRNG
-key (ignored by deterministic selectors, which accept None), the static
-batch size, the bool `[N]` mask of selectable rows (None: all of them),
-then the data by keyword. Each returns int32 `[k]` distinct available
+`badge`, `kcenter_greedy`, `batchbald`, `kmeans_pp`, `stochastic_batch`,
+`epig_select` and the streamed ones) takes one argument order,
+`(key, k, available, *, <named data>)`: the PRNG key (ignored by
+deterministic selectors, which accept None), the static batch size, the
+bool `[N]` mask of selectable rows (None: all of them), then the data by
+keyword. Each returns int32 `[k]` distinct available
 indices.
 """
 
