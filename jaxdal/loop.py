@@ -69,14 +69,23 @@ def start_round(ctx: RunContext, r: int) -> tuple[RunContext, FitRequest]:
       compiles, t, search_s, time.perf_counter())), request
 
 
-def _acquire(ctx: RunContext, r: int) -> tuple[RunContext, list, float]:
-  """Scores the candidates, selects and labels (the learner's query and
-  teach, the dataset's labels answering); returns the context with the
-  new pool, the dataset indices acquired and the prediction time."""
-  t0, state = time.perf_counter(), ctx.learner_state
-  key_r = context.round_key(ctx, r)
-  candidates, inputs = ctx.learner.inputs(state, key_r)
-  predict_s = time.perf_counter() - t0
+def _acquisition_pass(ctx: RunContext, r: int) -> tuple:
+  """`(candidates, inputs, seconds)`: the learner's pass over the
+  candidates (`Learner.inputs`) for round r's query."""
+  t0 = time.perf_counter()
+  candidates, inputs = ctx.learner.inputs(ctx.learner_state,
+                                          context.round_key(ctx, r))
+  return candidates, inputs, time.perf_counter() - t0
+
+
+def _acquire(ctx: RunContext, r: int, scored: tuple
+             ) -> tuple[RunContext, list, float]:
+  """Selects from the acquisition pass `scored` and labels (the learner's
+  select and teach, the dataset's labels answering); returns the context
+  with the new pool, the dataset indices acquired and the prediction
+  time."""
+  state, key_r = ctx.learner_state, context.round_key(ctx, r)
+  candidates, inputs, predict_s = scored
   chosen = ctx.learner.select(state, ctx.settings.active.acquire, candidates,
                               inputs, key_r)
   faults.kill_point("scores")
@@ -86,12 +95,15 @@ def _acquire(ctx: RunContext, r: int) -> tuple[RunContext, list, float]:
           chosen.tolist(), predict_s)
 
 
-def _complexity(ctx: RunContext, r: int, variables) -> dict:
+def _complexity(ctx: RunContext, r: int, variables,
+                scored: tuple | None = None) -> dict:
   """Feature-space complexity of round r's network (`jaxdal.complexity`):
   penultimate features of a seeded sample of `initial` labeled examples
   (one size every round, so the estimates compare across rounds and
   nothing recompiles) and of a fixed seeded sample of pool candidates,
-  each with its true labels (a measurement: selection never sees them)."""
+  each with its true labels (a measurement: selection never sees them).
+  Features the acquisition pass `scored` already holds (BADGE, coreset:
+  every candidate's) are taken from it, not computed again."""
   s, task = ctx.settings, ctx.task
   labeled = data_lib.sample(
       jax.random.fold_in(context.round_key(ctx, r), context.MEASURE),
@@ -99,13 +111,28 @@ def _complexity(ctx: RunContext, r: int, variables) -> dict:
       len(task.ds.y_train))
   out = {}
   for name, idx in (("labeled", labeled), ("pool", ctx.measured_pool)):
-    feats = predict_lib.features(ctx.network.predictor, variables,
-                                 task.x_train, idx)
+    feats = _features_from(scored, idx)
+    if feats is None:
+      feats = predict_lib.features(ctx.network.predictor, variables,
+                                   task.x_train, idx)
     values = complexity.measures(feats, task.ds.y_train[idx],
                                  task.ds.num_classes)
     out[name] = {"n": len(idx), **{k: round(v, 6) if np.isfinite(v)
                                    else None for k, v in values.items()}}
   return out
+
+
+def _features_from(scored: tuple | None, idx: np.ndarray):
+  """The rows `idx` of the acquisition pass's features, if it computed
+  features for all of them; else None."""
+  if scored is None or scored[1].get("features") is None:
+    return None
+  candidates, feats = scored[0], scored[1]["features"]
+  pos = np.searchsorted(candidates, idx)
+  if (pos >= len(candidates)).any() or (candidates[np.minimum(
+      pos, len(candidates) - 1)] != idx).any():
+    return None
+  return feats[pos]
 
 
 class DivergenceError(ValueError):
@@ -141,14 +168,18 @@ def finish_round(ctx: RunContext, r: int, state: train.TrainState,
   train_s = time.perf_counter() - clock.train_t
   labeled_count = int(ctx.pool.labeled.sum())
   variables = {"params": state.params, **state.model_state}
+  # One pass over the candidates serves the acquisition and, where it
+  # computes features, the complexity measures.
+  scored = (_acquisition_pass(ctx, r) if r < s.active.rounds - 1
+            else None)
   t_measure = time.perf_counter()
-  measured = (_complexity(ctx, r, variables)
+  measured = (_complexity(ctx, r, variables, scored)
               if s.active.complexity == "all" else None)
   t1 = time.perf_counter()
   selected, predict_s = None, 0.0
-  if r < s.active.rounds - 1:
-    ctx, selected, predict_s = _acquire(ctx, r)
-  select_s = time.perf_counter() - t1 - predict_s if selected else 0.0
+  if scored is not None:
+    ctx, selected, predict_s = _acquire(ctx, r, scored)
+  select_s = time.perf_counter() - t1 if selected else 0.0
   record = {
       "round": r, "labeled": labeled_count, "test_accuracy": test_acc,
       "val_accuracy": fit.val_accuracy, "train_accuracy": fit.train_accuracy,
@@ -182,7 +213,7 @@ def extend(ctx: RunContext) -> RunContext:
       "acquired"] is not None:
     return ctx
   t0 = time.perf_counter()
-  ctx, selected, predict_s = _acquire(ctx, r)
+  ctx, selected, predict_s = _acquire(ctx, r, _acquisition_pass(ctx, r))
   records = list(ctx.records)
   records[r] = {**records[r], "acquired": selected, "time": {
       **records[r]["time"], "predict_s": round(predict_s, 3),

@@ -95,6 +95,25 @@ def test_rounds_record_feature_space_complexity(tiny_run):
       assert measured[where]["effective_rank"] >= 1.0
 
 
+def test_complexity_reads_the_acquisitions_features(tmp_path, monkeypatch):
+  """With a feature acquisition (coreset), the complexity measures take the
+  features the acquisition's pass computed; the records equal those of a
+  run that computes them in a pass of their own."""
+  settings = loop.Settings.of(**TINY, acquisition="coreset")
+  shared = loop.run(settings, str(tmp_path / "shared"), progress=False,
+                    log=lambda s: None)
+  calls = []
+  real = loop._features_from
+  monkeypatch.setattr(loop, "_features_from", lambda scored, idx: calls.append(
+      real(scored, idx) is not None))
+  own = loop.run(settings, str(tmp_path / "own"), progress=False,
+                 log=lambda s: None)
+  # Every round but the last (which acquires nothing) had them at hand.
+  assert calls == [True, True] * (TINY["rounds"] - 1) + [False, False]
+  assert ([metrics.without_timings(r) for r in shared]
+          == [metrics.without_timings(r) for r in own])
+
+
 def test_complexity_none_records_none(tmp_path):
   records = loop.run(loop.Settings.of(**dict(TINY, rounds=1),
                                       complexity="none"),
