@@ -7,7 +7,19 @@ Every set-valued selector takes `(key, k, available, *, <named data>)`
 
 from jaxdal.acquisition.badge import badge, badge_embedding, badge_sqdist
 from jaxdal.acquisition.batchbald import batchbald
+from jaxdal.acquisition.centroids import (
+    kmeans_centroids,
+    kmeans_dynamic,
+    nearest_to_centres,
+)
 from jaxdal.acquisition.coreset import kcenter_greedy, nearest_labeled_sqdist
+from jaxdal.acquisition.coverage import (
+    ball_purity,
+    max_coverage,
+    maxherding,
+    probcover,
+    probcover_delta,
+)
 from jaxdal.acquisition.information import epig, epig_select
 from jaxdal.acquisition.kmeans import kmeans, kmeans_pp
 from jaxdal.acquisition.registry import (
@@ -35,6 +47,11 @@ from jaxdal.acquisition.stochastic import (
     stochastic_log_weights,
     stochastic_probs,
 )
+from jaxdal.acquisition.typical import (
+    typicality,
+    typiclust,
+    typiclust_from_clusters,
+)
 
 __all__ = [
     "ACQUISITIONS",
@@ -43,6 +60,7 @@ __all__ = [
     "badge_embedding",
     "badge_sqdist",
     "bald",
+    "ball_purity",
     "batchbald",
     "check_budget",
     "entropy",
@@ -52,14 +70,21 @@ __all__ = [
     "get",
     "kcenter_greedy",
     "kmeans",
+    "kmeans_centroids",
+    "kmeans_dynamic",
     "kmeans_pp",
     "least_confidence",
     "margin",
+    "max_coverage",
+    "maxherding",
     "mean_probs",
     "mean_std",
     "mean_variance",
     "names",
     "nearest_labeled_sqdist",
+    "nearest_to_centres",
+    "probcover",
+    "probcover_delta",
     "random",
     "register",
     "stochastic_batch",
@@ -67,5 +92,8 @@ __all__ = [
     "stochastic_log_weights",
     "stochastic_probs",
     "top_k",
+    "typicality",
+    "typiclust",
+    "typiclust_from_clusters",
     "variation_ratios",
 ]

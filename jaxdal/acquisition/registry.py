@@ -17,8 +17,11 @@ from typing import NamedTuple
 from jaxdal.acquisition import scores, selection, stochastic
 from jaxdal.acquisition.badge import badge
 from jaxdal.acquisition.batchbald import batchbald
+from jaxdal.acquisition.centroids import kmeans_centroids
 from jaxdal.acquisition.coreset import kcenter_greedy
+from jaxdal.acquisition.coverage import maxherding, probcover
 from jaxdal.acquisition.information import epig_select
+from jaxdal.acquisition.typical import typiclust
 from jaxdal.registry import Registry
 
 __all__ = [
@@ -131,6 +134,28 @@ def _epig_select(key, k, available, *, probs, features=None, labeled=None):
   return epig_select(key, k, available, probs=probs)
 
 
+def _typiclust_select(key, k, available, *, probs=None, features, labeled):
+  del probs  # Geometry of the features only.
+  return typiclust(key, k, available, features=features, labeled=labeled)
+
+
+def _probcover_select(key, k, available, *, probs=None, features, labeled):
+  del probs
+  return probcover(key, k, available, features=features, labeled=labeled)
+
+
+def _maxherding_select(key, k, available, *, probs=None, features,
+                       labeled):
+  del probs
+  return maxherding(key, k, available, features=features, labeled=labeled)
+
+
+def _kmeans_centroids_select(key, k, available, *, probs=None, features,
+                             labeled=None):
+  del probs, labeled  # Clusters the available rows only.
+  return kmeans_centroids(key, k, available, features=features)
+
+
 def _check(entry) -> None:
   if not isinstance(entry, Acquisition):
     raise TypeError(
@@ -165,6 +190,19 @@ del _mode
 # Targets: a fresh sample of 100 available rows per acquisition (the key).
 ACQUISITIONS.register("epig", Acquisition(
     select=_epig_select, uses_mc=True, uses_key=True))
+# Low budgets (scikit-activeml 1.0.1's definitions; DISTIL's k-means
+# sampling). ProbCover's purity clusters: 10 classes, its default here.
+ACQUISITIONS.register("typiclust", Acquisition(
+    select=_typiclust_select, uses_probs=False, uses_features=True,
+    uses_key=True))
+ACQUISITIONS.register("probcover", Acquisition(
+    select=_probcover_select, uses_probs=False, uses_features=True,
+    uses_key=True))
+ACQUISITIONS.register("maxherding", Acquisition(
+    select=_maxherding_select, uses_probs=False, uses_features=True))
+ACQUISITIONS.register("kmeans_centroids", Acquisition(
+    select=_kmeans_centroids_select, uses_probs=False, uses_features=True,
+    uses_key=True))
 
 
 def names() -> list[str]:
