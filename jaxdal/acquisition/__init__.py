@@ -12,6 +12,13 @@ from jaxdal.acquisition.centroids import (
     kmeans_dynamic,
     nearest_to_centres,
 )
+from jaxdal.acquisition.clue import (
+    clue,
+    clue_from_centres,
+    clue_weights,
+    weighted_kmeans,
+)
+from jaxdal.acquisition.committee import consensus_kl, vote_entropy
 from jaxdal.acquisition.coreset import kcenter_greedy, nearest_labeled_sqdist
 from jaxdal.acquisition.coverage import (
     ball_purity,
@@ -63,6 +70,10 @@ __all__ = [
     "ball_purity",
     "batchbald",
     "check_budget",
+    "clue",
+    "clue_from_centres",
+    "clue_weights",
+    "consensus_kl",
     "entropy",
     "epig",
     "epig_select",
@@ -96,4 +107,6 @@ __all__ = [
     "typiclust",
     "typiclust_from_clusters",
     "variation_ratios",
+    "vote_entropy",
+    "weighted_kmeans",
 ]

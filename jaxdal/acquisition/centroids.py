@@ -36,18 +36,6 @@ def fold_or_none(key, i):
   return None if key is None else jax.random.fold_in(key, i)
 
 
-def selector_inputs(fn, k, available, features, labeled):
-  """`(k, available, labeled)` of a feature selector called `fn`, checked
-  (`checks`), as jnp arrays."""
-  checks.features(fn, "features", features)
-  n = features.shape[0]
-  labeled = jnp.asarray(checks.mask(fn, "labeled", labeled, n,
-                                    rows_of="features"))
-  available = ~labeled if available is None else available
-  k, available = checks.selectable(fn, k, available, n, rows_of="features")
-  return k, jnp.asarray(available), labeled
-
-
 def _lloyd(x, centres, active, weights, iters):
   """Lloyd steps over `active` centres, rows weighted 0/1 by `weights`;
   the arithmetic of `kmeans.kmeans`, so with all centres active and unit
@@ -207,5 +195,6 @@ def kmeans_centroids(key: jax.Array, k: int,
   n = features.shape[0]
   if labeled is None:
     labeled = jnp.zeros(n, bool)
-  k, available, _ = selector_inputs(fn, k, available, features, labeled)
+  k, available, _ = checks.selector_inputs(fn, k, available, features,
+                                           labeled)
   return _kmeans_centroids(key, k, available, features, iters)

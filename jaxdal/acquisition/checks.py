@@ -35,6 +35,7 @@ __all__ = [
     "probs",
     "scores",
     "selectable",
+    "selector_inputs",
     "size",
 ]
 
@@ -233,3 +234,15 @@ def probs(fn: str, name: str, p, *,
   raise _error(fn, name, expected,
                f"{kind} with {sums}, which look like logits or unnormalised "
                f"scores: {softmax}")
+
+
+def selector_inputs(fn: str, k, available, x, labeled):
+  """`(k, available, labeled)` of a feature selector called `fn` on
+  features `x` `[N, D]`, checked, as jnp arrays (`available` defaults to
+  the unlabeled rows)."""
+  features(fn, "features", x)
+  n = x.shape[0]
+  labeled = jnp.asarray(mask(fn, "labeled", labeled, n, rows_of="features"))
+  available = ~labeled if available is None else available
+  k, available = selectable(fn, k, available, n, rows_of="features")
+  return k, jnp.asarray(available), labeled

@@ -235,14 +235,9 @@ def kcenter_greedy(key: jax.Array | None, k: int,
   [3, 2, 4, 5, 1, 0]
   """
   del key  # Deterministic.
-  fn = "kcenter_greedy"
-  checks.features(fn, "features", features)
+  k, available, labeled = checks.selector_inputs("kcenter_greedy", k,
+                                                 available, features, labeled)
   n = features.shape[0]
-  labeled = jnp.asarray(checks.mask(fn, "labeled", labeled, n,
-                                    rows_of="features"))
-  available = ~labeled if available is None else available
-  k, available = checks.selectable(fn, k, available, n, rows_of="features")
-  available = jnp.asarray(available)
   if prune:
     picks, reads = _kcenter_pruned(k, available, features, labeled, chunk,
                                    prune_chunk)

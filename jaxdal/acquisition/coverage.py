@@ -44,7 +44,6 @@ from jaxdal.acquisition import checks
 from jaxdal.acquisition.centroids import (
   argmax_tied,
   fold_or_none,
-  selector_inputs,
 )
 from jaxdal.acquisition.kmeans import kmeans
 
@@ -239,7 +238,8 @@ def max_coverage(key: jax.Array | None, k: int,
   fn = "max_coverage"
   if key is not None:
     checks.key(fn, key)
-  k, available, labeled = selector_inputs(fn, k, available, features, labeled)
+  k, available, labeled = checks.selector_inputs(fn, k, available, features,
+                                                 labeled)
   picks, scores = _max_coverage(key, k, available,
                                 _prepare(features, normalize), labeled,
                                 delta, min(chunk, features.shape[0]))
@@ -336,7 +336,8 @@ def maxherding(key: jax.Array | None, k: int,
   """
   del key  # Deterministic.
   fn = "maxherding"
-  k, available, labeled = selector_inputs(fn, k, available, features, labeled)
+  k, available, labeled = checks.selector_inputs(fn, k, available, features,
+                                                 labeled)
   gamma = 1.0 / features.shape[1] if gamma is None else gamma
   picks, scores = _maxherding(k, available, _prepare(features, normalize),
                               labeled, jnp.asarray(gamma, jnp.float32),

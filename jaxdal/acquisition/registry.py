@@ -18,6 +18,8 @@ from jaxdal.acquisition import scores, selection, stochastic
 from jaxdal.acquisition.badge import badge
 from jaxdal.acquisition.batchbald import batchbald
 from jaxdal.acquisition.centroids import kmeans_centroids
+from jaxdal.acquisition.clue import clue
+from jaxdal.acquisition.committee import consensus_kl, vote_entropy
 from jaxdal.acquisition.coreset import kcenter_greedy
 from jaxdal.acquisition.coverage import maxherding, probcover
 from jaxdal.acquisition.information import epig_select
@@ -156,6 +158,11 @@ def _kmeans_centroids_select(key, k, available, *, probs=None, features,
   return kmeans_centroids(key, k, available, features=features)
 
 
+def _clue_select(key, k, available, *, probs, features, labeled=None):
+  del labeled  # Clusters the available rows only.
+  return clue(key, k, available, probs=probs, features=features)
+
+
 def _check(entry) -> None:
   if not isinstance(entry, Acquisition):
     raise TypeError(
@@ -203,6 +210,12 @@ ACQUISITIONS.register("maxherding", Acquisition(
 ACQUISITIONS.register("kmeans_centroids", Acquisition(
     select=_kmeans_centroids_select, uses_probs=False, uses_features=True,
     uses_key=True))
+# CLUE (scikit-activeml 1.0.1's `Clue`): the key seeds the weighted k-means.
+ACQUISITIONS.register("clue", Acquisition(
+    select=_clue_select, uses_features=True, uses_key=True))
+# Query by committee over the T samples (MC dropout or ensemble members).
+ACQUISITIONS.register("vote_entropy", from_score(vote_entropy, uses_mc=True))
+ACQUISITIONS.register("consensus_kl", from_score(consensus_kl, uses_mc=True))
 
 
 def names() -> list[str]:

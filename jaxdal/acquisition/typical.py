@@ -33,7 +33,6 @@ from jaxdal.acquisition.centroids import (
   argmax_tied,
   fold_or_none,
   kmeans_dynamic,
-  selector_inputs,
 )
 
 __all__ = [
@@ -187,7 +186,8 @@ def typiclust_from_clusters(key: jax.Array | None, k: int,
   fn = "typiclust_from_clusters"
   if key is not None:
     checks.key(fn, key)
-  k, available, labeled = selector_inputs(fn, k, available, features, labeled)
+  k, available, labeled = checks.selector_inputs(fn, k, available, features,
+                                                 labeled)
   clusters = _check_clusters(fn, clusters, features.shape[0])
   k_nn = checks.size(fn, k_nn, name="k_nn", what="the number of neighbours")
   picks, scores = _typiclust(key, k, available, features, labeled, clusters,
@@ -238,7 +238,8 @@ def typiclust(key: jax.Array, k: int, available: jnp.ndarray | None = None,
   """
   fn = "typiclust"
   checks.key(fn, key)
-  k, available, labeled = selector_inputs(fn, k, available, features, labeled)
+  k, available, labeled = checks.selector_inputs(fn, k, available, features,
+                                                 labeled)
   n = features.shape[0]
   max_clusters = min(checks.size(fn, max_clusters, name="max_clusters",
                                  what="the cap on the clusters"), n)
