@@ -28,7 +28,7 @@ from absl import app, flags
 from experiments import cli
 from experiments.configs import focus1 as focus1_config
 from experiments.label import inputs as inputs_lib
-from experiments.label import session as session_lib
+from experiments.label import rounds as rounds_lib
 from experiments.label import sheets, start
 from jaxdal import acquisition, archopt, metrics, models
 
@@ -113,7 +113,7 @@ def _options() -> dict:
   return options
 
 
-def _write_query(run: session_lib.LabelRun) -> str:
+def _write_query(run: rounds_lib.LabelRun) -> str:
   """`queries/round_NNN.csv` of the current batch (answers so far filled
   in), plus a contact sheet for images; returns the CSV's path."""
   batch, given = run.batch, run.answers()
@@ -137,7 +137,7 @@ def _write_query(run: session_lib.LabelRun) -> str:
   return path
 
 
-def _teach(run: session_lib.LabelRun, labels_path: str) -> None:
+def _teach(run: rounds_lib.LabelRun, labels_path: str) -> None:
   """Records the answers in `labels_path`, then trains the round."""
   if not labels_path:
     raise ValueError("teach needs --labels FILE (the filled query CSV)")
@@ -164,7 +164,7 @@ def _teach(run: session_lib.LabelRun, labels_path: str) -> None:
         + f" ({record['time']['round_s']} s)")
 
 
-def _status(run: session_lib.LabelRun) -> None:
+def _status(run: rounds_lib.LabelRun) -> None:
   st = run.status()
   print(f"{run.workdir}: batch {st['round']}, {st['answered']} of "
         f"{st['batch_size']} answered; {st['labeled']} labeled of budget "
@@ -177,7 +177,7 @@ def _status(run: session_lib.LabelRun) -> None:
           + f", {rec['epochs']} epochs")
 
 
-def _export(run: session_lib.LabelRun, out: str) -> None:
+def _export(run: rounds_lib.LabelRun, out: str) -> None:
   out = out or os.path.join(run.workdir, "labels.csv")
   text = io.StringIO()
   w = csv.DictWriter(text, fieldnames=["id", "label", "round"])

@@ -21,18 +21,18 @@ import time
 
 import flask
 
-from experiments.label import session as session_lib
+from experiments.label import rounds as rounds_lib
 
 __all__ = ["check_port", "make_app", "serve"]
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
 
-def make_app(run: session_lib.LabelRun, log=print) -> flask.Flask:
+def make_app(run: rounds_lib.LabelRun, log=print) -> flask.Flask:
   """The Flask app over an open `LabelRun`."""
   app = flask.Flask(__name__, static_folder=STATIC, static_url_path="/static")
   guard = threading.Lock()
-  progress = session_lib.Progress()
+  progress = rounds_lib.Progress()
   training = {"thread": None, "error": None, "last_s": None}
 
   def running() -> bool:
@@ -147,7 +147,7 @@ def check_port(port: int) -> None:
       raise ValueError(f"cannot serve on port {port}: {e.strerror}") from None
 
 
-def serve(run: session_lib.LabelRun, port: int, log=print) -> None:
+def serve(run: rounds_lib.LabelRun, port: int, log=print) -> None:
   """Serves the page until interrupted (Ctrl-C)."""
   from werkzeug.serving import make_server
   check_port(port)

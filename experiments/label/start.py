@@ -6,7 +6,7 @@ from collections.abc import Callable
 from experiments.configs import focus1 as focus1_config
 from experiments.configs import focus2 as focus2_config
 from experiments.label import inputs as inputs_lib
-from experiments.label.session import LabelRun, open_run
+from experiments.label.rounds import LabelRun, open_run
 from jaxdal import acquisition, archopt, models, settings
 
 __all__ = ["open_options", "settings_of"]
