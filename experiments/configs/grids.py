@@ -81,12 +81,13 @@ GRIDS = {
             dataset=("fashion_mnist",), backbone=("resnet18",),
             acquisition=_IMAGE_ACQUISITIONS,
             pretrain=("none", "deepcluster"), seed=(0,))),
-    # Focus 2 (Fashion-MNIST): the fixed CNNs (4 acquisitions x 3 seeds) and
-    # the optimised methods in joint mode (seed 0; PDARTS, which searches
-    # every round, with 2 acquisitions). Measured cost per cell, two cells
-    # side by side on the 2-core CPU: cnn1 1.5, cnn5 2.4, cnn9 4.2,
-    # bbdropout 4.5, depth_dropout 19-25, pdarts 53-61 min; about 2.7 h as two
-    # tasks (--task_index 0/1 --num_tasks 2) run together.
+    # Focus 2 (Fashion-MNIST): the fixed CNNs and the optimised methods in
+    # joint mode, 4 acquisitions x 3 seeds (PDARTS, which searches every
+    # round, 2 acquisitions x seed 0: three seeds would take 6 h more).
+    # Measured cost per cell, two cells side by side on the 2-core CPU:
+    # cnn1 1.5, cnn5 2.4, cnn9 4.2, bbdropout 4.5, depth_dropout 19-25,
+    # pdarts 53-61 min: the fixed CNNs about 1.6 h in one task, BBDropout
+    # 0.9 h, Depth-Dropout about 4.4 h (`--cells` runs a part).
     "focus2_medium": dict(
         program="focus2", preset="medium", parts=[
             dict(dataset=("fashion_mnist",), method=("cnn1", "cnn5", "cnn9"),
@@ -94,24 +95,27 @@ GRIDS = {
             dict(dataset=("fashion_mnist",),
                  method=("bbdropout", "depth_dropout"),
                  mode=("joint",), acquisition=_FOCUS2_ACQUISITIONS,
-                 seed=(0,)),
+                 seed=(0, 1, 2)),
             dict(dataset=("fashion_mnist",), method=("pdarts",),
                  mode=("joint",), acquisition=_FOCUS2_FEW, seed=(0,)),
         ]),
-    # Focus 2: the optimised methods' other modes (SPO, UPO), seed 0;
-    # Depth-Dropout and PDARTS with 2 acquisitions. Measured cost per cell,
-    # two cells side by side: bbdropout SPO 4.5, UPO 5; depth_dropout SPO 25,
-    # UPO 33-42 min (16-22 of them its DeepCluster run); pdarts SPO 34, UPO
-    # 76-87 min (DeepCluster and a search on its pseudo-labels first); about
-    # 3.2 h as two tasks run together.
+    # Focus 2: the optimised methods' other modes (SPO, UPO): BBDropout with
+    # 4 acquisitions and Depth-Dropout with 2, 3 seeds each; PDARTS with 2
+    # acquisitions, seed 0 (three seeds would take 7 h more). Measured cost
+    # per cell, two cells side by side: bbdropout SPO 4.5, UPO 5;
+    # depth_dropout SPO 25, UPO 33-42 min (16-22 of them its DeepCluster
+    # run); pdarts SPO 34, UPO 76-87 min (DeepCluster and a search on its
+    # pseudo-labels first).
     "focus2_medium_modes": dict(
         program="focus2", preset="medium", parts=[
             dict(dataset=("fashion_mnist",), method=("bbdropout",),
                  mode=("spo", "upo"), acquisition=_FOCUS2_ACQUISITIONS,
-                 seed=(0,)),
-            dict(dataset=("fashion_mnist",),
-                 method=("depth_dropout", "pdarts"), mode=("spo", "upo"),
-                 acquisition=_FOCUS2_FEW, seed=(0,)),
+                 seed=(0, 1, 2)),
+            dict(dataset=("fashion_mnist",), method=("depth_dropout",),
+                 mode=("spo", "upo"), acquisition=_FOCUS2_FEW,
+                 seed=(0, 1, 2)),
+            dict(dataset=("fashion_mnist",), method=("pdarts",),
+                 mode=("spo", "upo"), acquisition=_FOCUS2_FEW, seed=(0,)),
         ]),
 }
 

@@ -71,3 +71,8 @@ def test_medium_grids_cover_what_the_reproduction_needs(name):
     assert {"cnn1", "cnn5", "cnn9"} <= {m for m, _ in methods}
     assert {(m, mode) for m in ("bbdropout", "depth_dropout", "pdarts")
             for mode in ("joint", "spo", "upo")} <= methods
+    # The verdicts on the optimised networks need their seeds too.
+    for method in ("bbdropout", "depth_dropout"):
+      for mode in ("joint", "spo", "upo"):
+        assert {c["seed"] for c in cells + modes if c["method"] == method
+                and c.get("mode") == mode} == {0, 1, 2}, (method, mode)
