@@ -16,7 +16,7 @@ LAYERS = (
      ("registry", "lazy", "hub", "sharding", "diagnostics", "faults",
       "compile_cache", "stopping", "journal")),
     ("arrays", "pure jax.numpy over arrays and the pool",
-     ("acquisition", "complexity", "data")),
+     ("acquisition", "complexity", "data", "calibration")),
     ("models", "Linen modules, losses, optimisers, methods",
      ("models", "adapters", "losses", "optim", "initialisation",
       "archopt")),

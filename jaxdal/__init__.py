@@ -10,8 +10,8 @@ Layers, from the bottom (docs/design.md draws them and states the
 contracts between them; docs/layers.py lists them, checked against the
 imports): foundation (`registry`, `lazy`, `hub`, `sharding`,
 `diagnostics`, `faults`, `compile_cache`, `stopping`, `journal`), arrays
-(`acquisition`, `complexity`, `data`), models (`models`, `adapters`,
-`losses`, `optim`, `initialisation`, `archopt`), training (`train`,
+(`acquisition`, `complexity`, `data`, `calibration`), models (`models`,
+`adapters`, `losses`, `optim`, `initialisation`, `archopt`), training (`train`,
 `seeds`, `predict`, `pretrain`, `checkpoint`), the learner (`network`,
 `state`, `learning`), then the run machinery (`settings`, `plan`,
 `workdir`, `modes`, `context`, `recorder`, `loop`, `lockstep`, `console`,
@@ -26,13 +26,13 @@ import importlib
 
 __version__ = "0.2.0"
 
-_SUBMODULES = ("acquisition", "adapters", "archopt", "checkpoint",
-               "complexity", "console", "context", "data", "diagnostics",
-               "hub", "initialisation", "journal", "learning", "lockstep",
-               "loop",
-               "losses", "metrics", "models", "modes", "network", "optim",
-               "plots", "predict", "pretrain", "registry", "seeds",
-               "settings", "stopping", "train", "workdir")
+_SUBMODULES = ("acquisition", "adapters", "archopt", "calibration",
+               "checkpoint", "complexity", "console", "context", "data",
+               "diagnostics", "hub", "initialisation", "journal", "learning",
+               "lockstep", "loop", "losses", "metrics", "models", "modes",
+               "network", "optim", "plots", "predict", "pretrain",
+               "registry", "seeds", "settings", "stopping", "train",
+               "workdir")
 _FROM_LOOP = ("Settings", "WorkdirError", "run")
 _FROM_LEARNING = ("Learner", "LearnerState", "learner")
 
