@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from jaxdal import data, models
+from jaxdal.data import dataset as dataset_lib
 from jaxdal.data import fingerprint as fingerprint_lib
 from jaxdal.data import folders
 
@@ -142,8 +143,8 @@ def load(data_path: str, classes: tuple[str, ...], *, tokenizer: str | None,
     x_test = y_test = None
     if test:
       x_test, y_test = _test_images(test, image_size, pool.shape[-1], classes)
-      x_test = folders.standardise(x_test, pool)
-    return Inputs("images", images.ids, folders.standardise(pool, pool),
+      x_test = dataset_lib.standardise(x_test, pool)
+    return Inputs("images", images.ids, dataset_lib.standardise(pool, pool),
                   images.files, classes, images.unreadable, x_test, y_test)
   if not os.path.isfile(data_path):
     raise ValueError(f"--data {data_path!r} is neither a folder of images "

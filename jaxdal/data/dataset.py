@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Dataset", "DatasetNotFoundError", "from_uint8"]
+__all__ = ["Dataset", "DatasetNotFoundError", "from_uint8", "standardise"]
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -47,16 +47,22 @@ def from_uint8(name: str, x_train, y_train, x_test, y_test,
   """
   x_train = _as_nhwc(np.asarray(x_train)).astype(np.float32) / 255.0
   x_test = _as_nhwc(np.asarray(x_test)).astype(np.float32) / 255.0
-  mean = x_train.mean(axis=(0, 1, 2), keepdims=True)
-  std = x_train.std(axis=(0, 1, 2), keepdims=True) + 1e-6
   return Dataset(
       name=name,
-      x_train=(x_train - mean) / std,
+      x_train=standardise(x_train, x_train),
       y_train=np.asarray(y_train, np.int32),
-      x_test=(x_test - mean) / std,
+      x_test=standardise(x_test, x_train),
       y_test=np.asarray(y_test, np.int32),
       num_classes=int(num_classes),
   )
+
+
+def standardise(x: np.ndarray, like: np.ndarray) -> np.ndarray:
+  """`x` `[N, H, W, C]` standardised per channel with the mean and standard
+  deviation (+ 1e-6) of `like` (the training split, or a pool)."""
+  mean = like.mean(axis=(0, 1, 2), keepdims=True)
+  std = like.std(axis=(0, 1, 2), keepdims=True) + 1e-6
+  return (x - mean) / std
 
 
 def _as_nhwc(x: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["IMAGE_SUFFIXES", "Images", "image_folder", "read_images",
-           "read_table", "standardise", "text_table"]
+           "read_table", "text_table"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
@@ -98,14 +98,6 @@ def image_folder(folder: str, *, size: int,
                      f"{', '.join(IMAGE_SUFFIXES)})")
   files = [os.path.join(folder, i) for i in ids]
   return read_images(files, ids, size=size, channels=channels)
-
-
-def standardise(x: np.ndarray, like: np.ndarray) -> np.ndarray:
-  """`x` standardised per channel with the mean and standard deviation of
-  `like` `[N, H, W, C]` (the pool), as the datasets are."""
-  mean = like.mean(axis=(0, 1, 2), keepdims=True)
-  std = like.std(axis=(0, 1, 2), keepdims=True) + 1e-6
-  return ((x - mean) / std).astype(np.float32)
 
 
 def read_table(path: str, columns: tuple[str, ...]) -> list[dict]:
