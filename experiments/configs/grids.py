@@ -20,6 +20,10 @@ _FOCUS2_ACQUISITIONS = ("random", "entropy", "margin", "coreset")
 # The dearest optimised methods: random and the best acquisition of the
 # quick-preset study (margin).
 _FOCUS2_FEW = ("random", "margin")
+# The "Beyond the paper" study: uncertainty, the paper's BADGE, and the
+# low-budget and stochastic-batch acquisitions the peers added.
+_LOW_BUDGET_ACQUISITIONS = ("random", "entropy", "badge", "typiclust",
+                            "probcover", "power_bald", "epig")
 
 GRIDS = {
     # The paper's Focus 1 image study (its protocol: --preset paper).
@@ -117,6 +121,22 @@ GRIDS = {
             dict(dataset=("fashion_mnist",), method=("pdarts",),
                  mode=("spo", "upo"), acquisition=_FOCUS2_FEW, seed=(0,)),
         ]),
+    # "Beyond the paper" (REPRODUCTION.md): do the low-budget acquisitions
+    # beat uncertainty sampling at 100-500 labels, and does that depend on
+    # the backbone? The quick preset (100 initial labels, 4 rounds of 100);
+    # Fashion-MNIST with medium's caps (a 5,000 pool, 500 validation and
+    # 2,000 test examples) so a cell costs about what an mnist5k one does.
+    # One part per seed, so a half-done grid has whole seeds. Measured on
+    # the 2-core CPU: about 1.5 min a cell on mnist5k.
+    "beyond_low_budget": dict(
+        program="focus1", preset="quick", parts=[
+            part for seed in (0, 1, 2) for part in (
+                dict(dataset=("mnist5k",), backbone=("cnn", "mlp"),
+                     acquisition=_LOW_BUDGET_ACQUISITIONS, seed=(seed,)),
+                dict(dataset=("fashion_mnist",), backbone=("cnn", "mlp"),
+                     acquisition=_LOW_BUDGET_ACQUISITIONS, seed=(seed,),
+                     fixed=dict(pool_size=5000, val_size=500,
+                                test_size=2000)))]),
 }
 
 
@@ -134,17 +154,35 @@ def get(name: str, program: str) -> dict:
   return GRIDS[name]
 
 
-def cells(grid: dict) -> list[dict]:
+class Cell(dict):
+  """One cell's settings; those in `unnamed` (a part's `fixed` settings,
+  shared by all its cells) are left out of its name."""
+  unnamed: frozenset = frozenset()
+
+
+def _part_cells(part: dict) -> list[Cell]:
+  axes = {k: v for k, v in part.items() if k != "fixed"}
+  fixed = part.get("fixed", {})
+  out = []
+  for values in itertools.product(*axes.values()):
+    cell = Cell(zip(axes, values, strict=True), **fixed)
+    cell.unnamed = frozenset(fixed)
+    out.append(cell)
+  return out
+
+
+def cells(grid: dict) -> list[Cell]:
   """The cells of `grid`, in a fixed order (the product of its axes, the
-  last axis fastest; part after part for a grid of `parts`)."""
+  last axis fastest; part after part for a grid of `parts`). A part's
+  `fixed` dict holds settings all its cells share, left out of their
+  names."""
   parts = grid["parts"] if "parts" in grid else [grid["axes"]]
-  return [dict(zip(axes, values, strict=True))
-          for axes in parts
-          for values in itertools.product(*axes.values())]
+  return [cell for part in parts for cell in _part_cells(part)]
 
 
 def cell_name(cell: dict) -> str:
   """`synthetic_cnn_entropy_none_s1`: the cell's values in axis order, the
-  seed as `s<seed>`."""
+  seed as `s<seed>` (a part's `fixed` settings left out)."""
+  unnamed = getattr(cell, "unnamed", frozenset())
   return "_".join(f"s{v}" if k == "seed" else str(v)
-                  for k, v in cell.items())
+                  for k, v in cell.items() if k not in unnamed)

@@ -22,6 +22,20 @@ def test_cells_of_parts_follow_each_other_last_axis_fastest():
       "bbdropout_upo_s0")
 
 
+def test_a_parts_fixed_settings_reach_its_cells_but_not_their_names():
+  grid = dict(program="focus1", preset="quick", parts=[
+      dict(dataset=("mnist5k",), seed=(0,)),
+      dict(dataset=("fashion_mnist",), seed=(0,),
+           fixed=dict(pool_size=5000, test_size=2000))])
+  first, second = grids.cells(grid)
+  assert first == {"dataset": "mnist5k", "seed": 0}
+  assert second == {"dataset": "fashion_mnist", "seed": 0,
+                    "pool_size": 5000, "test_size": 2000}
+  assert [grids.cell_name(c) for c in (first, second)] == [
+      "mnist5k_s0", "fashion_mnist_s0"]
+  assert _settings("focus1", "quick", second).data.pool_size == 5000
+
+
 def _settings(program: str, preset: str, cell: dict) -> loop.Settings:
   """A cell's settings as `--grid` builds them, validated as a run's are."""
   if program == "focus1":
