@@ -9,8 +9,9 @@ commands) or, with `--reference before_redesign`,
 the round-loop redesign, the first five; see the README in each). A run
 passes with the same number of records, every record equal (exactly; NaN
 equals NaN) once the timings are removed (the top-level `time` entry and
-a search's `time_s`, which depend on the machine) and, against the older
-reference, the measurements added since (`complexity`, `train_loss`);
+a search's `time_s`, which depend on the machine) and the measurements
+added since (`calibration`, `stopping`; against the older reference also
+`complexity`, `train_loss`);
 with one intended change (`INTENDED`: seeds trained together report their
 training accuracy as a float64 division now, like one seed alone).
 Byte-identical records hold on one CPU model (README.md): make the
@@ -70,8 +71,9 @@ RUNS = {
 # and `host` (the machine's description), which depend on the machine,
 # and, against the older reference, the
 # measurements records gained after it was made (new, not changed ones).
-LEFT_OUT = {"before_learner": ("time", "host"),
-            "before_redesign": ("time", "host", "complexity", "train_loss")}
+LEFT_OUT = {"before_learner": ("time", "host", "calibration", "stopping"),
+            "before_redesign": ("time", "host", "complexity", "train_loss",
+                                "calibration", "stopping")}
 ADDED = LEFT_OUT["before_learner"]
 
 

@@ -10,8 +10,9 @@ Layers, from the bottom (docs/design.md draws them and states the
 contracts between them; docs/layers.py lists them, checked against the
 imports): foundation (`registry`, `lazy`, `hub`, `sharding`,
 `diagnostics`, `faults`, `compile_cache`, `stopping`, `journal`), arrays
-(`acquisition`, `complexity`, `data`, `calibration`), models (`models`,
-`adapters`, `losses`, `optim`, `initialisation`, `archopt`), training (`train`,
+(`acquisition`, `complexity`, `data`, `calibration`, `stopping_criteria`),
+models (`models`, `adapters`, `losses`, `optim`, `initialisation`,
+`archopt`), training (`train`,
 `seeds`, `predict`, `pretrain`, `checkpoint`), the learner (`network`,
 `state`, `learning`), then the run machinery (`settings`, `plan`,
 `workdir`, `modes`, `context`, `recorder`, `loop`, `lockstep`, `console`,
@@ -31,8 +32,8 @@ _SUBMODULES = ("acquisition", "adapters", "archopt", "calibration",
                "diagnostics", "hub", "initialisation", "journal", "learning",
                "lockstep", "loop", "losses", "metrics", "models", "modes",
                "network", "optim", "plots", "predict", "pretrain",
-               "registry", "seeds", "settings", "stopping", "train",
-               "workdir")
+               "registry", "seeds", "settings", "stopping",
+               "stopping_criteria", "train", "workdir")
 _FROM_LOOP = ("Settings", "WorkdirError", "run")
 _FROM_LEARNING = ("Learner", "LearnerState", "learner")
 

@@ -13,8 +13,13 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.optimize import minimize
 
-__all__ = ["brier_score", "expected_calibration_error", "fit_temperature",
-           "negative_log_likelihood"]
+__all__ = ["T_MAX", "T_MIN", "brier_score", "expected_calibration_error",
+           "fit_temperature", "negative_log_likelihood", "scores",
+           "temperature_scaled"]
+
+
+# The range of a fitted temperature.
+T_MIN, T_MAX = 0.01, 100.0
 
 
 def expected_calibration_error(probs: jnp.ndarray, labels: jnp.ndarray, *,
@@ -61,7 +66,9 @@ def fit_temperature(logits: jnp.ndarray, labels: jnp.ndarray
                     ) -> jnp.ndarray:
   """Temperature scaling (Guo et al., 2017): the `T > 0` minimising the
   NLL of `softmax(logits / T)` on held-out rows (BFGS over `log T`, from
-  T = 1).
+  T = 1), clipped to `[T_MIN, T_MAX]`: a model no better than chance on
+  them has its NLL falling all the way to the uniform distribution's, as
+  T grows without bound.
 
   Args:
     logits: `[N, C]` held-out logits.
@@ -76,4 +83,27 @@ def fit_temperature(logits: jnp.ndarray, labels: jnp.ndarray
         jax.nn.log_softmax(z), labels[:, None], axis=-1))
 
   result = minimize(nll, jnp.zeros(1), method="BFGS")
-  return jnp.exp(result.x[0])
+  return jnp.clip(jnp.exp(result.x[0]), T_MIN, T_MAX)
+
+
+def temperature_scaled(probs: jnp.ndarray, temperature) -> jnp.ndarray:
+  """`softmax(logits / T)` from probabilities: `p^(1/T)` renormalised over
+  the last axis (`log p` and the logits differ by a per-row constant).
+
+  Args:
+    probs: `[..., C]` probabilities (e.g. `[T, N, C]` MC samples).
+    temperature: `[]` T > 0.
+
+  Returns:
+    `[..., C]` the scaled probabilities.
+  """
+  log_p = jnp.log(jnp.maximum(probs, 1e-30)) / temperature
+  return jax.nn.softmax(log_p, axis=-1)
+
+
+def scores(probs: jnp.ndarray, labels: jnp.ndarray) -> dict:
+  """`{"ece", "nll", "brier"}` of `[N, C]` probabilities against `[N]`
+  labels, as Python floats rounded to 6 digits (a record's entry)."""
+  return {name: round(float(fn(probs, labels)), 6) for name, fn in (
+      ("ece", expected_calibration_error), ("nll", negative_log_likelihood),
+      ("brier", brier_score))}

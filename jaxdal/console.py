@@ -6,7 +6,8 @@ import inspect
 
 from jaxdal import registry
 
-__all__ = ["TABLE_HEADER", "complexity_line", "lines", "network_line", "row"]
+__all__ = ["TABLE_HEADER", "calibration_line", "complexity_line", "lines",
+           "network_line", "row"]
 
 TABLE_HEADER = (f"{'round':>5} {'labeled':>7} {'test%':>7} {'val%':>7} "
                 f"{'epochs':>6} {'stopped by':>14} {'train_s':>7} "
@@ -35,13 +36,34 @@ def complexity_line(measured: dict | None) -> str:
                    if pool.get(key) is not None)
 
 
+def calibration_line(record: dict) -> str:
+  """`ECE 0.041, NLL 0.52, Brier 0.27 (T 1.4: ECE 0.012); stop set: kappa
+  0.97, uncertainty 0.18`: a record's calibration and stopping entries
+  ('' if it has neither)."""
+  parts = []
+  cal = record.get("calibration")
+  if cal:
+    text = (f"ECE {cal['ece']:.3g}, NLL {cal['nll']:.3g}, "
+            f"Brier {cal['brier']:.3g}")
+    if "temperature" in cal:
+      text += f" (T {cal['temperature']:.3g}: ECE {cal['scaled']['ece']:.3g})"
+    parts.append(text)
+  stop = record.get("stopping")
+  if stop:
+    kappa = "" if stop["kappa"] is None else f"kappa {stop['kappa']:.3g}, "
+    parts.append(f"stop set: {kappa}uncertainty {stop['uncertainty']:.3g}")
+  return "; ".join(parts)
+
+
 def lines(record: dict, describe) -> list[str]:
-  """The row of `record`, then its architecture and feature-space
-  complexity lines if it has them."""
+  """The row of `record`, then its architecture, feature-space complexity
+  and calibration lines if it has them."""
   text = describe(record.get("architecture"))
   measured = complexity_line(record.get("complexity"))
+  calibrated = calibration_line(record)
   return ([row(record)] + ([f"      architecture: {text}"] if text else [])
-          + ([f"      pool features: {measured}"] if measured else []))
+          + ([f"      pool features: {measured}"] if measured else [])
+          + ([f"      calibration: {calibrated}"] if calibrated else []))
 
 
 def network_line(name: str, constructor, kwargs: dict) -> str:

@@ -49,7 +49,7 @@ __all__ = ["INIT", "MEASURE", "MEASURED_POOL", "PREDICT", "QUERY_POOL",
            "architecture_at", "open_run", "rewind", "round_key"]
 
 # Sub-streams of the run key.
-_POOL, _ROUNDS, _PRETRAIN, _MEASURE_POOL = 0, 1, 2, 3
+_POOL, _ROUNDS, _PRETRAIN, _MEASURE_POOL, _STOP_SET = 0, 1, 2, 3, 4
 # Pool examples whose features' complexity every round records.
 MEASURED_POOL = 2000
 
@@ -81,6 +81,7 @@ class RunContext:
   test_idx: np.ndarray
   candidates: np.ndarray  # predictions cover this fixed set: fixed shapes
   measured_pool: np.ndarray | None  # fixed sample of candidates (complexity)
+  stop_set: np.ndarray  # fixed sample of candidates (stopping criteria)
   rounds_root: jax.Array
   pretrain_key: jax.Array
   learner_state: LearnerState
@@ -203,6 +204,10 @@ def open_run(s: Settings, workdir: str, *, overwrite: bool = False,
             jax.random.fold_in(run_key, _MEASURE_POOL),
             np.flatnonzero(np.asarray(pool.candidate)), MEASURED_POOL,
             len(ds.y_train)) if s.active.complexity == "all" else None),
+        stop_set=data.sample(
+            jax.random.fold_in(run_key, _STOP_SET),
+            np.flatnonzero(np.asarray(pool.candidate)), s.active.stop_set,
+            len(ds.y_train)),
         rounds_root=rounds_root, pretrain_key=pretrain_key,
         # The dataset's labels play the annotator: the taught labels are
         # the true ones.

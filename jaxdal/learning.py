@@ -82,6 +82,8 @@ class Learner(NamedTuple):
       next; random while nothing is labeled.
     teach: `(state, indices, labels) -> state`: the round advances.
     evaluate: `(state, x, y) -> float` accuracy.
+    logits: `(state, x, *, indices=None) -> float32 [n, C]` inference-mode
+      logits of `x` (or of `x[indices]`), whose argmax `evaluate` counts.
     predict: `(state, x, key=None) -> probs [T, N, C]` (T = 1 without MC).
     network: `(state) -> Network` the state's round trains.
     start: `(state, key=None, *, warm=None) -> (Network, TrainState,
@@ -102,6 +104,7 @@ class Learner(NamedTuple):
   teach: Callable
   evaluate: Callable
   predict: Callable
+  logits: Callable
   network: Callable
   start: Callable
   inputs: Callable
@@ -362,6 +365,15 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
     return train.evaluate(network(state).trainer, state.train, x_eval, y_eval,
                           idx, chunk=chunk)
 
+  def logits(state: LearnerState, x_eval, *, indices=None,
+             chunk: int = 512) -> np.ndarray:
+    x_eval = sharding.replicated(jnp.asarray(labels_lib.examples("x",
+                                                                 x_eval)))
+    idx = np.arange(x_eval.shape[0]) if indices is None else indices
+    variables(state)  # fitted, or a one-line error
+    return train.evaluate_logits(network(state).trainer, state.train, x_eval,
+                                 idx, chunk=chunk)
+
   def predict(state: LearnerState, x_new, key=None):
     x_new = jnp.asarray(labels_lib.examples("x", x_new))
     key = jax.random.fold_in(round_key(state), PREDICT) if key is None \
@@ -370,6 +382,7 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
                                      variables(state), x_new, key)
 
   return Learner(init=init, fit=fit, query=query, teach=teach,
-                 evaluate=evaluate, predict=predict, network=network,
+                 evaluate=evaluate, predict=predict, logits=logits,
+                 network=network,
                  start=start_fit, inputs=inputs, select=select, x=x_all,
                  acquisition=acq)

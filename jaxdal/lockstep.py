@@ -10,7 +10,13 @@ from collections.abc import Callable
 
 from jaxdal import context, modes, plots, seeds, train
 from jaxdal.context import RunContext, open_run
-from jaxdal.loop import FitRequest, extend, finish_round, start_round
+from jaxdal.loop import (
+    FitRequest,
+    extend,
+    finish_round,
+    is_done,
+    start_round,
+)
 from jaxdal.settings import Settings
 
 __all__ = ["run_seeds"]
@@ -46,7 +52,6 @@ def run_seeds(settings: list[Settings], workdirs: list[str], *,
       changed = sorted(k for k in first if first[k] != other[k])
       raise ValueError(f"run_seeds needs settings equal but for the seed; "
                        f"they differ in {', '.join(changed)}")
-  rounds = settings[0].active.rounds
   steppers: dict = {}
   with contextlib.ExitStack() as stack:
     tags = [f"seed {s.active.seed}: " if len(settings) > 1 else ""
@@ -56,8 +61,7 @@ def run_seeds(settings: list[Settings], workdirs: list[str], *,
         log=lambda line, tag=tag: log(tag + line)))
         for s, w, tag in zip(settings, workdirs, tags, strict=True)]
     contexts = [extend(c) for c in _align(contexts)]
-    while live := [i for i, c in enumerate(contexts)
-                   if c.next_round < rounds]:
+    while live := [i for i, c in enumerate(contexts) if not is_done(c)]:
       started = [start_round(contexts[i], contexts[i].next_round)
                  for i in live]
       for i, (ctx, _) in zip(live, started, strict=True):

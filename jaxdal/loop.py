@@ -22,6 +22,7 @@ import jax
 import numpy as np
 
 from jaxdal import (
+    calibration,
     complexity,
     context,
     diagnostics,
@@ -29,6 +30,7 @@ from jaxdal import (
     modes,
     plots,
     sharding,
+    stopping_criteria,
     train,
 )
 from jaxdal import data as data_lib
@@ -38,8 +40,8 @@ from jaxdal.settings import Settings
 from jaxdal.workdir import WorkdirError
 
 __all__ = ["DivergenceError", "FitRequest", "RunContext", "Settings",
-           "WorkdirError", "extend", "finish_round", "open_run", "run",
-           "start_round"]
+           "WorkdirError", "extend", "finish_round", "is_done", "open_run",
+           "run", "start_round"]
 
 
 class FitRequest(NamedTuple):
@@ -78,14 +80,19 @@ def _acquisition_pass(ctx: RunContext, r: int) -> tuple:
   return candidates, inputs, time.perf_counter() - t0
 
 
-def _acquire(ctx: RunContext, r: int, scored: tuple
+def _acquire(ctx: RunContext, r: int, scored: tuple,
+             temperature: float | None = None
              ) -> tuple[RunContext, list, float]:
   """Selects from the acquisition pass `scored` and labels (the learner's
   select and teach, the dataset's labels answering); returns the context
   with the new pool, the dataset indices acquired and the prediction
-  time."""
+  time. A `temperature` scales the probabilities the acquisition reads
+  (`calibration.temperature_scaled`)."""
   state, key_r = ctx.learner_state, context.round_key(ctx, r)
   candidates, inputs, predict_s = scored
+  if temperature is not None and inputs.get("probs") is not None:
+    inputs = {**inputs, "probs": calibration.temperature_scaled(
+        inputs["probs"], temperature)}
   chosen = ctx.learner.select(state, ctx.settings.active.acquire, candidates,
                               inputs, key_r)
   faults.kill_point("scores")
@@ -135,6 +142,49 @@ def _features_from(scored: tuple | None, idx: np.ndarray):
   return feats[pos]
 
 
+def _evaluate(ctx: RunContext) -> tuple[float, dict | None,
+                                        float | None]:
+  """`(test accuracy, calibration, temperature)` from one logits pass over
+  the test split: ECE, NLL and Brier of its probabilities, and with
+  `calibrate` "temperature" the temperature fitted on the validation
+  split's logits (rounded as recorded, so a resumed run scales as the
+  uninterrupted one did) with the scaled probabilities' scores."""
+  learner, state = ctx.learner, ctx.learner_state
+  if not len(ctx.test_idx):
+    return float("nan"), None, None
+  logits = learner.logits(state, ctx.x_test, indices=ctx.test_idx)
+  y = np.asarray(ctx.y_test)[ctx.test_idx]
+  accuracy = int(np.sum(logits.argmax(-1) == y)) / len(y)
+  scores = calibration.scores(jax.nn.softmax(logits), y)
+  temperature = None
+  if ctx.settings.active.calibrate == "temperature":
+    val_idx = ctx.task.val_idx
+    val_logits = learner.logits(state, ctx.task.x_train, indices=val_idx)
+    temperature = round(float(calibration.fit_temperature(
+        val_logits, np.asarray(ctx.task.y_train)[val_idx])), 6)
+    scores = {**scores, "temperature": temperature,
+              "scaled": calibration.scores(
+                  jax.nn.softmax(logits / temperature), y)}
+  return accuracy, scores, temperature
+
+
+def _stopping(ctx: RunContext) -> dict:
+  """The round's stopping criteria on the run's fixed stop set
+  (`stopping_criteria.round_record`)."""
+  logits = ctx.learner.logits(ctx.learner_state, ctx.task.x_train,
+                              indices=ctx.stop_set)
+  return stopping_criteria.round_record(
+      ctx.records, logits.argmax(-1), jax.nn.softmax(logits),
+      ctx.task.ds.num_classes)
+
+
+def is_done(ctx: RunContext) -> bool:
+  """Every round ran, or a stopping criterion (`stop_when`) ended the
+  run."""
+  return (ctx.next_round >= ctx.settings.active.rounds
+          or bool(ctx.records and ctx.records[-1].get("stopped_by")))
+
+
 class DivergenceError(ValueError):
   """A round's training loss stopped being finite."""
 
@@ -163,22 +213,26 @@ def finish_round(ctx: RunContext, r: int, state: train.TrainState,
     _stop_diverged(ctx, r, fit)
   ctx = ctx.replace(learner_state=ctx.learner_state._replace(train=state))
   net, arch = ctx.network, ctx.learner_state.arch
-  test_acc = ctx.learner.evaluate(ctx.learner_state, ctx.x_test, ctx.y_test,
-                                  indices=ctx.test_idx)
+  test_acc, calibrated, temperature = _evaluate(ctx)
   train_s = time.perf_counter() - clock.train_t
   labeled_count = int(ctx.pool.labeled.sum())
   variables = {"params": state.params, **state.model_state}
+  stopping = _stopping(ctx)
+  stopped_by = (stopping_criteria.reason_to_stop(
+      s.active.stop_when, {"labeled": labeled_count, "stopping": stopping},
+      max_labels=s.active.max_labels) if s.active.stop_when != "none"
+      else None)
   # One pass over the candidates serves the acquisition and, where it
   # computes features, the complexity measures.
-  scored = (_acquisition_pass(ctx, r) if r < s.active.rounds - 1
-            else None)
+  scored = (_acquisition_pass(ctx, r)
+            if r < s.active.rounds - 1 and stopped_by is None else None)
   t_measure = time.perf_counter()
   measured = (_complexity(ctx, r, variables, scored)
               if s.active.complexity == "all" else None)
   t1 = time.perf_counter()
   selected, predict_s = None, 0.0
   if scored is not None:
-    ctx, selected, predict_s = _acquire(ctx, r, scored)
+    ctx, selected, predict_s = _acquire(ctx, r, scored, temperature)
   select_s = time.perf_counter() - t1 if selected else 0.0
   record = {
       "round": r, "labeled": labeled_count, "test_accuracy": test_acc,
@@ -197,6 +251,11 @@ def finish_round(ctx: RunContext, r: int, state: train.TrainState,
     record["search"] = ctx.method.info(arch.found)
   if measured is not None:
     record["complexity"] = measured
+  record["calibration"] = calibrated
+  record["stopping"] = stopping
+  if stopped_by is not None:
+    record["stopped_by"] = stopped_by
+    ctx.task.log(f"stopped after round {r}: {stopped_by}")
   record["host"] = ctx.recorder.host
   records = (*ctx.records, record)
   ctx.recorder.round(r, records, train_state=state, pool=ctx.pool)
@@ -210,10 +269,12 @@ def extend(ctx: RunContext) -> RunContext:
   state, pool and round key)."""
   r = ctx.next_round - 1
   if not 0 <= r < ctx.settings.active.rounds - 1 or ctx.records[r][
-      "acquired"] is not None:
+      "acquired"] is not None or is_done(ctx):
     return ctx
   t0 = time.perf_counter()
-  ctx, selected, predict_s = _acquire(ctx, r, _acquisition_pass(ctx, r))
+  temperature = (ctx.records[r].get("calibration") or {}).get("temperature")
+  ctx, selected, predict_s = _acquire(ctx, r, _acquisition_pass(ctx, r),
+                                      temperature)
   records = list(ctx.records)
   records[r] = {**records[r], "acquired": selected, "time": {
       **records[r]["time"], "predict_s": round(predict_s, 3),
@@ -257,7 +318,8 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
   with open_run(settings, workdir, overwrite=overwrite, progress=progress,
                 log=log, shared=shared) as ctx:
     ctx = extend(ctx)
-    for r in range(ctx.next_round, settings.active.rounds):
+    while not is_done(ctx):
+      r = ctx.next_round
       ctx, request = start_round(ctx, r)
       state, fit = train.fit(
           request.network.trainer, request.state, ctx.task.x_train,

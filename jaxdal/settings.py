@@ -19,8 +19,9 @@ from typing import Any
 
 import ml_collections
 
-__all__ = ["ActiveSpec", "ArchSpec", "COMPLEXITY", "DataSpec", "FitSpec",
-           "PRETRAINING", "Settings", "parse_json_object", "validate"]
+__all__ = ["ActiveSpec", "ArchSpec", "CALIBRATION", "COMPLEXITY", "DataSpec",
+           "FitSpec", "PRETRAINING", "Settings", "parse_json_object",
+           "validate"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +73,14 @@ class ActiveSpec:
   # Feature-space complexity recorded every round (`jaxdal.complexity`):
   # "all" measures, or "none".
   complexity: str = "all"
+  # Temperature scaling fitted on the validation split each round, whose
+  # probabilities the acquisition then reads ("temperature"), or "none".
+  calibrate: str = "none"
+  # The stopping criterion that ends a run early (`jaxdal.stopping_criteria`;
+  # all are recorded every round), its budget, and the stop set's size.
+  stop_when: str = "none"
+  max_labels: int | None = None
+  stop_set: int = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,9 +107,10 @@ _GROUP = {f.name: group for group, spec in _SPECS.items()
           for f in dataclasses.fields(spec)}
 PRETRAINING = ("none", "deepcluster")
 COMPLEXITY = ("all", "none")
+CALIBRATION = ("none", "temperature")
 # Config values that mean "not set" (flags cannot hold None).
 _UNSET_AS = {"val_size": 0, "test_size": 0, "pool_size": 0, "data_dir": "",
-             "target_train_accuracy": 0, "query_pool": 0}
+             "target_train_accuracy": 0, "query_pool": 0, "max_labels": 0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,9 +198,27 @@ def validate(s: Settings) -> None:
   """Raises a one-line ValueError naming the bad value and the valid
   choices; checks what the values alone decide (`plan.check` adds the
   registries' names)."""
+  # Imported here: reading settings (a CLI's --help) needs no jax.
+  from jaxdal import stopping_criteria  # noqa: PLC0415
   if s.active.complexity not in COMPLEXITY:
     raise ValueError(f"unknown complexity {s.active.complexity!r}; valid: "
                      f"{', '.join(COMPLEXITY)}")
+  if s.active.calibrate not in CALIBRATION:
+    raise ValueError(f"unknown calibration {s.active.calibrate!r}; valid: "
+                     f"{', '.join(CALIBRATION)}")
+  if s.active.calibrate == "temperature" and s.data.val_fraction == 0:
+    raise ValueError("calibrate 'temperature' fits on the validation split, "
+                     "but val_fraction is 0; set --val_fraction above 0 or "
+                     "--calibrate none")
+  if s.active.stop_when not in stopping_criteria.CRITERIA:
+    raise ValueError(f"unknown stopping criterion {s.active.stop_when!r}; "
+                     f"valid: {', '.join(stopping_criteria.CRITERIA)}")
+  if s.active.stop_when == "budget" and s.active.max_labels is None:
+    raise ValueError("stop_when 'budget' needs --max_labels (a positive "
+                     "number of labels)")
+  if s.active.max_labels is not None:
+    _positive(max_labels=s.active.max_labels)
+  _positive(stop_set=s.active.stop_set)
   if s.arch.pretrain not in PRETRAINING:
     raise ValueError(f"unknown pretraining {s.arch.pretrain!r}; valid: "
                      f"{', '.join(PRETRAINING)}")

@@ -31,9 +31,10 @@ from jaxdal.models.rngs import rngs_for
 from jaxdal.stopping import FitResult, StoppingRule
 
 __all__ = ["EVAL_KEY", "Stepper", "TrainState", "Trainer", "eval_chunk_size",
-           "eval_step", "evaluate", "evaluate_group", "fit", "fit_group",
-           "init_state", "init_variables", "make_trainer", "one_seed",
-           "set_learning_rate", "train_step", "warm_init"]
+           "eval_step", "evaluate", "evaluate_group", "evaluate_logits", "fit",
+           "fit_group", "init_state", "init_variables", "logits_step",
+           "make_trainer", "one_seed", "set_learning_rate", "train_step",
+           "warm_init"]
 
 
 class TrainState(NamedTuple):
@@ -131,12 +132,22 @@ def eval_step(state: TrainState, x_all: jax.Array, y_all: jax.Array,
   return ((logits.argmax(-1) == y_all[idx]) & mask).sum()
 
 
+def logits_step(state: TrainState, x_all: jax.Array, idx: jax.Array,
+                key: jax.Array, *, model: nn.Module) -> jax.Array:
+  """`[B, C]` logits (inference mode) of `x_all[idx]`, the values whose
+  argmax `eval_step` counts; `key` as `eval_step`'s."""
+  logits, _ = model.apply({"params": state.params, **state.model_state},
+                          x_all[idx], train=False, rngs=rngs_for(key))
+  return logits
+
+
 class Trainer(NamedTuple):
   """The jitted step functions of one model and optimiser, built once a run."""
   model: nn.Module
   tx: optax.GradientTransformation
   train_step: Callable
   eval_step: Callable
+  logits_step: Callable | None = None
 
 
 def make_trainer(model: nn.Module, tx: optax.GradientTransformation,
@@ -158,6 +169,7 @@ def make_trainer(model: nn.Module, tx: optax.GradientTransformation,
                                            tx=tx, augment=augment),
                          donate_argnums=donate),
       eval_step=jax.jit(functools.partial(eval_step, model=model)),
+      logits_step=jax.jit(functools.partial(logits_step, model=model)),
   )
 
 
@@ -267,6 +279,24 @@ def evaluate(trainer: Trainer, state: TrainState, x_all: jax.Array,
   """Accuracy of `state` on `x_all[indices]` (`evaluate_group` of one)."""
   return evaluate_group(one_seed(trainer), state, x_all, y_all, [indices],
                         chunk=chunk, key=key)[0]
+
+
+def evaluate_logits(trainer: Trainer, state: TrainState, x_all: jax.Array,
+                    indices: np.ndarray, *, chunk: int = 512,
+                    key: jax.Array | None = None) -> np.ndarray:
+  """`[n, C]` float32 logits of `state` on `x_all[indices]`, in the chunks
+  and with the keys of `evaluate` (chunk i: `fold_in(key, i)`): their
+  argmax is what `evaluate` counts, so one pass serves accuracy and
+  calibration."""
+  key = jax.random.key(EVAL_KEY) if key is None else key
+  chunks, masks = padded_chunks(np.asarray(indices), eval_chunk_size(
+      len(indices), chunk))
+  out = []
+  for c, (idx, mask) in enumerate(map(_sharded_batch, chunks, masks)):
+    logits = trainer.logits_step(state, x_all, idx, jax.random.fold_in(key, c))
+    out.append(np.asarray(jax.device_get(logits), np.float32)[
+        np.asarray(mask)])
+  return np.concatenate(out)
 
 
 def fit_group(

@@ -65,3 +65,25 @@ def test_temperature_equals_scipys_minimiser():
   got = float(calibration.fit_temperature(hot, labels))
   assert got == pytest.approx(want, rel=1e-3)
   assert 2.5 < got < 3.5
+
+
+def test_temperature_scaled_probabilities_are_softmax_of_scaled_logits():
+  logits, probs, _ = _inputs(n=40, c=5)
+  for t in (0.5, 1.0, 3.0):
+    want = special.softmax(logits.astype(np.float64) / t, axis=1)
+    got = np.asarray(calibration.temperature_scaled(probs, t))
+    np.testing.assert_allclose(got, want, atol=2e-6)
+  # MC samples [T, N, C] scale row by row.
+  stacked = np.stack([probs, probs[::-1]])
+  np.testing.assert_allclose(
+      np.asarray(calibration.temperature_scaled(stacked, 2.0))[1],
+      np.asarray(calibration.temperature_scaled(probs[::-1], 2.0)), atol=1e-7)
+
+
+def test_scores_are_the_three_metrics_rounded():
+  _, probs, labels = _inputs(n=60)
+  got = calibration.scores(probs, labels)
+  assert set(got) == {"ece", "nll", "brier"}
+  assert got["ece"] == pytest.approx(_numpy_ece(probs, labels), abs=2e-6)
+  assert got["brier"] == pytest.approx(
+      ((probs - np.eye(4)[labels]) ** 2).sum(1).mean(), abs=2e-6)

@@ -466,3 +466,129 @@ def test_damaged_newest_checkpoint_falls_back_a_round(tiny_run, tmp_path,
               json.dumps(records))])
   assert metrics.read_run(copy)[1] == json.loads(json.dumps(again))
   assert os.listdir(os.path.join(copy, "corrupt"))[0].startswith("round_2-")
+
+
+def _last_checkpoint_logits(settings, workdir, x):
+  """The saved last round's model's logits on `x` (NumPy), and the data."""
+  ds = data.load("synthetic", **settings.data.dataset_kwargs)
+  model = models.build("cnn", ds.num_classes, **settings.arch.backbone_kwargs)
+  saved = checkpoint.read_round(os.path.join(workdir, "checkpoints"))
+  variables = {"params": saved["train_state"]["params"],
+               **saved["train_state"]["model_state"]}
+  logits, _ = model.apply(variables, x, train=False)
+  return np.asarray(logits, np.float64), ds, saved["round"]
+
+
+def test_calibration_and_stopping_records_match_the_saved_model(tiny_run):
+  # NumPy re-derivation from the last checkpoint: test accuracy, ECE (15
+  # bins), NLL and Brier of the test split; the stop set's predictions
+  # (every candidate: the tiny pool is smaller than the stop set) and
+  # scikit-learn's kappa between the last two rounds.
+  from scipy import special
+  from sklearn.metrics import cohen_kappa_score
+  settings, workdir, records = tiny_run
+  ds = data.load("synthetic", **settings.data.dataset_kwargs)
+  logits, ds, r = _last_checkpoint_logits(settings, workdir, ds.x_test)
+  last = records[r]
+  probs, y = special.softmax(logits, axis=1), np.asarray(ds.y_test)
+  assert last["test_accuracy"] == np.mean(probs.argmax(1) == y)
+  conf, hit = probs.max(1), probs.argmax(1) == y
+  bins = np.clip(np.floor(conf * 15).astype(int), 0, 14)
+  ece = sum(abs(hit[bins == b].sum() - conf[bins == b].sum())
+            for b in range(15)) / len(y)
+  cal = last["calibration"]
+  assert cal["ece"] == pytest.approx(ece, abs=2e-5)
+  assert cal["nll"] == pytest.approx(-np.log(probs[np.arange(len(y)), y])
+                                     .mean(), abs=2e-5)
+  assert cal["brier"] == pytest.approx(
+      ((probs - np.eye(4)[y]) ** 2).sum(1).mean(), abs=2e-5)
+  assert "temperature" not in cal
+  pool0 = data.init_pool(jax.random.fold_in(jax.random.key(0), 0),
+                         ds.y_train, initial=12, num_classes=4)
+  stop_set = np.flatnonzero(np.asarray(pool0.candidate))
+  stop_logits, _, _ = _last_checkpoint_logits(settings, workdir,
+                                              ds.x_train[stop_set])
+  stop = last["stopping"]
+  assert stop["predictions"] == stop_logits.argmax(1).tolist()
+  before = records[r - 1]["stopping"]["predictions"]
+  assert stop["kappa"] == pytest.approx(
+      cohen_kappa_score(before, stop["predictions"]), abs=1e-5)
+  assert records[0]["stopping"]["kappa"] is None
+  assert [x["stopping"]["kappa_mean"] for x in records] == [None] * 3
+  assert "stopped_by" not in last
+
+
+def test_stop_when_budget_ends_the_run_and_a_rerun_keeps_it(tiny_run,
+                                                          tmp_path):
+  settings, _, records = tiny_run
+  lines = []
+  stopped = loop.run(settings.replace(stop_when="budget", max_labels=22),
+                     str(tmp_path / "w"), progress=False, log=lines.append)
+  assert [r["labeled"] for r in stopped] == [12, 22]
+  assert stopped[-1]["acquired"] is None
+  assert stopped[-1]["stopped_by"] == "budget: 22 labels reached max_labels 22"
+  assert "stopped after round 1: budget: 22 labels" in "\n".join(lines)
+  # The rounds before the stop are the full run's.
+  assert metrics.without_timings(stopped[0]) == metrics.without_timings(
+      json.loads(json.dumps(records[0])))
+  again = loop.run(settings.replace(stop_when="budget", max_labels=22),
+                   str(tmp_path / "w"), progress=False, log=lambda s: None)
+  assert again == json.loads(json.dumps(stopped))
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(stop_when="budget"), "stop_when 'budget' needs --max_labels"),
+    (dict(stop_when="early"), "unknown stopping criterion 'early'; valid: "
+                              "none, kappa, uncertainty, budget"),
+    (dict(calibrate="platt"), "unknown calibration 'platt'; valid: none, "
+                              "temperature"),
+    (dict(calibrate="temperature", val_fraction=0.0),
+     "calibrate 'temperature' fits on the validation split"),
+])
+def test_bad_calibration_or_stopping_settings_write_nothing(tmp_path, change,
+                                                           match):
+  with pytest.raises(ValueError, match=match):
+    loop.run(loop.Settings.of(**TINY, **change), str(tmp_path / "w"),
+             progress=False)
+  assert not os.path.exists(tmp_path / "w")
+
+
+def test_temperature_scaling_feeds_the_acquisition(tmp_path):
+  # Round 0's pick is the top entropy of the saved model's probabilities
+  # scaled by the recorded temperature (NumPy), which the validation
+  # split's NLL fixes (SciPy's scalar minimiser agrees).
+  from scipy import optimize, special
+  # A model that learns (TINY's stays near chance, where no finite
+  # temperature is best).
+  settings = loop.Settings.of(**{**TINY, "rounds": 2, "initial": 40,
+                                 "max_epochs": 12, "patience": 12,
+                                 "learning_rate": 1e-2},
+                              calibrate="temperature")
+  workdir = str(tmp_path / "w")
+  records = loop.run(settings, workdir, progress=False, log=lambda s: None)
+  t = records[0]["calibration"]["temperature"]
+  assert set(records[1]["calibration"]["scaled"]) == {"ece", "nll", "brier"}
+  ds = data.load("synthetic", **settings.data.dataset_kwargs)
+  model = models.build("cnn", ds.num_classes, **settings.arch.backbone_kwargs)
+  ckpt = checkpoint.read_round(os.path.join(workdir, "checkpoints"), 0)
+  variables = {"params": ckpt["train_state"]["params"],
+               **ckpt["train_state"]["model_state"]}
+  pool0 = data.init_pool(jax.random.fold_in(jax.random.key(0), 0),
+                         ds.y_train, initial=40, num_classes=4)
+  val = np.flatnonzero(np.asarray(pool0.validation))
+  logits = np.asarray(model.apply(variables, ds.x_train, train=False)[0],
+                      np.float64)
+  y = np.asarray(ds.y_train)
+
+  def nll(temp):
+    z = special.log_softmax(logits[val] / temp, axis=1)
+    return -z[np.arange(len(val)), y[val]].mean()
+
+  best = optimize.minimize_scalar(nll, bounds=(0.01, 100), method="bounded")
+  assert records[0]["test_accuracy"] > 0.5, records[0]
+  assert 0.05 < best.x < 50 and t == pytest.approx(best.x, rel=2e-3)
+  scaled = special.softmax(logits / t, axis=1)
+  ent = -(scaled * np.log(np.clip(scaled, 1e-30, 1))).sum(1)
+  ent = np.where(np.asarray(data.available(pool0)), ent, -np.inf)
+  want = np.argsort(-ent, kind="stable")[:10]
+  assert len(set(want.tolist()) & set(records[0]["acquired"])) >= 9

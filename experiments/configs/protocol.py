@@ -46,6 +46,10 @@ def protocol(preset: str) -> ml_collections.ConfigDict:
   c.chunk = 1024
   c.query_pool = 0  # 0 = score the whole pool before each query
   c.complexity = "all"
+  c.calibrate = "none"
+  c.stop_when = "none"
+  c.max_labels = 0  # 0 = no budget
+  c.stop_set = 1000
   c.data_dir = ""
   c.download = False
   c.pretrain_epochs = 5
@@ -81,6 +85,16 @@ HELPS = {
     "complexity": "feature-space complexity recorded every round (TwoNN, "
                   "effective rank, participation ratio, F1, N1 of the "
                   "labeled and pool features): all or none",
+    "calibrate": "temperature: fit a temperature on the validation split "
+                 "every round (recorded with the calibrated ECE, NLL and "
+                 "Brier) and let the acquisition read the scaled "
+                 "probabilities; none: raw probabilities",
+    "stop_when": "end the run at the first round this stopping criterion "
+                 "holds (kappa, uncertainty, budget; all are recorded "
+                 "every round): none, kappa, uncertainty or budget",
+    "max_labels": "the labeling budget of --stop_when budget (0 = none)",
+    "stop_set": "unlabeled examples (a fixed seeded sample of the pool) "
+                "on which the stopping criteria compare rounds",
     "data_dir": "folder with a prepared TFDS tree or raw IDX .gz files",
     "download": "let TFDS download missing datasets (needs network)",
     "pretrain_epochs": "DeepCluster alternations of k-means and training",
