@@ -192,16 +192,17 @@ def matching(cells: list[dict], pattern: str) -> list[dict]:
 
 
 def finished(workdir: str, settings: loop.Settings) -> bool:
-  """True when `workdir` holds this exact run with every round done
-  (settings an older `config.json` lacks count as their defaults, as on
-  resume)."""
+  """True when `workdir` holds this exact run with every round done, or
+  ended early by its stopping criterion (settings an older `config.json`
+  lacks count as their defaults, as on resume)."""
   try:
     config, records = metrics.read_run(workdir)
   except FileNotFoundError:
     return False
   config.pop(fingerprint.KEY, None)  # the data's; not a setting
   return ({**loop.Settings().to_dict(), **config} == settings.to_dict()
-          and len(records) >= settings.active.rounds)
+          and (len(records) >= settings.active.rounds
+               or bool(records and records[-1].get("stopped_by"))))
 
 
 def run_grid(program: str, settings_for: Callable[[str, dict], loop.Settings],

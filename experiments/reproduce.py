@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from absl import app, flags
 
-from experiments import cli, evidence, evidence_focus1
+from experiments import cli, evidence, evidence_beyond, evidence_focus1
 from jaxdal import metrics
 
 FLAGS = flags.FLAGS
@@ -194,7 +194,11 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "toy_overlap": toy_overlap,
     "toy_verdict": toy_verdict,
     "toy_gains": toy_gains, "initial_table": initial_table,
-    "initial_advantage": initial_advantage}
+    "initial_advantage": initial_advantage,
+    "beyond_status": evidence_beyond.beyond_status,
+    "beyond_table": evidence_beyond.beyond_table,
+    "beyond_verdict": evidence_beyond.beyond_verdict,
+    "beyond_tau": evidence_beyond.beyond_tau}
 
 
 def render(template: str, records: str) -> str:
