@@ -8,13 +8,14 @@ sets `JOB_COMPLETION_INDEX` (its count is the Job's `completions`, passed as
 """
 
 import fnmatch
+import json
 import os
 from collections.abc import Callable, Mapping
 
 from absl import flags
 
 from experiments.configs import grids
-from jaxdal import loop, metrics
+from jaxdal import lockstep, loop, metrics
 from jaxdal.data import fingerprint
 
 # The folder under a grid's workdir that its cells share (`loop.run`).
@@ -41,7 +42,12 @@ def define_grid_flags(program: str) -> list[str]:
                       "and metrics.jsonl to RECORDS/<grid>/runs/<cell>/ "
                       "(e.g. docs/reproduction, to commit them); finished "
                       "cells that are skipped are copied too")
-  return ["grid", "cells", "task_index", "num_tasks", "records"]
+  flags.DEFINE_bool("vmap_cells", False, "train this task's cells that "
+                    "differ only in seed and acquisition together, one "
+                    "vmapped step a round (jaxdal.lockstep.run_cells); "
+                    "each keeps its workdir and records")
+  return ["grid", "cells", "task_index", "num_tasks", "records",
+          "vmap_cells"]
 
 
 def copy_records(workdir: str, target: str) -> bool:
@@ -165,7 +171,7 @@ def task_share(task_index: int | None, num_tasks: int | None,
 def check_without_grid(program: str) -> None:
   """One-line error when a grid-only flag is typed without `--grid`."""
   f = flags.FLAGS
-  for name in ("cells", "task_index", "num_tasks", "records"):
+  for name in ("cells", "task_index", "num_tasks", "records", "vmap_cells"):
     if f[name].present:
       raise ValueError(f"--{name} needs --grid (one of: "
                        f"{', '.join(grids.names(program))})")
@@ -228,6 +234,7 @@ def run_grid(program: str, settings_for: Callable[[str, dict], loop.Settings],
         f"{task_index}/{num_tasks} ({source}) runs {len(mine)}")
   records_root = (os.path.join(f.records, f.grid, "runs") if f.records
                   else None)
+  todo = []
   for cell in mine:
     name = grids.cell_name(cell)
     settings = settings_for(preset, cell)
@@ -237,17 +244,41 @@ def run_grid(program: str, settings_for: Callable[[str, dict], loop.Settings],
           workdir, os.path.join(records_root, name))
       print(f"skip {name}: finished{'; records copied' if copied else ''}")
       continue
-    print(f"run {name}")
-    # Cells that differ only in their acquisition share their DeepCluster
-    # pretraining (`loop.run`'s `shared`).
-    records = loop.run(settings, workdir, overwrite=f.overwrite,
-                       progress=f.progress,
-                       shared=os.path.join(root, SHARED))
-    if after is not None:
-      after(workdir)
-    where = ""
-    if records_root:
-      copy_records(workdir, os.path.join(records_root, name))
-      where = f"; records in {os.path.join(records_root, name)}"
-    print(f"done {name}: test accuracy "
-          f"{100 * records[-1]['test_accuracy']:.2f}%{where}")
+    todo.append((name, settings, workdir))
+  # Cells that differ only in their acquisition share their DeepCluster
+  # pretraining (`loop.run`'s `shared`).
+  shared = os.path.join(root, SHARED)
+  for group in (_lockstep_groups(todo) if f.vmap_cells
+                else [[cell] for cell in todo]):
+    names = [name for name, _, _ in group]
+    print(f"run {', '.join(names)}"
+          + (" together (--vmap_cells)" if len(group) > 1 else ""))
+    if len(group) == 1:
+      results = [loop.run(group[0][1], group[0][2], overwrite=f.overwrite,
+                          progress=f.progress, shared=shared)]
+    else:
+      results = lockstep.run_cells(
+          [s for _, s, _ in group], [w for _, _, w in group],
+          overwrite=f.overwrite, progress=f.progress, shared=shared)
+    for (name, _, workdir), records in zip(group, results, strict=True):
+      if after is not None:
+        after(workdir)
+      where = ""
+      if records_root:
+        copy_records(workdir, os.path.join(records_root, name))
+        where = f"; records in {os.path.join(records_root, name)}"
+      print(f"done {name}: test accuracy "
+            f"{100 * records[-1]['test_accuracy']:.2f}%{where}")
+
+
+def _lockstep_groups(todo: list[tuple]) -> list[list[tuple]]:
+  """`(name, settings, workdir)` cells grouped by everything but their
+  seed and acquisition (`lockstep.VARIES`), in grid order of each group's
+  first cell."""
+  groups: dict = {}
+  for cell in todo:
+    key = json.dumps({**cell[1].to_dict(),
+                      **dict.fromkeys(lockstep.VARIES)}, sort_keys=True,
+                     default=str)
+    groups.setdefault(key, []).append(cell)
+  return list(groups.values())

@@ -19,7 +19,10 @@ from jaxdal.loop import (
 )
 from jaxdal.settings import Settings
 
-__all__ = ["run_seeds"]
+__all__ = ["VARIES", "run_cells", "run_seeds"]
+
+# What the cells `run_cells` trains together may differ in.
+VARIES = ("seed", "acquisition")
 
 
 def run_seeds(settings: list[Settings], workdirs: list[str], *,
@@ -42,22 +45,51 @@ def run_seeds(settings: list[Settings], workdirs: list[str], *,
     ValueError: settings that differ in more than the seed; otherwise as
       `run`.
   """
+  return _lockstep(settings, workdirs, ("seed",), overwrite=overwrite,
+                   progress=progress, log=log)
+
+
+def run_cells(settings: list[Settings], workdirs: list[str], *,
+              overwrite: bool = False, progress: bool = True,
+              log: Callable[[str], None] = print,
+              shared: str | None = None) -> list[list[dict]]:
+  """`run_seeds` for the cells of a grid that differ in their seed and
+  their acquisition (`VARIES`): one network, and after round 0 labeled
+  sets of one size, so each round's cells train as one vmapped step
+  (a grid row, e.g. 6 acquisitions x 3 seeds, as one training). Each cell
+  keeps its workdir, keys, pool, stopping rule and checkpoints, and gets
+  `run(settings[i], workdirs[i], shared=shared)`'s records up to the
+  rounding of batched layers, as for seeds; a kill resumes as for seeds.
+
+  Raises:
+    ValueError: settings that differ in more than the seed and the
+      acquisition; otherwise as `run`.
+  """
+  return _lockstep(settings, workdirs, VARIES, overwrite=overwrite,
+                   progress=progress, log=log, shared=shared)
+
+
+def _lockstep(settings, workdirs, varies, *, overwrite, progress, log,
+              shared=None) -> list[list[dict]]:
+  what = "seed" if varies == ("seed",) else "cell"
   if len(settings) != len(workdirs) or not settings:
-    raise ValueError(f"need one workdir per seed, got {len(settings)} "
+    raise ValueError(f"need one workdir per {what}, got {len(settings)} "
                      f"settings and {len(workdirs)} workdirs")
-  first = {**settings[0].to_dict(), "seed": None}
+  first = {**settings[0].to_dict(), **dict.fromkeys(varies)}
   for s in settings[1:]:
-    other = {**s.to_dict(), "seed": None}
+    other = {**s.to_dict(), **dict.fromkeys(varies)}
     if other != first:
       changed = sorted(k for k in first if first[k] != other[k])
-      raise ValueError(f"run_seeds needs settings equal but for the seed; "
-                       f"they differ in {', '.join(changed)}")
+      raise ValueError(f"run_{what}s needs settings equal but for the "
+                       f"{' and '.join(varies)}; they differ in "
+                       f"{', '.join(changed)}")
   steppers: dict = {}
   with contextlib.ExitStack() as stack:
-    tags = [f"seed {s.active.seed}: " if len(settings) > 1 else ""
-            for s in settings]
+    tags = [(f"seed {s.active.seed}: " if what == "seed" else
+             f"{s.active.acquisition} seed {s.active.seed}: ")
+            if len(settings) > 1 else "" for s in settings]
     contexts = [stack.enter_context(open_run(
-        s, w, overwrite=overwrite, progress=progress,
+        s, w, overwrite=overwrite, progress=progress, shared=shared,
         log=lambda line, tag=tag: log(tag + line)))
         for s, w, tag in zip(settings, workdirs, tags, strict=True)]
     contexts = [extend(c) for c in _align(contexts)]

@@ -170,7 +170,9 @@ def _evaluate(ctx: RunContext) -> tuple[float, dict | None,
 
 def _stopping(ctx: RunContext) -> dict:
   """The round's stopping criteria on the run's fixed stop set
-  (`stopping_criteria.round_record`)."""
+  (`stopping_criteria.round_record`), from the inference-mode logits of
+  the test accuracy's pass (one compiled program every round; the
+  acquisition's pass may be MC samples, and the last round has none)."""
   logits = ctx.learner.logits(ctx.learner_state, ctx.task.x_train,
                               indices=ctx.stop_set)
   return stopping_criteria.round_record(
@@ -334,7 +336,7 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
 def __getattr__(name: str):
   # `loop.run_seeds` lives in `jaxdal.lockstep`, which builds on this
   # module (imported on first use: no import cycle).
-  if name == "run_seeds":
+  if name in ("run_seeds", "run_cells"):
     from jaxdal import lockstep
-    return lockstep.run_seeds
+    return getattr(lockstep, name)
   raise AttributeError(f"module 'jaxdal.loop' has no attribute {name!r}")

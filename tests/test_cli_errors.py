@@ -29,7 +29,15 @@ CASES = {
     "f1_backbone": ("focus1", ["--backbone", "nope"],
                     "unknown backbone 'nope'; valid: bert, cnn"),
     "f1_acquisition": ("focus1", ["--acquisition", "entropi"],
-                       "unknown acquisition 'entropi'; valid: badge"),
+                       "unknown acquisition 'entropi'; valid: alfamix, badge"),
+    "f1_stop_when": ("focus1", ["--stop_when", "early"],
+                     "unknown stopping criterion 'early'; valid: none, "
+                     "kappa, uncertainty, budget"),
+    "f1_calibrate": ("focus1", ["--calibrate", "platt"],
+                     "unknown calibration 'platt'; valid: none, "
+                     "temperature"),
+    "f1_vmap_cells": ("focus1", ["--vmap_cells"],
+                      "--vmap_cells needs --grid"),
     "f1_schedule": ("focus1", ["--schedule", "foo"],
                     "unknown schedule 'foo'; valid: constant, cosine"),
     "f1_optimizer": ("focus1", ["--optimizer", "lbfgs"],

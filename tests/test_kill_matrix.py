@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
@@ -30,6 +31,8 @@ SYN = ["--dataset", "synthetic", "--dataset_kwargs",
 PDARTS = json.dumps(dict(channels=2, layers=3, search_config=dict(
     channels=2, layers=3, add_layers=[0, 0, 0], epochs=2, eps_no_arch=1,
     batch_size=4, steps_per_epoch=1, masked=True)))
+SMOKE_CELLS = [f"synthetic_cnn_{a}_none_s{s}" for a in ("random", "entropy")
+               for s in (0, 1)]
 # name: (module, flags, seed folders under the workdir)
 CONFIGS = {
     "focus1": ("focus1", [*SYN, "--backbone_kwargs",
@@ -39,6 +42,16 @@ CONFIGS = {
         *SYN, "--backbone_kwargs", '{"depth": 1, "width": 4}', "--rounds",
         "3", "--max_epochs", "2", "--complexity", "none", "--seeds", "0,1",
         "--vmap_seeds"], ["s0", "s1"]),
+    # The `smoke` grid's 2 acquisitions x 2 seeds, one by one and trained
+    # together (`--vmap_cells`).
+    "focus1_grid": ("focus1", [
+        *SYN, "--backbone_kwargs", '{"depth": 1, "width": 4}', "--rounds",
+        "3", "--max_epochs", "2", "--complexity", "none", "--grid",
+        "smoke"], SMOKE_CELLS),
+    "focus1_grid_vmap_cells": ("focus1", [
+        *SYN, "--backbone_kwargs", '{"depth": 1, "width": 4}', "--rounds",
+        "3", "--max_epochs", "2", "--complexity", "none", "--grid", "smoke",
+        "--vmap_cells"], SMOKE_CELLS),
     "bbdropout_joint": ("focus2", [
         *SYN, "--method", "bbdropout", "--mode", "joint", "--method_kwargs",
         '{"layers": 2, "filters": 4}', "--rounds", "3", "--max_epochs", "2",
@@ -77,6 +90,10 @@ CASES = {
                               ["train_epoch:2", "scores:1",
                                "checkpoint_write:1", "train_epoch:1",
                                "checkpoint_saved:1"]),
+    # Cells trained together, killed between two cells' checkpoints of
+    # round 1 (6th save of 12), then in round 2's acquisition.
+    "focus1_grid_vmap_cells-chain": ("focus1_grid_vmap_cells",
+                                     ["checkpoint_saved:6", "scores:3"]),
     # One kill each, in the middle round of focus 1.
     "focus1-train": ("focus1", ["train_epoch:4"]),
     "focus1-scores": ("focus1", ["scores:2"]),
@@ -224,6 +241,32 @@ def test_killed_and_resumed_equals_uninterrupted(case, tmp_path, reference,
     _assert_trees_equal(got["train_state"], want["train_state"],
                         "train_state")
     _assert_trees_equal(got["pool"], want["pool"], "pool")
+
+
+@pytest.mark.slow
+def test_vmap_cells_equal_the_cells_run_one_by_one(reference):
+  # The stated tolerance, as for seeds trained together: the same picks,
+  # epochs and stopping reasons; accuracies, losses, calibration and the
+  # final parameters within the rounding of batched layers.
+  _, alone = reference("focus1_grid")
+  _, together = reference("focus1_grid_vmap_cells")
+  for cell in SMOKE_CELLS:
+    a, b = alone[cell], together[cell]
+    assert len(a["records"]) == len(b["records"]) == 3
+    for ra, rb in zip(a["records"], b["records"], strict=True):
+      for key in ("acquired", "epochs", "stop_reason", "labeled"):
+        assert ra[key] == rb[key], (cell, key)
+      for key in ("test_accuracy", "val_accuracy", "train_accuracy",
+                  "train_loss"):
+        np.testing.assert_allclose(ra[key], rb[key], rtol=1e-4, atol=1e-5)
+      for key in ("ece", "nll", "brier"):
+        np.testing.assert_allclose(ra["calibration"][key],
+                                   rb["calibration"][key], atol=1e-4)
+    for x, y in zip(jax.tree.leaves(a["train_state"]),
+                    jax.tree.leaves(b["train_state"]), strict=True):
+      np.testing.assert_allclose(np.asarray(x, np.float64),
+                                 np.asarray(y, np.float64), rtol=2e-4,
+                                 atol=2e-5)
 
 
 @pytest.mark.slow

@@ -305,7 +305,7 @@ def test_run_without_its_config_is_refused_not_replaced(tmp_path):
 
 
 @pytest.mark.parametrize("change,match", [
-    (dict(acquisition="nope"), "valid: badge, bald"),
+    (dict(acquisition="nope"), "valid: alfamix, badge, bait, bald"),
     (dict(pretrain="simclr"), "valid: none, deepcluster"),
     (dict(acquire=0), "acquire must be a positive"),
     (dict(acquire=500), "pool holds"),

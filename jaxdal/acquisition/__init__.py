@@ -5,7 +5,9 @@ Every set-valued selector takes `(key, k, available, *, <named data>)`
 (`selection`), and its inputs are checked before `jit` (`checks`).
 """
 
+from jaxdal.acquisition.alfamix import alfamix, alfamix_flips, linear_head
 from jaxdal.acquisition.badge import badge, badge_embedding, badge_sqdist
+from jaxdal.acquisition.bait import bait, bait_score, fisher_embedding
 from jaxdal.acquisition.batchbald import batchbald
 from jaxdal.acquisition.centroids import (
     kmeans_centroids,
@@ -18,6 +20,7 @@ from jaxdal.acquisition.clue import (
     clue_weights,
     weighted_kmeans,
 )
+from jaxdal.acquisition.cluster_margin import average_linkage, cluster_margin
 from jaxdal.acquisition.committee import consensus_kl, vote_entropy
 from jaxdal.acquisition.coreset import kcenter_greedy, nearest_labeled_sqdist
 from jaxdal.acquisition.coverage import (
@@ -63,9 +66,14 @@ from jaxdal.acquisition.typical import (
 __all__ = [
     "ACQUISITIONS",
     "Acquisition",
+    "alfamix",
+    "alfamix_flips",
+    "average_linkage",
     "badge",
     "badge_embedding",
     "badge_sqdist",
+    "bait",
+    "bait_score",
     "bald",
     "ball_purity",
     "batchbald",
@@ -73,10 +81,12 @@ __all__ = [
     "clue",
     "clue_from_centres",
     "clue_weights",
+    "cluster_margin",
     "consensus_kl",
     "entropy",
     "epig",
     "epig_select",
+    "fisher_embedding",
     "from_score",
     "get",
     "kcenter_greedy",
@@ -85,6 +95,7 @@ __all__ = [
     "kmeans_dynamic",
     "kmeans_pp",
     "least_confidence",
+    "linear_head",
     "margin",
     "max_coverage",
     "maxherding",

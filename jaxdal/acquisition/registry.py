@@ -15,10 +15,13 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from jaxdal.acquisition import scores, selection, stochastic
+from jaxdal.acquisition.alfamix import alfamix
 from jaxdal.acquisition.badge import badge
+from jaxdal.acquisition.bait import bait
 from jaxdal.acquisition.batchbald import batchbald
 from jaxdal.acquisition.centroids import kmeans_centroids
 from jaxdal.acquisition.clue import clue
+from jaxdal.acquisition.cluster_margin import cluster_margin
 from jaxdal.acquisition.committee import consensus_kl, vote_entropy
 from jaxdal.acquisition.coreset import kcenter_greedy
 from jaxdal.acquisition.coverage import maxherding, probcover
@@ -163,6 +166,25 @@ def _clue_select(key, k, available, *, probs, features, labeled=None):
   return clue(key, k, available, probs=probs, features=features)
 
 
+def _bait_select(key, k, available, *, probs, features, labeled=None,
+                 lmb=1.0):
+  return bait(key, k, available, probs=probs, features=features,
+              labeled=labeled, lmb=lmb)
+
+
+def _cluster_margin_select(key, k, available, *, probs, features,
+                           labeled=None, margin_ratio=10, epsilon=None):
+  del labeled  # Clusters the low-margin available rows only.
+  return cluster_margin(key, k, available, probs=probs, features=features,
+                        margin_ratio=margin_ratio, epsilon=epsilon)
+
+
+def _alfamix_select(key, k, available, *, probs, features, labeled=None,
+                    alpha_cap=0.2):
+  return alfamix(key, k, available, probs=probs, features=features,
+                 labeled=labeled, alpha_cap=alpha_cap)
+
+
 def _check(entry) -> None:
   if not isinstance(entry, Acquisition):
     raise TypeError(
@@ -213,6 +235,18 @@ ACQUISITIONS.register("kmeans_centroids", Acquisition(
 # CLUE (scikit-activeml 1.0.1's `Clue`): the key seeds the weighted k-means.
 ACQUISITIONS.register("clue", Acquisition(
     select=_clue_select, uses_features=True, uses_key=True))
+# Gradient and Fisher embeddings of the last layer, and uncertainty with
+# diversity. BAIT (Ash et al., 2021): deterministic, lambda = 1.
+ACQUISITIONS.register("bait", Acquisition(
+    select=_bait_select, uses_features=True))
+# Cluster-Margin (Citovsky et al., 2021): k_m = 10 k, epsilon the median
+# distance among the k_m rows; the key draws each group's member.
+ACQUISITIONS.register("cluster_margin", Acquisition(
+    select=_cluster_margin_select, uses_features=True, uses_key=True))
+# ALFA-Mix (Parvaneh et al., 2022), closed form at alpha_cap = 0.2; the
+# key seeds the k-means of the candidates.
+ACQUISITIONS.register("alfamix", Acquisition(
+    select=_alfamix_select, uses_features=True, uses_key=True))
 # Query by committee over the T samples (MC dropout or ensemble members).
 ACQUISITIONS.register("vote_entropy", from_score(vote_entropy, uses_mc=True))
 ACQUISITIONS.register("consensus_kl", from_score(consensus_kl, uses_mc=True))

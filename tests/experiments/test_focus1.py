@@ -30,7 +30,7 @@ def focus1(args, env, **kwargs):
 @pytest.mark.parametrize("args,needle", [
     (["--dataset", "cifar11"], "valid: ag_news, banking77, cifar10"),
     (["--backbone", "resnet7"], "valid: bert, cnn"),
-    (["--acquisition", "entropi"], "valid: badge, bald, batchbald"),
+    (["--acquisition", "entropi"], "valid: alfamix, badge, bait, bald"),
     (["--acquire", "-5"], "acquire must be a positive integer, got -5"),
     (["--acquire", "100000"], "pool holds"),
     (["--dataset", "mnist"], "dataset 'mnist' not found"),
