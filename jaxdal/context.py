@@ -230,7 +230,7 @@ def _learner(plan: plan_lib.Plan, task: modes.Task, start: modes.Start
       target_train_accuracy=s.fit.target_train_accuracy,
       mc_samples=s.active.mc_samples, chunk=s.active.chunk,
       query_pool=s.active.query_pool, augment=s.fit.augment,
-      warm_start=s.fit.warm_start, start=start,
+      warm_start=s.fit.warm_start, start=start, ensemble=s.fit.ensemble,
       train_arch=s.arch.mode == "joint" and s.arch.train_arch,
       search=modes.searches(s, plan.method), progress=task.progress)
 
@@ -248,7 +248,8 @@ def _restore(ctx: RunContext, r: int) -> RunContext:
   arch = architecture_at(ctx, r, modes.pool_before(pool_r, r))
   network = ctx.learner.network(ctx.learner_state._replace(arch=arch))
   like = modes.initial_state(network.method, network.tx, jax.random.key(0),
-                             ctx.task.ds.input_shape, ctx.start)
+                             ctx.task.ds.input_shape, ctx.start,
+                             members=network.members)
   state, pool, records, _ = ctx.ckpt.restore(
       r, train_state_like=like, pool_like=ctx.pool)
   if len(records) < r + 1:

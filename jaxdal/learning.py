@@ -44,7 +44,14 @@ from jaxdal import data as data_lib
 from jaxdal import predict as predict_lib
 from jaxdal.data import labels as labels_lib
 from jaxdal.data.pool import query_candidates, search_split
-from jaxdal.network import Network, Start, initial_state, make_network
+from jaxdal.network import (
+    Network,
+    Start,
+    initial_state,
+    make_network,
+    member,
+)
+from jaxdal.network import fit as fit_network
 from jaxdal.state import (
     INIT,
     MEASURE,
@@ -84,7 +91,8 @@ class Learner(NamedTuple):
     evaluate: `(state, x, y) -> float` accuracy.
     logits: `(state, x, *, indices=None) -> float32 [n, C]` inference-mode
       logits of `x` (or of `x[indices]`), whose argmax `evaluate` counts.
-    predict: `(state, x, key=None) -> probs [T, N, C]` (T = 1 without MC).
+    predict: `(state, x, key=None) -> probs [T, N, C]` (T = 1 without MC;
+      an ensemble's M members).
     network: `(state) -> Network` the state's round trains.
     start: `(state, key=None, *, warm=None) -> (Network, TrainState,
       train_idx, val_idx, train_key)`: what `fit` trains, for drivers that
@@ -149,6 +157,7 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
             warm_start: bool = False, start: Start | None = None,
             train_arch: bool = True,
             search: bool | None = None,
+            ensemble: int = 1,
             progress: bool = False) -> Learner:
   """The loop's steps over the examples `x` and any model.
 
@@ -184,6 +193,11 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
       `train_arch`); False trains its default network. The network is
       always the one of `state.arch`, so a driver may set the architecture
       itself (the experiment programs' cached SPO and UPO searches).
+    ensemble: M > 1 trains a deep ensemble of M networks (member m from
+      `network.member_key(key, m)`) as one vmapped step; test accuracy and
+      `logits` are the members' mean probabilities', and the acquisition
+      reads the members' probabilities as its `[T, N, C]` samples (its
+      features, if it uses them, are member 0's).
     progress: progress bars while training.
 
   Returns:
@@ -220,6 +234,14 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
     if missing:
       raise ValueError(f"acquisition {acq_name!r} needs features: "
                        f"{missing}")
+  if isinstance(ensemble, bool) or not isinstance(ensemble, int) or (
+      ensemble < 1):
+    raise ValueError(f"ensemble must be a positive integer, got "
+                     f"{ensemble!r}")
+  if ensemble > 1 and (searcher is not None or warm_start):
+    raise ValueError(f"ensemble {ensemble} trains fresh members of one "
+                     f"network each fit: not with a searching method or "
+                     f"warm_start")
   networks = {}  # one per architecture: an unchanged one never recompiles
 
   def network(state):
@@ -230,7 +252,7 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
     if tag not in networks:
       networks[tag] = make_network(
           m, tx_for(lr, train_arch=train_arch), acq, mc_samples=mc_samples,
-          chunk=chunk, augment=augment)
+          chunk=chunk, augment=augment, members=ensemble)
     return networks[tag]
   select_jit = jax.jit(acq.select, static_argnums=1)
   fit_kwargs = dict(batch_size=batch_size, max_epochs=max_epochs,
@@ -281,7 +303,7 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
       ts = state.train._replace(opt_state=net.tx.init(state.train.params))
     else:
       ts = initial_state(net.method, net.tx, jax.random.fold_in(key_r, INIT),
-                         tuple(x_all.shape[1:]), start)
+                         tuple(x_all.shape[1:]), start, members=ensemble)
     train_idx = data_lib.labeled_indices(state.pool)
     if not len(train_idx):
       raise ValueError("fit needs labeled examples; query and teach some "
@@ -304,15 +326,27 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
     if searcher is not None:
       state = search(state, _key(state, key))
     net, ts, train_idx, val_idx, train_key = start_fit(state, key)
-    ts, result = train.fit(net.trainer, ts, x_all, state.labels, train_idx,
-                           val_idx, train_key, **fit_kwargs)
+    ts, result = fit_network(net, ts, x_all, state.labels, train_idx,
+                             val_idx, train_key, **fit_kwargs)
     return state._replace(train=ts), result
 
-  def variables(state):
+  def variables(state, m: int = 0):
     if state.train is None:
       raise ValueError("the learner has not been fitted: call fit(state) "
                        "after teaching some labels")
-    return {"params": state.train.params, **state.train.model_state}
+    ts = member(state.train, m, ensemble)
+    return {"params": ts.params, **ts.model_state}
+
+  def member_probs(state, key, x, cand=None, first=None):
+    """`[M, P, C]`: member 0's probabilities (`first`, if already made)
+    and every other member's, one deterministic pass each."""
+    pred = network(state).predictor
+    probs = [first if first is not None else predict_lib.predict_probs(
+        pred, variables(state), x, key, cand)]
+    probs += [predict_lib.predict_probs(pred, variables(state, m), x, key,
+                                        cand)
+              for m in range(1, ensemble)]
+    return jnp.concatenate(probs, axis=0)
 
   def select(state, k, cand, inputs, key=None):
     key_r = _key(state, key)
@@ -329,9 +363,13 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
     cand = query_candidates(
         all_cand, np.asarray(data_lib.available(state.pool))[all_cand],
         query_pool, jax.random.fold_in(key_r, QUERY_POOL))
-    return cand, predict_lib.acquisition_inputs(
-        acq, network(state).predictor, variables(state), x_all,
-        jax.random.fold_in(key_r, PREDICT), cand)
+    key_p = jax.random.fold_in(key_r, PREDICT)
+    out = predict_lib.acquisition_inputs(
+        acq, network(state).predictor, variables(state), x_all, key_p, cand)
+    if ensemble > 1 and out["probs"] is not None:
+      out = {**out, "probs": member_probs(state, key_p, x_all, cand,
+                                          out["probs"])}
+    return cand, out
 
   def query(state: LearnerState, k: int, key=None) -> np.ndarray:
     key_r = _key(state, key)
@@ -362,6 +400,9 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
                                           jnp.asarray(y_eval)))
     idx = np.arange(x_eval.shape[0]) if indices is None else indices
     variables(state)  # fitted, or a one-line error
+    if ensemble > 1:  # the members' mean probabilities
+      guess = logits(state, x_eval, indices=idx, chunk=chunk).argmax(-1)
+      return int(np.sum(guess == np.asarray(y_eval)[idx])) / len(idx)
     return train.evaluate(network(state).trainer, state.train, x_eval, y_eval,
                           idx, chunk=chunk)
 
@@ -371,13 +412,22 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
                                                                  x_eval)))
     idx = np.arange(x_eval.shape[0]) if indices is None else indices
     variables(state)  # fitted, or a one-line error
-    return train.evaluate_logits(network(state).trainer, state.train, x_eval,
-                                 idx, chunk=chunk)
+    trainer = network(state).trainer
+    if ensemble == 1:
+      return train.evaluate_logits(trainer, state.train, x_eval, idx,
+                                   chunk=chunk)
+    # An ensemble's: the log of its members' mean probabilities.
+    probs = np.mean([jax.nn.softmax(train.evaluate_logits(
+        trainer, member(state.train, m, ensemble), x_eval, idx,
+        chunk=chunk)) for m in range(ensemble)], axis=0)
+    return np.log(np.maximum(probs, 1e-30)).astype(np.float32)
 
   def predict(state: LearnerState, x_new, key=None):
     x_new = jnp.asarray(labels_lib.examples("x", x_new))
     key = jax.random.fold_in(round_key(state), PREDICT) if key is None \
         else key
+    if ensemble > 1:
+      return member_probs(state, key, x_new)
     return predict_lib.predict_probs(network(state).predictor,
                                      variables(state), x_new, key)
 

@@ -83,6 +83,10 @@ def _lockstep(settings, workdirs, varies, *, overwrite, progress, log,
       raise ValueError(f"run_{what}s needs settings equal but for the "
                        f"{' and '.join(varies)}; they differ in "
                        f"{', '.join(changed)}")
+  if settings[0].fit.ensemble > 1:
+    raise ValueError(f"run_{what}s trains one network per {what}; "
+                     f"--ensemble {settings[0].fit.ensemble} trains its "
+                     f"members together already: run the {what}s one by one")
   steppers: dict = {}
   with contextlib.ExitStack() as stack:
     tags = [(f"seed {s.active.seed}: " if what == "seed" else

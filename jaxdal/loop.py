@@ -4,7 +4,8 @@ what a round of an experiment program is.
 Round r, in two halves over an immutable `RunContext`: `start_round` finds
 the round's architecture (a cached search, for searching runs) and asks
 the run's learner (`jaxdal.learning`) for what to train; the caller trains
-it (alone: `train.fit`; with other seeds: `jaxdal.lockstep`);
+it (alone: `network.fit`, an ensemble's members together; with other
+seeds: `jaxdal.lockstep`);
 `finish_round` evaluates, queries and teaches through the learner (the
 dataset's labels answering) and hands the round to the run's recorder
 (`jaxdal.recorder`: checkpoint, `metrics.jsonl`, console). Each returns
@@ -28,6 +29,7 @@ from jaxdal import (
     diagnostics,
     faults,
     modes,
+    network,
     plots,
     sharding,
     stopping_criteria,
@@ -218,7 +220,8 @@ def finish_round(ctx: RunContext, r: int, state: train.TrainState,
   test_acc, calibrated, temperature = _evaluate(ctx)
   train_s = time.perf_counter() - clock.train_t
   labeled_count = int(ctx.pool.labeled.sum())
-  variables = {"params": state.params, **state.model_state}
+  first = network.member(state, 0, net.members)  # an ensemble's member 0
+  variables = {"params": first.params, **first.model_state}
   stopping = _stopping(ctx)
   stopped_by = (stopping_criteria.reason_to_stop(
       s.active.stop_when, {"labeled": labeled_count, "stopping": stopping},
@@ -323,8 +326,8 @@ def run(settings: Settings, workdir: str, *, overwrite: bool = False,
     while not is_done(ctx):
       r = ctx.next_round
       ctx, request = start_round(ctx, r)
-      state, fit = train.fit(
-          request.network.trainer, request.state, ctx.task.x_train,
+      state, fit = network.fit(
+          request.network, request.state, ctx.task.x_train,
           ctx.task.y_train, request.train_idx, request.val_idx, request.key,
           **modes.fit_kwargs(settings, progress))
       ctx, _ = finish_round(ctx, r, state, fit)

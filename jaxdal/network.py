@@ -5,13 +5,17 @@ fit starts from (`Start`, `initial_state`).
 
 from typing import NamedTuple
 
+import jax
+import numpy as np
 import optax
 
 from jaxdal import acquisition as acquisition_lib
-from jaxdal import archopt, pretrain, train
+from jaxdal import archopt, pretrain, seeds, train
 from jaxdal import predict as predict_lib
+from jaxdal.stopping import FitResult
 
-__all__ = ["Network", "Start", "initial_state", "make_network"]
+__all__ = ["Network", "Start", "fit", "initial_state", "make_network",
+           "member", "member_key"]
 
 
 class Start(NamedTuple):
@@ -28,22 +32,52 @@ class Network(NamedTuple):
   tx: optax.GradientTransformation
   trainer: train.Trainer
   predictor: predict_lib.Predictor
+  # A deep ensemble's size, and the vmapped steps its members train with
+  # (`seeds.together`); 1 and None for one network.
+  members: int = 1
+  together: train.Stepper | None = None
 
 
 def make_network(method: archopt.Method, tx: optax.GradientTransformation,
                  acq: acquisition_lib.Acquisition, *, mc_samples: int,
-                 chunk: int, augment: bool = False) -> Network:
-  """`method`'s jitted steps and the predictor `acq` needs."""
+                 chunk: int, augment: bool = False,
+                 members: int = 1) -> Network:
+  """`method`'s jitted steps and the predictor `acq` needs. With `members`
+  > 1 (a deep ensemble) the predictor makes one deterministic pass per
+  member: the members' probabilities are the acquisition's `[T, N, C]`
+  samples, in place of MC dropout."""
+  mc = 0 if members > 1 else mc_samples
   return Network(
       method, tx,
       train.make_trainer(method.model, tx, method.loss, augment=augment),
-      predict_lib.make_predictor_for(method.model, acq,
-                                     mc_samples=mc_samples, chunk=chunk))
+      predict_lib.make_predictor_for(method.model, acq, mc_samples=mc,
+                                     chunk=chunk),
+      members,
+      seeds.together(method.model, tx, method.loss, augment=augment)
+      if members > 1 else None)
+
+
+def member_key(key: jax.Array, m: int) -> jax.Array:
+  """Ensemble member m's key: `key` itself for member 0 (so a one-member
+  ensemble is the plain network), `fold_in(key, m)` for the others."""
+  return key if m == 0 else jax.random.fold_in(key, m)
+
+
+def member(state, m: int, members: int):
+  """Member m of a stacked ensemble state (`[M, ...]` leaves); `state`
+  itself when `members` is 1."""
+  return state if members == 1 else jax.tree.map(lambda leaf: leaf[m], state)
 
 
 def initial_state(method: archopt.Method, tx, key, input_shape,
-                  start: Start) -> train.TrainState:
-  """A fit's fresh state: new weights from `key`, then `start`'s."""
+                  start: Start, members: int = 1) -> train.TrainState:
+  """A fit's fresh state: new weights from `key`, then `start`'s; for an
+  ensemble of `members`, their states stacked (`[M, ...]` leaves), member
+  m's weights from `member_key(key, m)`."""
+  if members > 1:
+    return seeds.stack([initial_state(method, tx, member_key(key, m),
+                                      input_shape, start)
+                        for m in range(members)])
   state = train.init_state(method.model, tx, key, input_shape)
   if start.variables is None:
     return state
@@ -53,3 +87,38 @@ def initial_state(method: archopt.Method, tx, key, input_shape,
   params = v.pop("params")
   return state._replace(params=params, model_state=v,
                         opt_state=tx.init(params))
+
+
+def fit(net: Network, state: train.TrainState, x_all: jax.Array,
+        y_all: jax.Array, train_idx: np.ndarray, val_idx: np.ndarray,
+        key: jax.Array, **kwargs) -> tuple[train.TrainState, FitResult]:
+  """`train.fit` of `net`, or of its ensemble: the `members` stacked
+  states train as one vmapped step (`train.fit_group`), member m with the
+  key `member_key(key, m)` and its own stopping rule, so each member ends
+  as `train.fit` of it alone would, up to the rounding of batched layers.
+
+  Returns:
+    `(state, FitResult)`; an ensemble's result has the most epochs and
+    steps any member ran, the members' mean accuracies and loss, and their
+    stop reasons joined by "+" where they differ ("diverged" if any
+    member's loss stopped being finite).
+  """
+  if net.members == 1:
+    return train.fit(net.trainer, state, x_all, y_all, train_idx, val_idx,
+                     key, **kwargs)
+  m = net.members
+  fitted = train.fit_group(
+      net.together, seeds.unstack(state, m), x_all, y_all, [train_idx] * m,
+      [val_idx] * m, [member_key(key, i) for i in range(m)], **kwargs)
+  results = [r for _, r in fitted]
+  reasons = sorted({r.stop_reason for r in results})
+  return seeds.stack([s for s, _ in fitted]), FitResult(
+      epochs=max(r.epochs for r in results),
+      train_accuracy=float(np.mean([r.train_accuracy for r in results])),
+      val_accuracy=float(np.mean([r.val_accuracy for r in results])),
+      best_val_accuracy=float(np.mean([r.best_val_accuracy
+                                       for r in results])),
+      stop_reason=("diverged" if "diverged" in reasons
+                   else "+".join(reasons)),
+      steps=max(r.steps for r in results),
+      train_loss=float(np.mean([r.train_loss for r in results])))

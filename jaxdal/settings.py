@@ -54,6 +54,9 @@ class FitSpec:
   schedule: str = "cosine"
   warm_start: bool = False
   augment: bool = False
+  # A deep ensemble of this many networks, trained as one vmapped step
+  # (`network.fit`); 1: one network.
+  ensemble: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,7 +221,12 @@ def validate(s: Settings) -> None:
                      "number of labels)")
   if s.active.max_labels is not None:
     _positive(max_labels=s.active.max_labels)
-  _positive(stop_set=s.active.stop_set)
+  _positive(stop_set=s.active.stop_set, ensemble=s.fit.ensemble)
+  if s.fit.ensemble > 1 and (s.arch.method or s.fit.warm_start):
+    raise ValueError(f"ensemble {s.fit.ensemble} trains fresh members of a "
+                     f"backbone each round: not with "
+                     f"{'--method' if s.arch.method else '--warm_start'}; "
+                     f"use --ensemble 1")
   if s.arch.pretrain not in PRETRAINING:
     raise ValueError(f"unknown pretraining {s.arch.pretrain!r}; valid: "
                      f"{', '.join(PRETRAINING)}")

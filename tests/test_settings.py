@@ -25,7 +25,7 @@ def test_to_dict_is_the_flat_config_json_of_earlier_runs():
   # added since.
   assert sorted(Settings().to_dict()) == sorted([
       "complexity", "query_pool", "calibrate", "stop_when", "max_labels",
-      "stop_set"] + """
+      "stop_set", "ensemble"] + """
       dataset backbone backbone_kwargs method method_kwargs mode train_arch
       dataset_kwargs acquisition rounds initial acquire seed val_fraction
       val_size test_size pool_size batch_size max_epochs patience

@@ -50,6 +50,7 @@ def protocol(preset: str) -> ml_collections.ConfigDict:
   c.stop_when = "none"
   c.max_labels = 0  # 0 = no budget
   c.stop_set = 1000
+  c.ensemble = 1
   c.data_dir = ""
   c.download = False
   c.pretrain_epochs = 5
@@ -95,6 +96,10 @@ HELPS = {
     "max_labels": "the labeling budget of --stop_when budget (0 = none)",
     "stop_set": "unlabeled examples (a fixed seeded sample of the pool) "
                 "on which the stopping criteria compare rounds",
+    "ensemble": "train a deep ensemble of this many networks as one "
+                "vmapped step; the acquisitions read the members' "
+                "probabilities as their samples (BALD, EPIG, vote entropy, "
+                "...) and test accuracy is the members' mean prediction",
     "data_dir": "folder with a prepared TFDS tree or raw IDX .gz files",
     "download": "let TFDS download missing datasets (needs network)",
     "pretrain_epochs": "DeepCluster alternations of k-means and training",
