@@ -20,8 +20,8 @@ from typing import Any
 import ml_collections
 
 __all__ = ["ActiveSpec", "ArchSpec", "CALIBRATION", "COMPLEXITY", "DataSpec",
-           "FitSpec", "PRETRAINING", "Settings", "parse_json_object",
-           "validate"]
+           "FitSpec", "PRETRAINING", "STOP_WHEN", "Settings",
+           "parse_json_object", "validate"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +111,9 @@ _GROUP = {f.name: group for group, spec in _SPECS.items()
 PRETRAINING = ("none", "deepcluster")
 COMPLEXITY = ("all", "none")
 CALIBRATION = ("none", "temperature")
+# `jaxdal.stopping_criteria.CRITERIA` (the schema imports nothing of
+# jaxdal; tests/test_settings.py checks the two agree).
+STOP_WHEN = ("none", "kappa", "uncertainty", "budget")
 # Config values that mean "not set" (flags cannot hold None).
 _UNSET_AS = {"val_size": 0, "test_size": 0, "pool_size": 0, "data_dir": "",
              "target_train_accuracy": 0, "query_pool": 0, "max_labels": 0}
@@ -201,8 +204,6 @@ def validate(s: Settings) -> None:
   """Raises a one-line ValueError naming the bad value and the valid
   choices; checks what the values alone decide (`plan.check` adds the
   registries' names)."""
-  # Imported here: reading settings (a CLI's --help) needs no jax.
-  from jaxdal import stopping_criteria  # noqa: PLC0415
   if s.active.complexity not in COMPLEXITY:
     raise ValueError(f"unknown complexity {s.active.complexity!r}; valid: "
                      f"{', '.join(COMPLEXITY)}")
@@ -213,9 +214,9 @@ def validate(s: Settings) -> None:
     raise ValueError("calibrate 'temperature' fits on the validation split, "
                      "but val_fraction is 0; set --val_fraction above 0 or "
                      "--calibrate none")
-  if s.active.stop_when not in stopping_criteria.CRITERIA:
+  if s.active.stop_when not in STOP_WHEN:
     raise ValueError(f"unknown stopping criterion {s.active.stop_when!r}; "
-                     f"valid: {', '.join(stopping_criteria.CRITERIA)}")
+                     f"valid: {', '.join(STOP_WHEN)}")
   if s.active.stop_when == "budget" and s.active.max_labels is None:
     raise ValueError("stop_when 'budget' needs --max_labels (a positive "
                      "number of labels)")

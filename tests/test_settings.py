@@ -96,3 +96,8 @@ def test_the_schema_imports_no_method_model_or_data():
   assert modules_loaded_by("import jaxdal.settings", (
       "jaxdal.archopt", "jaxdal.models", "jaxdal.data", "jaxdal.plan",
       "jaxdal.context", "flax")) == []
+
+
+def test_stop_when_names_the_stopping_criteria():
+  from jaxdal import settings, stopping_criteria
+  assert settings.STOP_WHEN == stopping_criteria.CRITERIA

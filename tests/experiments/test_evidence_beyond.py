@@ -3,6 +3,7 @@
 tau-b, an enumerated bootstrap), and every table row traced to committed
 runs."""
 
+import fractions
 import itertools
 import json
 import os
@@ -31,8 +32,10 @@ def _curve(cell: str) -> np.ndarray | None:
 
 
 def _auc(cell: str) -> float:
-  y = _curve(cell)
-  return float(np.trapezoid(y) / (len(y) - 1))
+  # Exact trapezoids over the recorded decimals (Fractions), so equal
+  # areas tie as they do in exact arithmetic (tau-b counts ties).
+  y = [fractions.Fraction(repr(float(v))) for v in _curve(cell)]
+  return float((sum(y) - (y[0] + y[-1]) / 2) / (len(y) - 1))
 
 
 def _rows(table: str) -> list[list[str]]:
