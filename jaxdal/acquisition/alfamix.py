@@ -155,13 +155,7 @@ def _labels_or_predicted(fn, probs, labels, n):
 
 
 def _check(fn, probs, features, labeled, alpha_cap):
-  probs = jnp.asarray(probs)
-  checks.probs(fn, "probs", probs)
-  n = probs.shape[-2]
-  checks.features(fn, "features", features, n, rows_of="probs")
-  if probs.shape[-1] < 2:
-    raise ValueError(f"{fn}: probs must have at least 2 classes; got "
-                     f"{checks.describe(probs)}")
+  probs, n = checks.probs_with_features(fn, probs, features)
   if not alpha_cap >= 0:
     raise ValueError(f"{fn}: alpha_cap must be a number >= 0; got "
                      f"{alpha_cap!r}")

@@ -33,6 +33,7 @@ __all__ = [
     "key",
     "mask",
     "probs",
+    "probs_with_features",
     "scores",
     "selectable",
     "selector_inputs",
@@ -246,3 +247,17 @@ def selector_inputs(fn: str, k, available, x, labeled):
   available = ~labeled if available is None else available
   k, available = selectable(fn, k, available, n, rows_of="features")
   return k, jnp.asarray(available), labeled
+
+
+def probs_with_features(fn: str, p, x) -> tuple[jnp.ndarray, int]:
+  """`(probs, N)`: `[N, C]` or `[T, N, C]` probabilities `p` with at least
+  2 classes and features `x` `[N, D]` of the same rows, checked (a margin
+  or a classifier head needs two classes)."""
+  p = jnp.asarray(p)
+  probs(fn, "probs", p)
+  n = p.shape[-2]
+  features(fn, "features", x, n, rows_of="probs")
+  if p.shape[-1] < 2:
+    raise ValueError(f"{fn}: probs must have at least 2 classes; got "
+                     f"{describe(p)}")
+  return p, n

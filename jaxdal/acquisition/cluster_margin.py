@@ -198,13 +198,7 @@ def cluster_margin(key: jax.Array, k: int,
   """
   fn = "cluster_margin"
   checks.key(fn, key)
-  probs = jnp.asarray(probs)
-  checks.probs(fn, "probs", probs)
-  n = probs.shape[-2]
-  checks.features(fn, "features", features, n, rows_of="probs")
-  if probs.shape[-1] < 2:
-    raise ValueError(f"{fn}: probs must have at least 2 classes for a "
-                     f"margin; got {checks.describe(probs)}")
+  probs, n = checks.probs_with_features(fn, probs, features)
   if labeled is None:
     labeled = jnp.zeros(n, bool)
   k, available, _ = checks.selector_inputs(fn, k, available, features,
