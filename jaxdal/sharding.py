@@ -23,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 __all__ = ["AXIS", "activate", "active", "barrier", "distributed_settings",
            "is_writer", "make_mesh", "padded_batch", "replicated", "round_up",
-           "rows", "setup", "size", "using"]
+           "rows", "setup", "size", "to_host", "using"]
 
 AXIS = "data"
 _DISTRIBUTED_ENV = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES",
@@ -113,6 +113,15 @@ def barrier(name: str) -> None:
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils
     multihost_utils.sync_global_devices(name)
+
+
+def to_host(x) -> np.ndarray:
+  """The whole of array `x` as NumPy on this process, gathered from every
+  process when it spans devices of several (`jax.distributed`)."""
+  if getattr(x, "is_fully_addressable", True):
+    return np.asarray(jax.device_get(x))
+  from jax.experimental import multihost_utils
+  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
 def round_up(n: int) -> int:

@@ -292,10 +292,11 @@ def evaluate_logits(trainer: Trainer, state: TrainState, x_all: jax.Array,
   chunks, masks = padded_chunks(np.asarray(indices), eval_chunk_size(
       len(indices), chunk))
   out = []
-  for c, (idx, mask) in enumerate(map(_sharded_batch, chunks, masks)):
+  for c, (idx, mask) in enumerate(zip(chunks, masks, strict=True)):
+    idx, _ = _sharded_batch(idx, mask)
     logits = trainer.logits_step(state, x_all, idx, jax.random.fold_in(key, c))
-    out.append(np.asarray(jax.device_get(logits), np.float32)[
-        np.asarray(mask)])
+    rows = sharding.to_host(logits).astype(np.float32)
+    out.append(rows[:len(mask)][np.asarray(mask)])
   return np.concatenate(out)
 
 
