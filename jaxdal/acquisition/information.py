@@ -37,7 +37,10 @@ __all__ = ["NUM_TARGETS", "epig", "epig_select"]
 # The paper's target batch size (M = 100 inputs per acquisition).
 NUM_TARGETS = 100
 
-# Numbers of the joint `[chunk, M, C, C]` held at a time (64 MB float32).
+# Numbers of the joint `[chunk, M, C, C]` held at a time: on the CPU a block
+# that stays in cache (1 MB float32; 4.6x faster than 64 MB blocks at 20,000
+# x 100 targets x 10 classes), on accelerators few large blocks (64 MB).
+_JOINT_BUDGET_CPU = 1 << 18
 _JOINT_BUDGET = 1 << 24
 
 
@@ -60,7 +63,10 @@ def _epig(probs, targets, weights, chunk):
   def block(pb):  # [T, chunk, C] -> E_m H[p(y, y_* | x_n, x_m)], [chunk]
     joint = jnp.einsum("tnc,tmd->nmcd", pb, targets,
                        precision=lax.Precision.HIGHEST) / t
-    return -xlogy(joint, joint).sum(axis=(-2, -1)) @ weights
+    # x log x, 0 at 0: xlogy's select costs 8x on the CPU (same values).
+    tiny = jnp.finfo(joint.dtype).tiny
+    plogp = joint * jnp.log(jnp.maximum(joint, tiny))
+    return -plogp.sum(axis=(-2, -1)) @ weights
 
   h_joint = lax.map(block, blocks).reshape(-1)[:n]
   # Mutual information is >= 0; rounding can leave -1e-7.
@@ -68,7 +74,13 @@ def _epig(probs, targets, weights, chunk):
 
 
 def _chunk(n: int, m: int, c: int) -> int:
-  return max(1, min(n, _JOINT_BUDGET // max(1, m * c * c)))
+  """Pool rows per block: the budget's worth, evened out over the blocks
+  that `n` rows need (so the last block pads little)."""
+  budget = (_JOINT_BUDGET_CPU if jax.default_backend() == "cpu"
+            else _JOINT_BUDGET)
+  most = max(1, min(n, budget // max(1, m * c * c)))
+  blocks = -(-n // most)
+  return -(-n // blocks)
 
 
 def epig(probs_mc: jnp.ndarray, target_probs_mc: jnp.ndarray, *,
@@ -83,7 +95,7 @@ def epig(probs_mc: jnp.ndarray, target_probs_mc: jnp.ndarray, *,
     target_weights: `[M]` non-negative weights of the targets in the
       expectation over `p_*`, normalised here; None for the mean.
     chunk: pool rows per block; None picks one that holds the `[chunk, M,
-      C, C]` joint in 64 MB.
+      C, C]` joint in 1 MB on the CPU (in cache) and 64 MB elsewhere.
 
   Returns:
     `[N]` scores in `[0, log C]`.
