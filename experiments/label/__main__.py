@@ -54,6 +54,9 @@ flags.DEFINE_integer("acquire", 20, "examples per batch")
 flags.DEFINE_integer("budget", 0, "labels in all (default: the initial ones "
                      "plus 10 batches)")
 flags.DEFINE_integer("seed", 0, "seed of every random draw")
+flags.DEFINE_integer("ensemble", 1, "train a deep ensemble of this many "
+                     "networks as one vmapped step (a fixed backbone); the "
+                     "acquisitions read the members as their samples")
 flags.DEFINE_integer("image_size", 0, "images are resized to this side "
                      "(default: 32 for ResNets and VGGs, else 28)")
 flags.DEFINE_integer("max_length", 64, "tokens per text")
@@ -71,6 +74,7 @@ FLAGS = flags.FLAGS
 
 _OPTION_FLAGS = ("data", "classes", "labeled", "test", "backbone", "method",
                  "acquisition", "acquire", "budget", "preset", "seed",
+                 "ensemble",
                  "image_size", "max_length", "id_column", "text_column")
 
 

@@ -68,7 +68,8 @@ def _learner(s: settings.Settings, x, num_classes: int) -> learning.Learner:
       target_train_accuracy=s.fit.target_train_accuracy,
       mc_samples=s.active.mc_samples, chunk=s.active.chunk,
       query_pool=s.active.query_pool, augment=s.fit.augment,
-      warm_start=s.fit.warm_start, train_arch=s.arch.train_arch)
+      warm_start=s.fit.warm_start, train_arch=s.arch.train_arch,
+      ensemble=s.fit.ensemble)
 
 
 @dataclasses.dataclass
@@ -275,7 +276,7 @@ def _restore(learner, workdir: str, r: int, like: learning.LearnerState,
       like = like._replace(arch=Architecture(f.read()))
   net = learner.network(like)
   ts = initial_state(net.method, net.tx, jax.random.key(0), input_shape,
-                     learning.Start())
+                     learning.Start(), members=net.members)
   return learning.load(path, like._replace(train=ts))
 
 

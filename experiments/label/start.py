@@ -23,8 +23,10 @@ def settings_of(options: dict) -> settings.Settings:
     c = focus1_config.get_config(preset, options["backbone"])
     c.backbone = options["backbone"]
   c.acquisition, c.seed = options["acquisition"], options["seed"]
+  c.ensemble = options.get("ensemble", 1)  # older runs: no ensemble
   s = settings.Settings.from_config(c)
-  acquisition.get(s.active.acquisition)  # one-line errors, before any data
+  settings.validate(s)  # one-line errors, before any data
+  acquisition.get(s.active.acquisition)
   if s.arch.method:
     archopt.get(s.arch.method)
   else:

@@ -44,7 +44,8 @@ def _one_line_error(out, *parts):
 
 
 @pytest.mark.parametrize("case", ["empty", "corrupt", "one_class",
-                                  "duplicate_class", "port", "command"])
+                                  "duplicate_class", "port", "command",
+                                  "ensemble"])
 def test_start_refused_without_a_workdir(case, tmp_path, image_folder,
                                          subprocess_env):
   pool, test = image_folder
@@ -69,6 +70,9 @@ def test_start_refused_without_a_workdir(case, tmp_path, image_folder,
     port = holder.getsockname()[1]
     args += ["--port", str(port)]
     want = (f"port {port} is already in use",)
+  elif case == "ensemble":
+    args += ["--ensemble", "0"]
+    want = ("ensemble must be a positive integer, got 0",)
   else:
     args, want = ["serve", "again", *args], ("one command at most",)
   try:

@@ -242,3 +242,48 @@ def test_initial_labels_fit_first(tmp_path, image_folder):
     assert run.batch["indices"] == got and len(run.records) == 1
   finally:
     run.close()
+
+
+def test_ensemble_rounds_equal_a_plain_learner_loop_and_resume(
+    tmp_path, image_folder):
+  """`--ensemble 2` with BALD: batch 1 is what the learner gives with the
+  same members and answers, and a run reopened from its checkpoint (the
+  members stacked) queries the same batch 2."""
+  pool, _ = image_folder
+  over = dict(acquisition="bald", ensemble=2)
+  run = _open(tmp_path / "w", pool, **over)
+  try:
+    assert run.learner.network(run.state).members == 2
+    first = list(run.batch["indices"])
+    _answer_all(run)
+    run.train_round()
+    got = list(run.batch["indices"])
+    _answer_all(run)
+    run.train_round()
+    want = list(run.batch["indices"])
+    al, inputs = run.learner, run.inputs
+  finally:
+    run.close()
+  state = al.init(0)
+  idx = al.query(state, 5)
+  assert idx.tolist() == first
+  labels = [inputs.classes.index(true_label(inputs.ids[i])) for i in idx]
+  order = np.argsort([inputs.ids[i] for i in idx])
+  state = al.teach(state, idx[order], np.array(labels)[order])
+  state, _ = al.fit(state)
+  assert al.query(state, 5).tolist() == got
+  again = _open(tmp_path / "w", pool, **over)
+  try:
+    assert list(again.batch["indices"]) == want
+    assert again.batch["round"] == 2
+    assert again.learner.query(again.state, 5).tolist() == want
+  finally:
+    again.close()
+
+
+def test_ensemble_with_a_method_refused(tmp_path, image_folder):
+  pool, _ = image_folder
+  with pytest.raises(ValueError, match="ensemble 2 trains fresh members"):
+    _open(tmp_path / "w", pool, method="bbdropout", backbone="",
+          ensemble=2)
+  assert not os.path.exists(tmp_path / "w")
