@@ -12,7 +12,7 @@ imports): foundation (`registry`, `lazy`, `hub`, `sharding`,
 `diagnostics`, `faults`, `compile_cache`, `stopping`, `journal`), arrays
 (`acquisition`, `complexity`, `data`, `calibration`, `stopping_criteria`),
 models (`models`, `adapters`, `losses`, `optim`, `initialisation`,
-`archopt`), training (`train`,
+`archopt`), training (`evaluation`, `train`,
 `seeds`, `predict`, `pretrain`, `checkpoint`), the learner (`network`,
 `state`, `learning`), then the run machinery (`settings`, `plan`,
 `workdir`, `modes`, `context`, `recorder`, `loop`, `lockstep`, `console`,
@@ -29,9 +29,10 @@ __version__ = "0.2.0"
 
 _SUBMODULES = ("acquisition", "adapters", "archopt", "calibration",
                "checkpoint", "complexity", "console", "context", "data",
-               "diagnostics", "hub", "initialisation", "journal", "learning",
-               "lockstep", "loop", "losses", "metrics", "models", "modes",
-               "network", "optim", "plots", "predict", "pretrain",
+               "diagnostics", "evaluation", "hub", "initialisation",
+               "journal", "learning", "lockstep", "loop", "losses",
+               "metrics", "models", "modes", "network", "optim", "plots",
+               "predict", "pretrain",
                "registry", "seeds", "settings", "stopping",
                "stopping_criteria", "train", "workdir")
 _FROM_LOOP = ("Settings", "WorkdirError", "run")

@@ -45,27 +45,29 @@ from jaxdal import predict as predict_lib
 from jaxdal.data import labels as labels_lib
 from jaxdal.data.pool import query_candidates, search_split
 from jaxdal.network import (
-    Network,
-    Start,
-    initial_state,
-    make_network,
-    member,
+  Network,
+  Start,
+  initial_state,
+  make_network,
+  member_probs,
 )
 from jaxdal.network import fit as fit_network
+from jaxdal.network import logits as network_logits
+from jaxdal.network import variables as network_variables
 from jaxdal.state import (
-    INIT,
-    MEASURE,
-    PREDICT,
-    QUERY_POOL,
-    SEARCH,
-    SELECT,
-    TRAIN,
-    Architecture,
-    LearnerState,
-    key_of_round,
-    load,
-    round_key,
-    save,
+  INIT,
+  MEASURE,
+  PREDICT,
+  QUERY_POOL,
+  SEARCH,
+  SELECT,
+  TRAIN,
+  Architecture,
+  LearnerState,
+  key_of_round,
+  load,
+  round_key,
+  save,
 )
 
 __all__ = ["INIT", "MEASURE", "PREDICT", "QUERY_POOL", "SEARCH", "SELECT",
@@ -264,34 +266,9 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
            val_labels=None, candidates=None) -> LearnerState:
     if isinstance(key, int):  # a seed
       key = jax.random.key(key)
-    y = np.full(n, -1, np.int32)
-    is_labeled, is_val = np.zeros(n, bool), np.zeros(n, bool)
-    for name, idx, lab, mask in (("labeled", labeled, labels, is_labeled),
-                                 ("validation", validation, val_labels,
-                                  is_val)):
-      if idx is None:
-        continue
-      idx = labels_lib.dataset_indices(name, idx, n)
-      y[idx] = labels_lib.class_ids(f"{name} labels", lab, len(idx),
-                                    num_classes)
-      mask[idx] = True
-    both = np.flatnonzero(is_labeled & is_val)
-    if both.size:
-      raise ValueError(f"validation examples must not be labeled ones; both: "
-                       f"{both[:5].tolist()}")
-    if candidates is not None:
-      candidates = np.asarray(candidates)
-      if candidates.shape != (n,) or candidates.dtype != bool:
-        raise ValueError(f"candidates must be a bool mask [{n}], got "
-                         f"{candidates.dtype} of shape {candidates.shape}")
-    cand = (~is_val if candidates is None
-            else candidates | is_labeled)
-    pool = data_lib.PoolState(
-        labeled=jnp.asarray(is_labeled), candidate=jnp.asarray(cand),
-        validation=jnp.asarray(is_val),
-        label_round=jnp.asarray(np.where(is_labeled, 0, -1).astype(
-            np.int32)),
-        round=jnp.asarray(0, jnp.int32))
+    pool, y = labels_lib.given_pool(
+        n, num_classes, labeled=labeled, labels=labels,
+        validation=validation, val_labels=val_labels, candidates=candidates)
     return LearnerState(None, pool, sharding.replicated(jnp.asarray(y)), key)
 
   def start_fit(state: LearnerState, key=None, *, warm=None):
@@ -334,19 +311,7 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
     if state.train is None:
       raise ValueError("the learner has not been fitted: call fit(state) "
                        "after teaching some labels")
-    ts = member(state.train, m, ensemble)
-    return {"params": ts.params, **ts.model_state}
-
-  def member_probs(state, key, x, cand=None, first=None):
-    """`[M, P, C]`: member 0's probabilities (`first`, if already made)
-    and every other member's, one deterministic pass each."""
-    pred = network(state).predictor
-    probs = [first if first is not None else predict_lib.predict_probs(
-        pred, variables(state), x, key, cand)]
-    probs += [predict_lib.predict_probs(pred, variables(state, m), x, key,
-                                        cand)
-              for m in range(1, ensemble)]
-    return jnp.concatenate(probs, axis=0)
+    return network_variables(state.train, m, ensemble)
 
   def select(state, k, cand, inputs, key=None):
     key_r = _key(state, key)
@@ -367,8 +332,8 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
     out = predict_lib.acquisition_inputs(
         acq, network(state).predictor, variables(state), x_all, key_p, cand)
     if ensemble > 1 and out["probs"] is not None:
-      out = {**out, "probs": member_probs(state, key_p, x_all, cand,
-                                          out["probs"])}
+      out = {**out, "probs": member_probs(network(state), state.train,
+                                          x_all, key_p, cand, out["probs"])}
     return cand, out
 
   def query(state: LearnerState, k: int, key=None) -> np.ndarray:
@@ -412,22 +377,16 @@ def learner(model, optimizer: optax.GradientTransformation | None, x, *,
                                                                  x_eval)))
     idx = np.arange(x_eval.shape[0]) if indices is None else indices
     variables(state)  # fitted, or a one-line error
-    trainer = network(state).trainer
-    if ensemble == 1:
-      return train.evaluate_logits(trainer, state.train, x_eval, idx,
-                                   chunk=chunk)
-    # An ensemble's: the log of its members' mean probabilities.
-    probs = np.mean([jax.nn.softmax(train.evaluate_logits(
-        trainer, member(state.train, m, ensemble), x_eval, idx,
-        chunk=chunk)) for m in range(ensemble)], axis=0)
-    return np.log(np.maximum(probs, 1e-30)).astype(np.float32)
+    return network_logits(network(state), state.train, x_eval, idx,
+                          chunk=chunk)
 
   def predict(state: LearnerState, x_new, key=None):
     x_new = jnp.asarray(labels_lib.examples("x", x_new))
     key = jax.random.fold_in(round_key(state), PREDICT) if key is None \
         else key
     if ensemble > 1:
-      return member_probs(state, key, x_new)
+      variables(state)  # fitted, or a one-line error
+      return member_probs(network(state), state.train, x_new, key)
     return predict_lib.predict_probs(network(state).predictor,
                                      variables(state), x_new, key)
 

@@ -6,16 +6,19 @@ fit starts from (`Start`, `initial_state`).
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
 from jaxdal import acquisition as acquisition_lib
 from jaxdal import archopt, pretrain, seeds, train
 from jaxdal import predict as predict_lib
+from jaxdal.evaluation import evaluate_logits
 from jaxdal.stopping import FitResult
 
-__all__ = ["Network", "Start", "fit", "initial_state", "make_network",
-           "member", "member_key"]
+__all__ = ["Network", "Start", "fit", "initial_state", "logits",
+           "make_network", "member", "member_key", "member_probs",
+           "variables"]
 
 
 class Start(NamedTuple):
@@ -67,6 +70,39 @@ def member(state, m: int, members: int):
   """Member m of a stacked ensemble state (`[M, ...]` leaves); `state`
   itself when `members` is 1."""
   return state if members == 1 else jax.tree.map(lambda leaf: leaf[m], state)
+
+
+def variables(state: train.TrainState, m: int = 0, members: int = 1) -> dict:
+  """Member m's `{"params": ..., **model_state}` (the state's own for one
+  network), as the model's `apply` takes them."""
+  ts = member(state, m, members)
+  return {"params": ts.params, **ts.model_state}
+
+
+def member_probs(net: Network, state: train.TrainState, x_all: jax.Array,
+                 key: jax.Array, indices: np.ndarray | None = None,
+                 first: jax.Array | None = None) -> jax.Array:
+  """`[M, P, C]` probabilities of `x_all[indices]`, one deterministic pass
+  per member; member 0's may be given (`first`, `[1, P, C]`) if made."""
+  probs = [first if first is not None else predict_lib.predict_probs(
+      net.predictor, variables(state, 0, net.members), x_all, key, indices)]
+  probs += [predict_lib.predict_probs(net.predictor,
+                                      variables(state, m, net.members),
+                                      x_all, key, indices)
+            for m in range(1, net.members)]
+  return jnp.concatenate(probs, axis=0)
+
+
+def logits(net: Network, state: train.TrainState, x_all: jax.Array,
+           indices: np.ndarray, *, chunk: int = 512) -> np.ndarray:
+  """`[n, C]` float32 logits of `x_all[indices]` (`evaluate_logits`); an
+  ensemble's are the log of its members' mean probabilities."""
+  if net.members == 1:
+    return evaluate_logits(net.trainer, state, x_all, indices, chunk=chunk)
+  probs = np.mean([jax.nn.softmax(evaluate_logits(
+      net.trainer, member(state, m, net.members), x_all, indices,
+      chunk=chunk)) for m in range(net.members)], axis=0)
+  return np.log(np.maximum(probs, 1e-30)).astype(np.float32)
 
 
 def initial_state(method: archopt.Method, tx, key, input_shape,

@@ -23,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 __all__ = ["AXIS", "activate", "active", "barrier", "distributed_settings",
            "is_writer", "make_mesh", "padded_batch", "replicated", "round_up",
-           "rows", "setup", "size", "to_host", "using"]
+           "rows", "setup", "sharded_batch", "size", "to_host", "using"]
 
 AXIS = "data"
 _DISTRIBUTED_ENV = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES",
@@ -143,6 +143,15 @@ def rows(tree):
   if _active is None:
     return tree
   return jax.device_put(tree, NamedSharding(_active, PartitionSpec(AXIS)))
+
+
+def sharded_batch(idx: np.ndarray, mask: np.ndarray):
+  """A batch's `[B]` indices and mask as the steps take them: as they are
+  with no mesh, else padded (masked) to a multiple of the device count and
+  split along `data`."""
+  if _active is None:
+    return idx, mask
+  return rows(padded_batch(np.asarray(idx), np.asarray(mask)))
 
 
 def padded_batch(idx: np.ndarray, mask: np.ndarray

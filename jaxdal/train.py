@@ -8,8 +8,9 @@ labeled-set size: each step function compiles once per run.
 A `Stepper` says how a group of S seeds' states is carried and stepped:
 `one_seed(trainer)` steps one state with the plain jitted step (what `fit`
 uses); `jaxdal.seeds.together` stacks S states and steps them with one
-`jax.vmap`-ed step. `fit_group` and `evaluate_group` are the only epoch loop
-and evaluation loop, so one seed and many cannot drift apart.
+`jax.vmap`-ed step. `fit_group` and `jaxdal.evaluation.evaluate_group` are
+the only epoch loop and evaluation loop, so one seed and many cannot drift
+apart.
 """
 
 import functools
@@ -25,13 +26,13 @@ from tqdm import tqdm  # text bars: no ipywidgets needed in notebooks
 
 from jaxdal import diagnostics, faults, losses, optim, sharding
 from jaxdal.data.augment import flip_and_crop
-from jaxdal.data.batching import epoch_batches, padded_chunks
+from jaxdal.data.batching import epoch_batches
+from jaxdal.evaluation import evaluate_group
 from jaxdal.initialisation import init_variables, warm_init
 from jaxdal.models.rngs import rngs_for
 from jaxdal.stopping import FitResult, StoppingRule
 
-__all__ = ["EVAL_KEY", "Stepper", "TrainState", "Trainer", "eval_chunk_size",
-           "eval_step", "evaluate", "evaluate_group", "evaluate_logits", "fit",
+__all__ = ["Stepper", "TrainState", "Trainer", "eval_step", "evaluate", "fit",
            "fit_group", "init_state", "init_variables", "logits_step",
            "make_trainer", "one_seed", "set_learning_rate", "train_step",
            "warm_init"]
@@ -214,13 +215,13 @@ def one_seed(trainer: Trainer) -> Stepper:
 
   def train(state, x_all, y_all, idx, mask, root, step, n_train, live):
     del live  # One seed trains until the loop stops.
-    idx, mask = _sharded_batch(idx[0], mask[0])
+    idx, mask = sharding.sharded_batch(idx[0], mask[0])
     state, out = trainer.train_step(state, x_all, y_all, idx, mask,
                                     jax.random.fold_in(root, step), n_train)
     return state, (out["correct"], out["count"], out["loss"])
 
   def evaluate(state, x_all, y_all, idx, mask, key):
-    idx, mask = _sharded_batch(idx[0], mask[0])
+    idx, mask = sharding.sharded_batch(idx[0], mask[0])
     return trainer.eval_step(state, x_all, y_all, idx, mask, key)
 
   return Stepper(
@@ -231,73 +232,12 @@ def one_seed(trainer: Trainer) -> Stepper:
       evaluate=evaluate)
 
 
-def _sharded_batch(idx: np.ndarray, mask: np.ndarray):
-  """A batch's `[B]` indices and mask as the steps take them: as they are,
-  or under a device mesh padded (masked) to a multiple of the device count
-  and split along its `data` axis."""
-  if sharding.active() is None:
-    return idx, mask
-  return sharding.rows(sharding.padded_batch(np.asarray(idx),
-                                             np.asarray(mask)))
-
-
-EVAL_KEY = 0x5EED
-
-
-def eval_chunk_size(n: int, chunk: int) -> int:
-  """Rows per evaluation call: `chunk`, or for a small split (a capped
-  validation set) its size rounded up to a multiple of 64."""
-  return min(chunk, -(-n // 64) * 64)
-
-
-def evaluate_group(stepper: Stepper, carried, x_all: jax.Array,
-                   y_all: jax.Array, indices: Sequence[np.ndarray], *,
-                   chunk: int = 512, key: jax.Array | None = None
-                   ) -> list[float]:
-  """Per-seed accuracy on `x_all[indices[s]]` (equal lengths) in fixed-size
-  chunks; chunk i uses the key `fold_in(key, i)` (default key: `EVAL_KEY`)
-  for models whose inference is sampled."""
-  n = len(indices[0])
-  if n == 0:
-    return [float("nan")] * len(indices)
-  key = jax.random.key(EVAL_KEY) if key is None else key
-  split = [padded_chunks(np.asarray(i), eval_chunk_size(n, chunk))
-           for i in indices]
-  correct = []
-  for c in range(len(split[0][0])):
-    idx = np.stack([chunks[c] for chunks, _ in split])
-    mask = np.stack([masks[c] for _, masks in split])
-    correct.append(stepper.evaluate(carried, x_all, y_all, idx, mask,
-                                    jax.random.fold_in(key, c)))
-  per_chunk = np.asarray(jax.device_get(correct)).reshape(len(correct), -1)
-  return [float(c) / n for c in per_chunk.sum(axis=0)]
-
-
 def evaluate(trainer: Trainer, state: TrainState, x_all: jax.Array,
              y_all: jax.Array, indices: np.ndarray, *,
              chunk: int = 512, key: jax.Array | None = None) -> float:
   """Accuracy of `state` on `x_all[indices]` (`evaluate_group` of one)."""
   return evaluate_group(one_seed(trainer), state, x_all, y_all, [indices],
                         chunk=chunk, key=key)[0]
-
-
-def evaluate_logits(trainer: Trainer, state: TrainState, x_all: jax.Array,
-                    indices: np.ndarray, *, chunk: int = 512,
-                    key: jax.Array | None = None) -> np.ndarray:
-  """`[n, C]` float32 logits of `state` on `x_all[indices]`, in the chunks
-  and with the keys of `evaluate` (chunk i: `fold_in(key, i)`): their
-  argmax is what `evaluate` counts, so one pass serves accuracy and
-  calibration."""
-  key = jax.random.key(EVAL_KEY) if key is None else key
-  chunks, masks = padded_chunks(np.asarray(indices), eval_chunk_size(
-      len(indices), chunk))
-  out = []
-  for c, (idx, mask) in enumerate(zip(chunks, masks, strict=True)):
-    idx, _ = _sharded_batch(idx, mask)
-    logits = trainer.logits_step(state, x_all, idx, jax.random.fold_in(key, c))
-    rows = sharding.to_host(logits).astype(np.float32)
-    out.append(rows[:len(mask)][np.asarray(mask)])
-  return np.concatenate(out)
 
 
 def fit_group(

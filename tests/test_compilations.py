@@ -22,7 +22,7 @@ PDARTS = dict(channels=2, layers=3, search_config=dict(
     batch_size=4, steps_per_epoch=1, masked=True))
 # name: (settings, {step function: compilations allowed in the experiment})
 # Evaluation compiles once per split shape: validation and test chunks
-# (`train.eval_chunk_size`) differ; a pretraining or pre-optimisation
+# (`evaluation.eval_chunk_size`) differ; a pretraining or pre-optimisation
 # network has its own steps.
 SCENARIOS = {
     "badge_deepcluster": (dict(CNN, acquisition="badge",

@@ -10,9 +10,13 @@ argument, the expected form and what came.
   ValueError: labels must be class ids 0..2, got [3]
 """
 
+import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["class_ids", "dataset_indices", "examples", "index_vector"]
+from jaxdal.data.pool import PoolState
+
+__all__ = ["class_ids", "dataset_indices", "examples", "given_pool",
+           "index_vector"]
 
 
 def examples(name: str, x):
@@ -63,3 +67,46 @@ def class_ids(name: str, labels, n: int, num_classes: int | None = None
     raise ValueError(f"{name} must be class ids {valid}, got "
                      f"{bad[:5].tolist()}")
   return y
+
+
+def given_pool(n: int, num_classes: int | None, *, labeled=None, labels=None,
+               validation=None, val_labels=None, candidates=None
+               ) -> tuple[PoolState, np.ndarray]:
+  """The round-0 pool of `n` examples from what a caller gives, and the
+  int32 `[n]` class ids known so far (-1: not given).
+
+  Args:
+    n: examples in the pool.
+    num_classes: classes the ids must lie in (None: any id >= 0).
+    labeled: `[L]` indices already labeled, with their `labels` `[L]`.
+    validation: `[V]` indices held out for validation, with their
+      `val_labels` `[V]`; never labeled ones.
+    candidates: bool `[n]` rows the acquisitions may pick from (the
+      labeled ones are kept); None: every row but the validation ones.
+  """
+  y = np.full(n, -1, np.int32)
+  is_labeled, is_val = np.zeros(n, bool), np.zeros(n, bool)
+  for name, idx, lab, mask in (("labeled", labeled, labels, is_labeled),
+                               ("validation", validation, val_labels,
+                                is_val)):
+    if idx is None:
+      continue
+    idx = dataset_indices(name, idx, n)
+    y[idx] = class_ids(f"{name} labels", lab, len(idx), num_classes)
+    mask[idx] = True
+  both = np.flatnonzero(is_labeled & is_val)
+  if both.size:
+    raise ValueError(f"validation examples must not be labeled ones; both: "
+                     f"{both[:5].tolist()}")
+  if candidates is not None:
+    candidates = np.asarray(candidates)
+    if candidates.shape != (n,) or candidates.dtype != bool:
+      raise ValueError(f"candidates must be a bool mask [{n}], got "
+                       f"{candidates.dtype} of shape {candidates.shape}")
+  cand = ~is_val if candidates is None else candidates | is_labeled
+  pool = PoolState(
+      labeled=jnp.asarray(is_labeled), candidate=jnp.asarray(cand),
+      validation=jnp.asarray(is_val),
+      label_round=jnp.asarray(np.where(is_labeled, 0, -1).astype(np.int32)),
+      round=jnp.asarray(0, jnp.int32))
+  return pool, y
