@@ -27,7 +27,13 @@ from collections.abc import Callable
 
 from absl import app, flags
 
-from experiments import cli, evidence, evidence_beyond, evidence_focus1
+from experiments import (
+    cli,
+    evidence,
+    evidence_beyond,
+    evidence_focus1,
+    evidence_focus2,
+)
 from jaxdal import metrics
 
 FLAGS = flags.FLAGS
@@ -198,7 +204,11 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "beyond_status": evidence_beyond.beyond_status,
     "beyond_table": evidence_beyond.beyond_table,
     "beyond_verdict": evidence_beyond.beyond_verdict,
-    "beyond_tau": evidence_beyond.beyond_tau}
+    "beyond_tau": evidence_beyond.beyond_tau,
+    "focus2_status": evidence_focus2.focus2_status,
+    "focus2_table": evidence_focus2.focus2_table,
+    "focus2_verdict": evidence_focus2.focus2_verdict,
+    "focus2_spread": evidence_focus2.focus2_spread}
 
 
 def render(template: str, records: str) -> str:

@@ -1,0 +1,108 @@
+"""The Focus 2 generated blocks (findings 3 and 4): the accuracy table
+recomputed from the committed `focus2_medium` records with NumPy, every
+row traced to committed runs, and the verdict's effects and intervals
+against a hand-built records folder whose answer is known."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from experiments import evidence_focus2
+from tests.conftest import REPO
+
+RECORDS = os.path.join(REPO, "docs", "reproduction")
+ROOT = os.path.join(RECORDS, "focus2_medium", "runs")
+
+
+def _rows(table: str) -> list[list[str]]:
+  return [[c.strip() for c in line.strip("|").split("|")]
+          for line in table.splitlines()
+          if line.startswith("| ") and not line.startswith("| network")]
+
+
+def _committed() -> dict[str, list[np.ndarray]]:
+  """`{network: [curve, ...]}` of the finished runs of both grids."""
+  out: dict[str, list[np.ndarray]] = {}
+  for grid in ("focus2_medium", "focus2_medium_modes"):
+    root = os.path.join(RECORDS, grid, "runs")
+    for cell in sorted(os.listdir(root)) if os.path.isdir(root) else ():
+      with open(os.path.join(root, cell, "config.json")) as f:
+        config = json.load(f)
+      with open(os.path.join(root, cell, "metrics.jsonl")) as f:
+        y = np.array([json.loads(line)["test_accuracy"] for line in f])
+      if len(y) == 6:
+        name = (config["method"] if config["method"].startswith("cnn")
+                else f"{config['method']}, {config['mode']}")
+        out.setdefault(name, []).append(100 * y)
+  return out
+
+
+@pytest.mark.skipif(not os.path.isdir(ROOT), reason="no focus2 records")
+def test_every_row_equals_numpy_over_the_committed_runs():
+  committed = _committed()
+  rows = {r[0]: r for r in _rows(evidence_focus2.focus2_table(RECORDS))}
+  assert set(committed) == set(rows)
+  for method, curves in committed.items():
+    y = np.stack(curves)
+    row = rows[method]
+    assert row[1].startswith(f"{len(curves)} (")
+    for r, cell in enumerate(row[2:]):
+      values = [float(v) for v in cell.split(" ± ")]
+      assert values[0] == pytest.approx(y[:, r].mean(), abs=0.051)
+      if len(curves) > 1:  # one run: no sd
+        assert values[1] == pytest.approx(y[:, r].std(ddof=1), abs=0.051)
+      else:
+        assert len(values) == 1
+
+
+def _write(root, grid, cell, config, accs):
+  folder = os.path.join(root, grid, "runs", cell)
+  os.makedirs(folder)
+  with open(os.path.join(folder, "config.json"), "w") as f:
+    json.dump(config, f)
+  with open(os.path.join(folder, "metrics.jsonl"), "w") as f:
+    for r, a in enumerate(accs):
+      f.write(json.dumps({"round": r, "labeled": 200 + 100 * r,
+                          "test_accuracy": a}) + "\n")
+
+
+def test_verdict_pairs_runs_by_acquisition_and_seed(tmp_path):
+  """An optimised network 2, 3 and 4 AUC points above cnn5 in seeds 0-2
+  (the same in both acquisitions): mean +3.00, the enumerated bootstrap
+  interval of 3 seeds is [min, max] = [+2.00, +4.00], "holds". A run cut
+  short counts nowhere."""
+  root = str(tmp_path)
+  base = np.linspace(0.70, 0.80, 6)
+  for seed, gain in enumerate((0.02, 0.03, 0.04)):
+    for acq in ("random", "margin"):
+      _write(root, "focus2_medium", f"cnn5_{acq}_s{seed}",
+             dict(method="cnn5", mode="joint", acquisition=acq, seed=seed),
+             base.tolist())
+      _write(root, "focus2_medium", f"bb_{acq}_s{seed}",
+             dict(method="bbdropout", mode="joint", acquisition=acq,
+                  seed=seed), (base + gain).tolist())
+  _write(root, "focus2_medium", "bb_entropy_s0",
+         dict(method="bbdropout", mode="joint", acquisition="entropy",
+              seed=0), base[:3].tolist())
+  rows = _rows(evidence_focus2.focus2_verdict(root))
+  assert rows == [["bbdropout, joint", "2", "3",
+                   "+3.00 [+2.00, +4.00]: **holds**"]]
+  table = {r[0]: r for r in _rows(evidence_focus2.focus2_table(root))}
+  assert table["bbdropout, joint"][1] == "6 (2 acq., seeds 0, 1, 2)"
+  status = evidence_focus2.focus2_status(root)
+  assert "bbdropout, joint 6/12" in status and "cnn5 6/12" in status
+
+
+def test_one_seed_is_inconclusive(tmp_path):
+  root = str(tmp_path)
+  base = [0.7] * 6
+  _write(root, "focus2_medium", "cnn5", dict(
+      method="cnn5", mode="joint", acquisition="random", seed=0), base)
+  _write(root, "focus2_medium_modes", "dd", dict(
+      method="depth_dropout", mode="spo", acquisition="random", seed=0),
+      [0.75] * 6)
+  rows = _rows(evidence_focus2.focus2_verdict(root))
+  assert rows == [["depth_dropout, spo", "1", "1",
+                   "+5.00 (one seed: **inconclusive**)"]]
