@@ -1,5 +1,5 @@
 r"""Checks and measures jaxdal on an accelerator, in one command that fits a
-short device lease (under 8 minutes on one H100/H200-class GPU):
+short device lease (under 10 minutes on one H100/H200-class GPU):
 
   pip install -e . && pip install -r requirements-gpu.txt   # once
   python benchmarks/accelerator.py --out $OUT
@@ -22,6 +22,9 @@ Sections, each in its own process with a time cap, each one JSON line:
 6. `paper_round`: one round of `--preset paper` BBDropout on Fashion-MNIST,
    cut to 10 epochs: epochs per second and the hours the 25 rounds would
    take at most.
+7. `cells`: the `smoke` grid (2 acquisitions x 2 seeds, synthetic data)
+   one cell after another and with `--vmap_cells` (the four trained as
+   one vmapped step): wall time of each and their ratio.
 
 Writes `OUT/accelerator.json` (the lines) and `OUT/accelerator.md` (a
 table). It installs nothing; with no accelerator it says how to get one
@@ -40,13 +43,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SECTIONS = ("backend", "correctness", "throughput", "seeds", "selection",
-            "paper_round")
+            "paper_round", "cells")
 # Seconds each section may take (full, smoke): the full caps add up to
-# under 8 minutes with start-up; the smoke caps leave room for a slow CI
-# host (the smoke run takes 149 s in all on a 2-core AMD EPYC).
+# under 10 minutes with start-up; the smoke caps leave room for a slow CI
+# host (the smoke run takes about 3 minutes in all on a 2-core AMD EPYC).
 CAPS = {"backend": (60, 60), "correctness": (150, 300),
         "throughput": (90, 150), "seeds": (60, 120), "selection": (60, 90),
-        "paper_round": (60, 150)}
+        "paper_round": (60, 150), "cells": (90, 150)}
 SETUP = "pip install -e . && pip install -r requirements-gpu.txt"
 # Final test accuracy of the correctness runs on the CPU ("AMD EPYC", 2
 # cores, jax 0.10.2: `python -m experiments.focus1` and `python -m
@@ -280,6 +283,36 @@ def paper_round(smoke: bool) -> dict:
           "epochs_per_s": round(rate, 3),
           "hours_for_25_rounds_at_most": round(
               paper.rounds * paper.max_epochs / rate / 3600, 1)}
+
+
+def cells(smoke: bool) -> dict:
+  """The `smoke` grid's four cells one by one and with `--vmap_cells`:
+  seconds each way (process start and compilation included, as a grid
+  task pays them) and the final accuracies of both."""
+  tiny = ["--backbone_kwargs", '{"depth": 1, "width": 4}', "--max_epochs",
+          "2", "--dataset_kwargs", '{"num_train": 300, "num_test": 64}']
+  out = {}
+  with tempfile.TemporaryDirectory() as tmp:
+    for name, extra in (("one_by_one", []), ("vmap_cells", ["--vmap_cells"])):
+      workdir = os.path.join(tmp, name)
+      cmd = ["experiments.focus1", "--grid", "smoke", "--rounds",
+             "2" if smoke else "3", "--complexity", "none", "--workdir",
+             workdir, *(tiny if smoke else []), *extra]
+      t0 = time.perf_counter()
+      env = {**os.environ, "HF_HUB_OFFLINE": "1",
+             "JAXDAL_COMPILE_CACHE": "off"}
+      subprocess.run([sys.executable, "-m", *cmd, "--noprogress"],
+                     check=True, cwd=ROOT, env=env, capture_output=True,
+                     text=True)
+      out[name] = {"seconds": round(time.perf_counter() - t0, 1),
+                   "final_accuracy": {
+                       cell: _final_accuracy(os.path.join(workdir, cell))
+                       for cell in sorted(os.listdir(workdir))
+                       if os.path.isfile(os.path.join(
+                           workdir, cell, "metrics.jsonl"))}}
+  out["speedup"] = round(out["one_by_one"]["seconds"]
+                         / out["vmap_cells"]["seconds"], 2)
+  return out
 
 
 def _child(section: str, smoke: bool) -> None:
