@@ -103,10 +103,8 @@ def test_bait_score_is_the_drop_of_the_trace():
   np.testing.assert_array_equal(zero, np.zeros(12))
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_bait_matches_the_authors_greedy(seed):
-  n, c, d, k = 40, 3, 4, 5
-  z, _, _, p, labeled = _case(seed, n, c, d, 6)
+def _bait_against_the_authors(seed, n, c, d, k, n_labeled):
+  z, _, _, p, labeled = _case(seed, n, c, d, n_labeled)
   v = _embedding_numpy(p, z)
   fisher = np.einsum("nya,nyb->ab", v, v) / n
   init = np.einsum("nya,nyb->ab", v[labeled], v[labeled]) / labeled.sum()
@@ -115,20 +113,16 @@ def test_bait_matches_the_authors_greedy(seed):
   got = acq.bait(None, k, probs=_f32(p)[None], features=_f32(z),
                  labeled=jnp.asarray(labeled))
   np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bait_matches_the_authors_greedy(seed):
+  _bait_against_the_authors(seed, n=40, c=3, d=4, k=5, n_labeled=6)
 
 
 def test_bait_larger_batch_matches_the_authors_greedy():
   """24 forward steps of rank-C updates, then 12 removals."""
-  n, c, d, k = 100, 4, 6, 12
-  z, _, _, p, labeled = _case(7, n, c, d, 10)
-  v = _embedding_numpy(p, z)
-  fisher = np.einsum("nya,nyb->ab", v, v) / n
-  init = np.einsum("nya,nyb->ab", v[labeled], v[labeled]) / labeled.sum()
-  pool = np.flatnonzero(~labeled)
-  want = pool[_bait_numpy(v[pool], k, fisher, init, 1.0, labeled.sum())]
-  got = acq.bait(None, k, probs=_f32(p)[None], features=_f32(z),
-                 labeled=jnp.asarray(labeled))
-  np.testing.assert_array_equal(got, want)
+  _bait_against_the_authors(7, n=100, c=4, d=6, k=12, n_labeled=10)
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])

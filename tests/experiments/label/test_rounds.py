@@ -23,6 +23,19 @@ def _open(workdir, pool, test="", **over):
                             log=lambda _: None)
 
 
+def _replay_first_round(al, inputs, first):
+  """The learner alone: seed 0's first batch (which must be `first`),
+  taught the true labels by id order, as the run teaches them, and fit."""
+  state = al.init(0)
+  idx = al.query(state, 5)
+  assert idx.tolist() == first
+  labels = [inputs.classes.index(true_label(inputs.ids[i])) for i in idx]
+  order = np.argsort([inputs.ids[i] for i in idx])  # taught by id
+  state = al.teach(state, idx[order], np.array(labels)[order])
+  state, _ = al.fit(state)
+  return state
+
+
 def test_rounds_equal_a_plain_learner_loop(tmp_path, image_folder):
   """Batch 1's picks are what `jaxdal.learner`'s query/teach/fit give with
   the same seed and answers."""
@@ -36,13 +49,7 @@ def test_rounds_equal_a_plain_learner_loop(tmp_path, image_folder):
     al, inputs = run.learner, run.inputs
   finally:
     run.close()
-  state = al.init(0)
-  idx = al.query(state, 5)
-  assert idx.tolist() == first
-  labels = [inputs.classes.index(true_label(inputs.ids[i])) for i in idx]
-  order = np.argsort([inputs.ids[i] for i in idx])  # taught by id
-  state = al.teach(state, idx[order], np.array(labels)[order])
-  state, fit = al.fit(state)
+  state = _replay_first_round(al, inputs, first)
   assert al.query(state, 5).tolist() == got
   assert record["labeled"] == 5 and record["round"] == 1
   assert record["test_accuracy"] == pytest.approx(al.evaluate(
@@ -264,13 +271,7 @@ def test_ensemble_rounds_equal_a_plain_learner_loop_and_resume(
     al, inputs = run.learner, run.inputs
   finally:
     run.close()
-  state = al.init(0)
-  idx = al.query(state, 5)
-  assert idx.tolist() == first
-  labels = [inputs.classes.index(true_label(inputs.ids[i])) for i in idx]
-  order = np.argsort([inputs.ids[i] for i in idx])
-  state = al.teach(state, idx[order], np.array(labels)[order])
-  state, _ = al.fit(state)
+  state = _replay_first_round(al, inputs, first)
   assert al.query(state, 5).tolist() == got
   again = _open(tmp_path / "w", pool, **over)
   try:
