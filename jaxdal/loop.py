@@ -121,9 +121,10 @@ def _complexity(ctx: RunContext, r: int, variables,
   out = {}
   for name, idx in (("labeled", labeled), ("pool", ctx.measured_pool)):
     feats = _features_from(scored, idx)
-    if feats is None:
-      feats = predict_lib.features(ctx.network.predictor, variables,
-                                   task.x_train, idx)
+    if feats is None:  # through the acquisition pass's program
+      feats = predict_lib.features_for(ctx.learner.acquisition,
+                                       ctx.network.predictor, variables,
+                                       task.x_train, idx)
     values = complexity.measures(feats, task.ds.y_train[idx],
                                  task.ds.num_classes)
     out[name] = {"n": len(idx), **{k: round(v, 6) if np.isfinite(v)

@@ -32,7 +32,7 @@ from jaxdal.data.batching import padded_chunks
 from jaxdal.models.rngs import rngs_for
 
 __all__ = ["CACHE_BYTES", "Predictor", "acquisition_inputs",
-           "default_cache_bytes", "features", "grad_embedding",
+           "default_cache_bytes", "features", "features_for", "grad_embedding",
            "in_micro_batches", "make_predictor", "make_predictor_for",
            "micro_rows", "predict_probs", "probs_and_features", "row_footprint"]
 
@@ -315,8 +315,7 @@ def acquisition_inputs(acquisition, predictor: Predictor, variables,
     `{"probs": [T, P, C] or None, "features": [P, D] or None}`, computed.
   """
   inputs = {"probs": None, "features": None}
-  if (acquisition.uses_probs and acquisition.uses_features
-      and not acquisition.uses_mc):
+  if _one_pass(acquisition):
     inputs["probs"], inputs["features"] = probs_and_features(
         predictor, variables, x_all, key, indices)
   elif acquisition.uses_probs:
@@ -325,6 +324,27 @@ def acquisition_inputs(acquisition, predictor: Predictor, variables,
   if acquisition.uses_features and inputs["features"] is None:
     inputs["features"] = features(predictor, variables, x_all, indices)
   return jax.block_until_ready(inputs)
+
+
+def _one_pass(acquisition) -> bool:
+  """Whether `acquisition_inputs` makes one pass of probabilities and
+  features for `acquisition` (`probs_and_features`)."""
+  return (acquisition.uses_probs and acquisition.uses_features
+          and not acquisition.uses_mc)
+
+
+def features_for(acquisition, predictor: Predictor, variables,
+                 x_all: jax.Array, indices: np.ndarray) -> jax.Array:
+  """Penultimate features `[P, D]` of `x_all[indices]` (`features`, with
+  its fixed key), through the compiled program `acquisition`'s own pass
+  uses: BADGE's pass of probabilities and features serves, so a second
+  program (seconds of compilation for a large backbone) is never built.
+  Both programs give the same features (checked bit for bit in
+  tests/test_predict.py)."""
+  if not _one_pass(acquisition):
+    return features(predictor, variables, x_all, indices)
+  return probs_and_features(predictor, variables, x_all, jax.random.key(0),
+                            indices)[1]
 
 
 def grad_embedding(apply_fn: Callable, variables, x: jax.Array, *,

@@ -118,6 +118,20 @@ def test_probs_and_features_in_one_pass_equal_two_passes(trained):
   assert probs.shape == (1, 100, 4) and feats.shape == (100, 8)
 
 
+@pytest.mark.parametrize("name", ["badge", "coreset", "entropy"])
+def test_features_for_an_acquisition_equal_features(trained, name):
+  """Through BADGE's one-pass program or the plain features one: the
+  same features, bit for bit."""
+  from jaxdal import acquisition
+  model, variables, x = trained
+  predictor = predict.make_predictor(model, chunk=48)
+  idx = np.arange(3, 90)
+  np.testing.assert_array_equal(
+      predict.features_for(acquisition.get(name), predictor, variables, x,
+                           idx),
+      predict.features(predictor, variables, x, idx))
+
+
 def test_row_footprint_counts_the_largest_per_row_intermediate():
   w = jnp.ones((3, 50))
 
