@@ -10,6 +10,13 @@ decile-distil and baal are timed when importable (`pip install -e
 '.[bench]'`, or point `--bench_python` at an interpreter that has them, so
 torch stays out of the jaxdal environment). Results are printed as a
 Markdown table and appended to benchmarks/RESULTS.md with --record.
+
+The acquisitions taken from the peer libraries (TypiClust, ProbCover,
+MaxHerding, CLUE, the committee scores, k-means centroids, EPIG, the
+stochastic and variance scores, BAIT, Cluster-Margin, ALFA-Mix) have their
+rows against scikit-activeml, baal and decile-distil in
+`benchmarks/acquisition_peers.py`, on its own inputs (20,000 x 512, k =
+500) and with the references in a venv of their own.
 """
 
 import argparse
