@@ -213,7 +213,9 @@ def finished(workdir: str, settings: loop.Settings) -> bool:
 
 def run_grid(program: str, settings_for: Callable[[str, dict], loop.Settings],
              *, after: Callable[[str], None] | None = None) -> None:
-  """Runs this task's cells of `--grid`, skipping finished ones.
+  """Runs this task's cells of `--grid`, skipping finished ones: those
+  finished in the workdir, and with `--records` those whose records there
+  hold the same settings and every round.
 
   Args:
     program: "focus1" or "focus2" (which grids it may run).
@@ -243,6 +245,12 @@ def run_grid(program: str, settings_for: Callable[[str, dict], loop.Settings],
       copied = records_root and copy_records(
           workdir, os.path.join(records_root, name))
       print(f"skip {name}: finished{'; records copied' if copied else ''}")
+      continue
+    if records_root and finished(os.path.join(records_root, name),
+                                 settings):
+      # Its records (from any machine) are the run: nothing to redo.
+      print(f"skip {name}: finished, records in "
+            f"{os.path.join(records_root, name)}")
       continue
     todo.append((name, settings, workdir))
   # Cells that differ only in their acquisition share their DeepCluster

@@ -122,6 +122,14 @@ def test_grid_shards_cells_and_skips_finished_ones(tmp_path, subprocess_env):
           tmp_path / "grid" / cell / name).read_bytes()
     assert metrics.read_jsonl(str(copied / "metrics.jsonl"))[0]["host"][
         "jax"]
+  # A new workdir (another machine): the committed records count as
+  # finished runs, so nothing runs again.
+  elsewhere = [str(tmp_path / "new") if a == str(tmp_path / "grid") else a
+               for a in [*args[:2], *args[4:]]]
+  fresh = focus1([*elsewhere, "--records", str(tmp_path / "rec")], slurm)
+  assert fresh.stdout.count("finished, records in ") == 2, fresh.stderr
+  assert "run " not in fresh.stdout
+  assert not os.path.exists(tmp_path / "new" / "synthetic_cnn_random_none_s1")
   bad = focus1([*args, "--task_index", "2"], subprocess_env)
   assert bad.returncode == 2 and "task_index" in bad.stderr
 
