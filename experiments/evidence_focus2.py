@@ -1,4 +1,4 @@
-"""REPRODUCTION.md's Focus 2 blocks (findings 3 and 4), from the
+"""REPRODUCTION.md's Focus 2 blocks (findings 3, 4 and 6), from the
 `focus2_medium` and `focus2_medium_modes` records: each run's network
 (`method`, and `mode` for the optimised ones), acquisition and seed are
 read from its `config.json`.
@@ -15,7 +15,7 @@ import statistics
 from experiments import evidence
 from jaxdal import metrics
 
-__all__ = ["focus2_spread", "focus2_status", "focus2_table",
+__all__ = ["dd_growth", "focus2_spread", "focus2_status", "focus2_table",
            "focus2_verdict"]
 
 _GRIDS = ("focus2_medium", "focus2_medium_modes")
@@ -193,3 +193,42 @@ def focus2_spread(records: str) -> str:
   return ("\n".join(lines) + f"\n\nNetworks: {', '.join(nets)}; "
           f"acquisitions every one of them finished: "
           f"{', '.join(full) or 'none'}.\n")
+
+
+def _depth_dropout_runs(records: str) -> dict[str, list[dict]]:
+  """`{label: per-round records}` of the finished Depth-Dropout runs: the
+  paper's start (`focus2_dd_init`, its q(nu) from `a_init`) and the
+  grid's joint runs (the preset's start)."""
+  out = {}
+  sources = [("focus2_dd_init", "the paper's start"),
+             ("focus2_medium", "the preset's start")]
+  for grid, start in sources:
+    root = os.path.join(records, grid, "runs")
+    for cell in sorted(os.listdir(root)) if os.path.isdir(root) else ():
+      config, recs = metrics.read_run(os.path.join(root, cell))
+      if config["method"] != "depth_dropout" or len(recs) < _ROUNDS:
+        continue
+      a_init = (config.get("method_kwargs") or {}).get("a_init")
+      out[f"{start}{f' (a_init {a_init})' if a_init else ''}, "
+          f"{config['acquisition']}, seed {config['seed']}"] = recs
+  return out
+
+
+def dd_growth(records: str) -> str:
+  """Finding 6's table: each finished Depth-Dropout run's expected depth
+  and total active filters (of the recorded architecture) and its test
+  accuracy, per labeled-set size."""
+  runs = _depth_dropout_runs(records)
+  if not runs:
+    return "No Depth-Dropout run's records are committed yet.\n"
+  sizes = [r["labeled"] for r in next(iter(runs.values()))]
+  lines = ["| run | " + " | ".join(map(str, sizes)) + " |",
+           "|---|" + "---|" * len(sizes)]
+  for label, recs in runs.items():
+    arch = [r["architecture"] for r in recs]
+    lines.append(f"| {label}: depth / active filters | " + " | ".join(
+        f"{a['depth']:.2f} / {sum(a['active_filters']):.0f}" for a in arch)
+        + " |")
+    lines.append(f"| {label}: test accuracy (%) | " + " | ".join(
+        f"{100 * r['test_accuracy']:.1f}" for r in recs) + " |")
+  return "\n".join(lines) + "\n"

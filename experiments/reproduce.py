@@ -208,7 +208,8 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "focus2_status": evidence_focus2.focus2_status,
     "focus2_table": evidence_focus2.focus2_table,
     "focus2_verdict": evidence_focus2.focus2_verdict,
-    "focus2_spread": evidence_focus2.focus2_spread}
+    "focus2_spread": evidence_focus2.focus2_spread,
+    "dd_growth": evidence_focus2.dd_growth}
 
 
 def render(template: str, records: str) -> str:

@@ -106,3 +106,32 @@ def test_one_seed_is_inconclusive(tmp_path):
   rows = _rows(evidence_focus2.focus2_verdict(root))
   assert rows == [["depth_dropout, spo", "1", "1",
                    "+5.00 (one seed: **inconclusive**)"]]
+
+
+def test_depth_dropout_growth_rows_read_the_recorded_architecture(tmp_path):
+  """Depth and the sum of active filters per round, from each round's
+  recorded architecture; other methods and unfinished runs left out."""
+  root = str(tmp_path)
+  _write(root, "focus2_medium", "cnn5", dict(
+      method="cnn5", mode="joint", acquisition="random", seed=0), [0.7] * 6)
+  folder = os.path.join(root, "focus2_dd_init", "runs", "dd")
+  os.makedirs(folder)
+  with open(os.path.join(folder, "config.json"), "w") as f:
+    json.dump(dict(method="depth_dropout", mode="joint",
+                   acquisition="random", seed=0,
+                   method_kwargs={"a_init": 1.1}), f)
+  with open(os.path.join(folder, "metrics.jsonl"), "w") as f:
+    for r in range(6):
+      f.write(json.dumps({
+          "round": r, "labeled": 200 + 100 * r, "test_accuracy": 0.5,
+          "architecture": {"depth": 3.5 + 0.1 * r,
+                           "active_filters": [20.0, 10.5 + r, 4.25]}})
+              + "\n")
+  header, *rows = _rows(evidence_focus2.dd_growth(root))
+  assert header == ["run", "200", "300", "400", "500", "600", "700"]
+  label = "the paper's start (a_init 1.1), random, seed 0"
+  assert rows[0] == [f"{label}: depth / active filters", "3.50 / 35",
+                     "3.60 / 36", "3.70 / 37", "3.80 / 38", "3.90 / 39",
+                     "4.00 / 40"]
+  assert rows[1] == [f"{label}: test accuracy (%)"] + ["50.0"] * 6
+  assert len(rows) == 2
