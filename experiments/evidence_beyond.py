@@ -17,7 +17,8 @@ import numpy as np
 from experiments import evidence
 from jaxdal import metrics, rank_correlation
 
-__all__ = ["beyond_status", "beyond_table", "beyond_tau", "beyond_verdict"]
+__all__ = ["beyond_balance", "beyond_status", "beyond_table", "beyond_tau",
+           "beyond_verdict"]
 
 _GRID = "beyond_low_budget"
 _DATASETS = ("fashion_mnist", "mnist5k")
@@ -173,3 +174,48 @@ def beyond_tau(records: str) -> str:
   return ("\n".join(lines) + f"\n\nTwo independent rankings reach, with "
           f"probability 5 % ({nulls or 'no complete pair yet'}; every order "
           f"enumerated).\n")
+
+
+def _class_shares(data: str, runs: dict) -> dict | None:
+  """`{(backbone, acquisition, seed): [C] class shares of everything the
+  run acquired}`, the labels from the dataset (None if it cannot load)."""
+  from jaxdal import data as data_lib  # noqa: PLC0415
+  try:
+    y = np.asarray(data_lib.load(data).y_train)
+  except (data_lib.DatasetNotFoundError, OSError):
+    return None
+  out = {}
+  for (d, net, acq, seed), path in runs.items():
+    if d != data:
+      continue
+    picked = [i for r in evidence.records(path) for i in r.get("acquired")
+              or ()]
+    counts = np.bincount(y[np.asarray(picked, int)], minlength=int(
+        y.max()) + 1)
+    out[net, acq, seed] = counts / counts.sum()
+  return out
+
+
+def beyond_balance(records: str) -> str:
+  """Per data and backbone, how class-balanced each acquisition's picks
+  are: the entropy (nats) of the class shares of all it acquired and the
+  largest class's share, means over the finished seeds."""
+  runs = _runs(records)
+  lines = ["| data / backbone | acquisition | class entropy of the picks "
+           "(nats) | largest class share |", "|---|---|---|---|"]
+  for data in _DATASETS:
+    shares = _class_shares(data, runs)
+    if shares is None:
+      lines.append(f"| {_NAMES[data]} | labels not available here | | |")
+      continue
+    for net in sorted({k[0] for k in shares}):
+      for acq in _order(sorted({k[1] for k in shares if k[0] == net})):
+        mine = [p for k, p in shares.items() if k[:2] == (net, acq)]
+        ent = statistics.mean(float(-(p[p > 0] * np.log(p[p > 0])).sum())
+                              for p in mine)
+        top = statistics.mean(float(p.max()) for p in mine)
+        lines.append(f"| {_NAMES[data]} / {net} | {acq} | {ent:.3f} | "
+                     f"{top:.2f} |")
+  return ("\n".join(lines) + "\n\nEvenly spread over the 10 classes the "
+          "entropy would be log 10 = 2.303 nats and the largest share "
+          "0.10.\n")

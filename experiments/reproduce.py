@@ -205,6 +205,7 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "beyond_table": evidence_beyond.beyond_table,
     "beyond_verdict": evidence_beyond.beyond_verdict,
     "beyond_tau": evidence_beyond.beyond_tau,
+    "beyond_balance": evidence_beyond.beyond_balance,
     "focus2_status": evidence_focus2.focus2_status,
     "focus2_table": evidence_focus2.focus2_table,
     "focus2_verdict": evidence_focus2.focus2_verdict,

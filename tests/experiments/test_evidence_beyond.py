@@ -111,3 +111,33 @@ def test_tau_against_scipy():
         [stats.kendalltau([_auc(f"{data}_cnn_{a}_s{s}") for a in acqs],
                           [_auc(f"{data}_mlp_{a}_s{s}") for a in acqs]
                           ).statistic for s in ok], atol=0.005)
+
+
+def test_balance_rows_are_numpy_class_shares_of_the_picks():
+  """Each row's class entropy and largest share, recomputed from the
+  committed indices and the dataset's labels with NumPy."""
+  from jaxdal import data
+  rows = [r for r in _rows(evidence_beyond.beyond_balance(RECORDS))
+          if len(r) == 4 and r[2]]
+  assert rows
+  labels = {}
+  for data_net, acq, ent, top in rows:
+    name, net = data_net.split(" / ")
+    key = NAMES[name]
+    if key not in labels:
+      labels[key] = np.asarray(data.load(key).y_train)
+    y = labels[key]
+    got = []
+    for s in range(3):
+      path = os.path.join(ROOT, f"{key}_{net}_{acq}_s{s}", "metrics.jsonl")
+      if _curve(f"{key}_{net}_{acq}_s{s}") is None:
+        continue
+      with open(path) as f:
+        picked = [i for line in f
+                  for i in json.loads(line)["acquired"] or []]
+      p = np.bincount(y[picked], minlength=10) / len(picked)
+      got.append((-(p[p > 0] * np.log(p[p > 0])).sum(), p.max()))
+    assert float(ent) == pytest.approx(np.mean([g[0] for g in got]),
+                                       abs=5e-4)
+    assert float(top) == pytest.approx(np.mean([g[1] for g in got]),
+                                       abs=5.1e-3)  # printed to 2 places
