@@ -16,8 +16,8 @@ import statistics
 
 from jaxdal import metrics, rank_correlation
 
-__all__ = ["accuracies", "auc", "kendall_null", "records", "rule_verdict",
-           "seed_interval", "signed"]
+__all__ = ["accuracies", "auc", "effect_cell", "kendall_null", "records",
+           "rule_verdict", "seed_interval", "signed"]
 
 
 def records(path: str) -> list[dict]:
@@ -66,6 +66,18 @@ def rule_verdict(low: float, high: float) -> str:
   if high < 0:
     return "does not hold"
   return "inconclusive"
+
+
+def effect_cell(effects: list[float], none: str) -> str:
+  """A table cell for per-seed effects (points): the mean, its bootstrap
+  interval over seeds and the rule's verdict; one seed is inconclusive,
+  no seed gives `none`."""
+  if len(effects) < 2:
+    return (f"{effects[0]:+.2f} (one seed: **inconclusive**)" if effects
+            else none)
+  mean, low, high = seed_interval(effects)
+  return (f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]: "
+          f"**{rule_verdict(low, high)}**")
 
 
 def kendall_null(n: int, level: float = 0.95) -> float:

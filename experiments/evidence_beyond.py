@@ -118,15 +118,6 @@ def _effects(g: dict, acq: str) -> list[float]:
           for s in g["seeds"]]
 
 
-def _interval(effects: list[float]) -> str:
-  if len(effects) < 2:
-    return (f"{effects[0]:+.2f} (one seed: **inconclusive**)" if effects
-            else "no finished seed")
-  mean, low, high = evidence.seed_interval(effects)
-  return (f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]: "
-          f"**{evidence.rule_verdict(low, high)}**")
-
-
 def beyond_verdict(records: str) -> str:
   """Per data and backbone, each low-budget acquisition's AUC minus
   entropy's (points, per seed), its bootstrap interval over seeds and the
@@ -135,8 +126,8 @@ def beyond_verdict(records: str) -> str:
            + " | ".join(f"{a} − {_UNCERTAINTY}" for a in _LOW_BUDGET)
            + " |", "|---|---|" + "---|" * len(_LOW_BUDGET)]
   for (data, net), g in _groups(records).items():
-    cells = [_interval(_effects(g, a)) if a in g["acqs"] else "not run"
-             for a in _LOW_BUDGET]
+    cells = [evidence.effect_cell(_effects(g, a), "no finished seed")
+             if a in g["acqs"] else "not run" for a in _LOW_BUDGET]
     lines.append(f"| {_NAMES[data]} / {net} | {len(g['seeds'])} | "
                  + " | ".join(cells) + " |")
   return ("\n".join(lines) + "\n\nEach cell: the mean over seeds of the "

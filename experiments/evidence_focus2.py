@@ -117,16 +117,6 @@ def paired_effects(runs: dict, net: str, base: str
   return acqs, seeds, effects
 
 
-def _cell(effects: list[float]) -> str:
-  if not effects:
-    return "no shared run"
-  if len(effects) == 1:
-    return f"{effects[0]:+.2f} (one seed: **inconclusive**)"
-  mean, low, high = evidence.seed_interval(effects)
-  return (f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]: "
-          f"**{evidence.rule_verdict(low, high)}**")
-
-
 def focus2_verdict(records: str) -> str:
   """Per optimised network: its AUC minus each fixed CNN's (points, paired
   by acquisition and seed), the bootstrap interval over seeds and the
@@ -140,7 +130,8 @@ def focus2_verdict(records: str) -> str:
   for net in optimised:
     acqs, seeds, _ = paired_effects(runs, net, bases[0])
     lines.append(f"| {net} | {len(acqs)} | {len(seeds)} | " + " | ".join(
-        _cell(paired_effects(runs, net, b)[2]) for b in bases) + " |")
+        evidence.effect_cell(paired_effects(runs, net, b)[2],
+                             "no shared run") for b in bases) + " |")
   if not optimised:
     lines.append("| (no optimised network has finished) | | |"
                  + " |" * len(bases))
