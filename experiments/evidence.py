@@ -9,6 +9,7 @@ way, "inconclusive" otherwise. Kendall's tau is tau-b on the recorded
 (unrounded) values.
 """
 
+import functools
 import itertools
 import math
 import os
@@ -16,8 +17,15 @@ import statistics
 
 from jaxdal import metrics, rank_correlation
 
-__all__ = ["accuracies", "auc", "effect_cell", "kendall_null", "records",
-           "rule_verdict", "seed_interval", "signed"]
+__all__ = ["accuracies", "auc", "cells", "effect_cell", "kendall_null",
+           "records", "rule_verdict", "seed_interval", "signed"]
+
+
+def cells(root: str) -> list[str]:
+  """The sorted names in the folder of runs `root` (a grid's `runs/`, or a
+  toy seed's folder); none when it does not exist. Every generator lists
+  runs through here, so the provenance test can hide one run at a time."""
+  return sorted(os.listdir(root)) if os.path.isdir(root) else []
 
 
 def records(path: str) -> list[dict]:
@@ -80,6 +88,7 @@ def effect_cell(effects: list[float], none: str) -> str:
           f"**{rule_verdict(low, high)}**")
 
 
+@functools.cache
 def kendall_null(n: int, level: float = 0.95) -> float:
   """The tau-b two rankings of `n` untied items exceed in absolute value
   with probability `1 - level` when they are independent: every one of

@@ -41,7 +41,7 @@ def _runs(records: str) -> dict[tuple, str]:
   """`{(data, backbone, acquisition, seed): folder}` of finished runs."""
   root = os.path.join(records, _GRID, "runs")
   out = {}
-  for cell in sorted(os.listdir(root)) if os.path.isdir(root) else ():
+  for cell in evidence.cells(root):
     path = os.path.join(root, cell)
     if len(evidence.records(path)) == _ROUNDS:
       out[_parse(cell)] = path
@@ -89,8 +89,8 @@ def _order(acqs: list[str]) -> list[str]:
 
 def beyond_table(records: str) -> str:
   """Each acquisition's normalised AUC (mean +- sample sd over seeds, in
-  points) and mean labeling efficiency against random, per data and
-  backbone."""
+  points) and mean labeling efficiency against random (random itself is
+  the reference), per data and backbone."""
   lines = ["| data / backbone | seeds | acquisition | AUC (points) | "
            "accuracy at 100 / 300 / 500 labels | labeling efficiency |",
            "|---|---|---|---|---|---|"]
@@ -104,7 +104,8 @@ def beyond_table(records: str) -> str:
       le = metrics.mean_labeling_efficiency(
           {s: g["curve"]["random", s] for s in seeds},
           {s: g["curve"][acq, s] for s in seeds})
-      eff = (f"{np.nanmean(le):.2f}" if np.isfinite(le).any() else "n/a")
+      eff = ("reference" if acq == "random" else f"{np.nanmean(le):.2f}"
+             if np.isfinite(le).any() else "n/a")
       lines.append(f"| {_NAMES[data]} / {net} | {len(seeds)} | {acq} | "
                    f"{statistics.mean(aucs):.2f}{spread} | "
                    f"{100 * acc[0]:.1f} / {100 * acc[2]:.1f} / "

@@ -18,14 +18,20 @@ _NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist5k": "mnist5k",
 
 
 def _runs(records: str) -> dict[tuple, str]:
-  """`{(data, backbone, acquisition, pretraining, seed): folder}`."""
+  """`{(data, backbone, acquisition, pretraining, seed): folder}` of the
+  seeds every cell of the grid has finished (a half-done seed is left
+  out: every comparison below pairs complete seeds)."""
   root = os.path.join(records, _GRID, "runs")
   out = {}
-  for cell in sorted(os.listdir(root)):
+  for cell in evidence.cells(root):
     *data, backbone, acq, pretrain, seed = cell.split("_")
     out["_".join(data), backbone, acq, pretrain, int(seed[1:])] = \
         os.path.join(root, cell)
-  return out
+  combos = list(itertools.product(*(sorted({k[i] for k in out})
+                                    for i in range(4))))
+  seeds = {s for s in {k[4] for k in out}
+           if all(c + (s,) in out for c in combos)}
+  return {k: v for k, v in out.items() if k[4] in seeds}
 
 
 def _axes(runs: dict) -> tuple[list, ...]:

@@ -35,7 +35,7 @@ def _runs(records: str, grids=_GRIDS) -> dict[tuple, dict]:
   out = {}
   for grid in grids:
     root = os.path.join(records, grid, "runs")
-    for cell in sorted(os.listdir(root)) if os.path.isdir(root) else ():
+    for cell in evidence.cells(root):
       config, recs = metrics.read_run(os.path.join(root, cell))
       if len(recs) < _ROUNDS:
         continue
@@ -195,7 +195,7 @@ def _depth_dropout_runs(records: str) -> dict[str, list[dict]]:
              ("focus2_medium", "the preset's start")]
   for grid, start in sources:
     root = os.path.join(records, grid, "runs")
-    for cell in sorted(os.listdir(root)) if os.path.isdir(root) else ():
+    for cell in evidence.cells(root):
       config, recs = metrics.read_run(os.path.join(root, cell))
       if config["method"] != "depth_dropout" or len(recs) < _ROUNDS:
         continue

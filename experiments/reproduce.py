@@ -59,7 +59,7 @@ def _toy_gains(records: str) -> tuple[list[str], dict[str, list]]:
   (test accuracy, points) per round, one curve per seed, from
   `toy/runs/s<seed>/mlp<net>_<acq>/`."""
   root = os.path.join(records, "toy", "runs")
-  seeds = sorted(os.listdir(root), key=lambda s: int(s.lstrip("s")))
+  seeds = sorted(evidence.cells(root), key=lambda s: int(s.lstrip("s")))
   gains = {}
   for net in _TOY_NETWORKS:
     gains[net] = []
@@ -94,7 +94,7 @@ def _initial_runs(records: str) -> dict[tuple[int, str, str], list[float]]:
   acquisition, seed), from cells named `<data>_<net>_<initial>_<acq>_s<k>`."""
   root = os.path.join(records, "focus1_initial", "runs")
   runs = {}
-  for cell in sorted(os.listdir(root)):
+  for cell in evidence.cells(root):
     *_, initial, acq, seed = cell.split("_")
     runs[int(initial), acq, seed] = [100 * a for a in evidence.accuracies(
         os.path.join(root, cell))]
@@ -179,7 +179,7 @@ def toy_overlap(records: str) -> str:
   of every pair of networks' acquired sets, over pairs and seeds."""
   root = os.path.join(records, "toy", "runs")
   indices = []
-  for seed in sorted(os.listdir(root)):
+  for seed in evidence.cells(root):
     picked = {}
     for net in _TOY_NETWORKS:
       picked[net] = {i for r in evidence.records(os.path.join(

@@ -67,3 +67,12 @@ def test_pretrain_table_against_numpy():
       assert row[4] == f"{int((change > 0).sum())} of 18"
       per_seed = change.mean(1)
       assert row[3] == f"[{per_seed.min():+.2f}, {per_seed.max():+.2f}]"
+
+
+def test_a_half_done_seed_is_left_out(tmp_path):
+  # Seed 0 has both acquisitions, seed 1 only random: seed 1 is dropped.
+  root = tmp_path / "focus1_medium" / "runs"
+  for cell in ("mnist5k_cnn_random_none_s0", "mnist5k_cnn_margin_none_s0",
+               "mnist5k_cnn_random_none_s1"):
+    os.makedirs(root / cell)
+  assert sorted(k[4] for k in evidence_focus1._runs(str(tmp_path))) == [0, 0]
