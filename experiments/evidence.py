@@ -17,8 +17,12 @@ import statistics
 
 from jaxdal import metrics, rank_correlation
 
-__all__ = ["accuracies", "auc", "cells", "effect_cell", "kendall_null",
+__all__ = ["NAMES", "accuracies", "auc", "cells", "effect_cell", "kendall_null",
            "records", "rule_verdict", "seed_interval", "signed"]
+
+# How the documents name datasets and pretraining.
+NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist5k": "mnist5k",
+         "none": "none", "deepcluster": "DeepCluster"}
 
 
 def cells(root: str) -> list[str]:

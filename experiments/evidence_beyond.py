@@ -22,7 +22,6 @@ __all__ = ["beyond_balance", "beyond_status", "beyond_table", "beyond_tau",
 
 _GRID = "beyond_low_budget"
 _DATASETS = ("fashion_mnist", "mnist5k")
-_NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist5k": "mnist5k"}
 _LOW_BUDGET = ("typiclust", "probcover")
 _UNCERTAINTY = "entropy"
 _ROUNDS = 5  # the quick preset's
@@ -106,7 +105,7 @@ def beyond_table(records: str) -> str:
           {s: g["curve"][acq, s] for s in seeds})
       eff = ("reference" if acq == "random" else f"{np.nanmean(le):.2f}"
              if np.isfinite(le).any() else "n/a")
-      lines.append(f"| {_NAMES[data]} / {net} | {len(seeds)} | {acq} | "
+      lines.append(f"| {evidence.NAMES[data]} / {net} | {len(seeds)} | {acq} | "
                    f"{statistics.mean(aucs):.2f}{spread} | "
                    f"{100 * acc[0]:.1f} / {100 * acc[2]:.1f} / "
                    f"{100 * acc[4]:.1f} | {eff} |")
@@ -129,7 +128,7 @@ def beyond_verdict(records: str) -> str:
   for (data, net), g in _groups(records).items():
     cells = [evidence.effect_cell(_effects(g, a), "no finished seed")
              if a in g["acqs"] else "not run" for a in _LOW_BUDGET]
-    lines.append(f"| {_NAMES[data]} / {net} | {len(g['seeds'])} | "
+    lines.append(f"| {evidence.NAMES[data]} / {net} | {len(g['seeds'])} | "
                  + " | ".join(cells) + " |")
   return ("\n".join(lines) + "\n\nEach cell: the mean over seeds of the "
           "per-seed AUC difference, its 95 % bootstrap interval over seeds "
@@ -159,7 +158,7 @@ def beyond_tau(records: str) -> str:
           *({x: statistics.mean(g["auc"][x, s] for s in ss) for x in acqs}
             for g in (a, b)))
     per_seed = ", ".join(f"{tau([s]):.2f}" for s in seeds)
-    lines.append(f"| {_NAMES[data]} | {len(acqs)} | {len(seeds)} | "
+    lines.append(f"| {evidence.NAMES[data]} | {len(acqs)} | {len(seeds)} | "
                  f"{tau(seeds):.2f} | {per_seed} |")
   nulls = "; ".join(f"{n} acquisitions: |tau-b| >= "
                     f"{evidence.kendall_null(n):.2f}" for n in sorted(sizes))
@@ -198,7 +197,8 @@ def beyond_balance(records: str) -> str:
   for data in _DATASETS:
     shares = _class_shares(data, runs)
     if shares is None:
-      lines.append(f"| {_NAMES[data]} | labels not available here | | |")
+      lines.append(f"| {evidence.NAMES[data]} | labels not available here "
+                   "| | |")
       continue
     for net in sorted({k[0] for k in shares}):
       for acq in _order(sorted({k[1] for k in shares if k[0] == net})):
@@ -206,7 +206,7 @@ def beyond_balance(records: str) -> str:
         ent = statistics.mean(float(-(p[p > 0] * np.log(p[p > 0])).sum())
                               for p in mine)
         top = statistics.mean(float(p.max()) for p in mine)
-        lines.append(f"| {_NAMES[data]} / {net} | {acq} | {ent:.3f} | "
+        lines.append(f"| {evidence.NAMES[data]} / {net} | {acq} | {ent:.3f} | "
                      f"{top:.2f} |")
   return ("\n".join(lines) + "\n\nEvenly spread over the 10 classes the "
           "entropy would be log 10 = 2.303 nats and the largest share "

@@ -7,14 +7,14 @@ import os
 import statistics
 
 from experiments import evidence
-from jaxdal import rank_correlation
+from jaxdal import metrics, rank_correlation
 
-__all__ = ["gain_table", "pretrain_table", "pretrain_verdict", "rank_tau",
-           "rank_verdict"]
+__all__ = ["gain_table", "pretrain_effects", "pretrain_table",
+           "pretrain_verdict", "rank_effects", "rank_tau", "rank_verdict",
+           "resnet_table"]
 
 _GRID = "focus1_medium"
-_NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist5k": "mnist5k",
-          "none": "none", "deepcluster": "DeepCluster"}
+_PROTOCOL = ("pool_size", "val_size", "test_size", "max_epochs")
 
 
 def _runs(records: str) -> dict[tuple, str]:
@@ -86,7 +86,8 @@ def rank_tau(records: str) -> str:
   for (data, pre), t in taus.items():
     within = "; ".join(f"{min(w.values()):.2f} to {max(w.values()):.2f}"
                        for w in t["within"].values())
-    lines.append(f"| {_NAMES[data]}, {_NAMES[pre]} | {t['means']:.2f} | "
+    lines.append(f"| {evidence.NAMES[data]}, {evidence.NAMES[pre]} | "
+                 f"{t['means']:.2f} | "
                  + ", ".join(f"{t['cross'][s]:.2f}" for s in seeds)
                  + f" | {within} |")
   null = evidence.kendall_null(len(acqs))
@@ -96,28 +97,34 @@ def rank_tau(records: str) -> str:
           f"that is no evidence of agreement.\n")
 
 
-def rank_verdict(records: str) -> str:
-  """Finding 1's verdict: per seed, how much more two seeds of one
-  backbone agree than the two backbones do (within-backbone tau-b minus
-  cross-backbone tau-b, mean over the data and pretraining groups), with
-  its interval over seeds."""
+def rank_effects(records: str) -> tuple[int, list[float]]:
+  """`(groups, per-seed effects)`: per seed, the mean tau-b between that
+  seed and the others within a backbone minus the tau-b between the
+  backbones, averaged over the data and pretraining groups."""
   aucs, axes = _aucs(records)
-  seeds = axes[4]
   taus = _taus(aucs, axes)
   effects = []
-  for s in seeds:
+  for s in axes[4]:
     per_group = []
     for t in taus.values():
       within = [v for w in t["within"].values() for pair, v in w.items()
                 if s in pair]
       per_group.append(statistics.mean(within) - t["cross"][s])
     effects.append(statistics.mean(per_group))
+  return len(taus), effects
+
+
+def rank_verdict(records: str) -> str:
+  """Finding 1's verdict: per seed, how much more two seeds of one
+  backbone agree than the two backbones do (`rank_effects`), with its
+  interval over seeds."""
+  groups, effects = rank_effects(records)
   mean, low, high = evidence.seed_interval(effects)
   verdict = evidence.rule_verdict(low, high)
   return (f"The backbone reorders the functions more than the seed does "
-          f"({len(seeds)} seeds; per seed, the mean tau-b between that "
+          f"({len(effects)} seeds; per seed, the mean tau-b between that "
           f"seed and the others within a backbone minus the tau-b between "
-          f"the backbones, averaged over the {len(taus)} data and "
+          f"the backbones, averaged over the {groups} data and "
           f"pretraining groups; 95 % bootstrap interval over seeds): "
           f"{mean:+.2f} [{low:+.2f}, {high:+.2f}], seeds "
           f"{' / '.join(f'{e:+.2f}' for e in effects)}: **{verdict}**.\n")
@@ -142,11 +149,12 @@ def gain_table(records: str) -> str:
               strict=True)) for s in seeds]
       cells.append(f"{statistics.mean(per_seed):+.2f} ± "
                    f"{statistics.stdev(per_seed):.2f}")
-    lines.append(f"| {_NAMES[data]} / {net} | " + " | ".join(cells) + " |")
+    lines.append(f"| {evidence.NAMES[data]} / {net} | "
+                 + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
 
 
-def _pretrain_effects(records: str):
+def pretrain_effects(records: str):
   """Per (data, backbone): per seed, the mean over acquisitions of the AUC
   change (points) that DeepCluster makes, and each pair's AUC and final
   accuracy changes."""
@@ -171,7 +179,7 @@ def _pretrain_effects(records: str):
 def pretrain_table(records: str) -> str:
   """Finding 2's table: DeepCluster against no pretraining, each run paired
   with the same acquisition and seed."""
-  effects, seeds = _pretrain_effects(records)
+  effects, seeds = pretrain_effects(records)
   lines = [f"| data / backbone | pairs | AUC change (points) | per seed "
            f"({', '.join(map(str, seeds))}) | 95 % interval | pairs "
            f"improved | final accuracy change (points) |",
@@ -180,7 +188,7 @@ def pretrain_table(records: str) -> str:
     mean, low, high = evidence.seed_interval(e["per_seed"])
     better = sum(v > 0 for v in e["auc"].values())
     lines.append(
-        f"| {_NAMES[data]} / {net} | {len(e['auc'])} | {mean:+.2f} | "
+        f"| {evidence.NAMES[data]} / {net} | {len(e['auc'])} | {mean:+.2f} | "
         + ", ".join(f"{v:+.2f}" for v in e["per_seed"])
         + f" | [{low:+.2f}, {high:+.2f}] | {better} of {len(e['auc'])} | "
         f"{statistics.mean(e['final'].values()):+.2f} |")
@@ -190,12 +198,12 @@ def pretrain_table(records: str) -> str:
 def pretrain_verdict(records: str) -> str:
   """Finding 2's verdict: pretraining helps some pairs and hurts others
   when one group's interval is above zero and another's below."""
-  effects, seeds = _pretrain_effects(records)
+  effects, seeds = pretrain_effects(records)
   verdicts = {k: evidence.rule_verdict(*evidence.seed_interval(
       e["per_seed"])[1:]) for k, e in effects.items()}
-  helped = [f"{_NAMES[d]} / {n}" for (d, n), v in verdicts.items()
+  helped = [f"{evidence.NAMES[d]} / {n}" for (d, n), v in verdicts.items()
             if v == "holds"]
-  hurt = [f"{_NAMES[d]} / {n}" for (d, n), v in verdicts.items()
+  hurt = [f"{evidence.NAMES[d]} / {n}" for (d, n), v in verdicts.items()
           if v == "does not hold"]
   claim = "holds" if helped and hurt else "inconclusive"
   return (f"By the stated rule ({len(seeds)} seeds; each group's per-seed "
@@ -203,3 +211,28 @@ def pretrain_verdict(records: str) -> str:
           f"{', '.join(helped) or 'no group'} and hurts "
           f"{', '.join(hurt) or 'no group'}; that it helps some pairs and "
           f"hurts others: **{claim}**.\n")
+
+
+def resnet_table(records: str) -> str:
+  """The committed ResNet-18 runs (`focus1_medium_resnet_s11`): each
+  one's AUC and last-round accuracy, and the protocol its config records
+  beside the CNN's and the MLP's in `focus1_medium`."""
+  root = os.path.join(records, "focus1_medium_resnet_s11", "runs")
+  lines = ["| acquisition, pretraining | seed | AUC (points) | accuracy at "
+           "the last round (%) | host CPU |", "|---|---|---|---|---|"]
+  sizes = set()
+  for cell in evidence.cells(root):
+    config, recs = metrics.read_run(os.path.join(root, cell))
+    sizes.add(tuple(config[k] for k in _PROTOCOL))
+    lines.append(
+        f"| {config['acquisition']}, {evidence.NAMES[config['pretrain']]} | "
+        f"{config['seed']} | {100 * evidence.auc(os.path.join(root, cell)):.1f}"
+        f" | {100 * recs[-1]['test_accuracy']:.1f} | "
+        f"{(recs[-1].get('host') or {}).get('cpu', 'not recorded')} |")
+  small = os.path.join(records, _GRID, "runs")
+  config, _ = metrics.read_run(os.path.join(small, evidence.cells(small)[0]))
+  return ("\n".join(lines) + "\n\nProtocol (" + ", ".join(_PROTOCOL)
+          + "): ResNet-18 " + "; ".join(" / ".join(map(str, s))
+                                        for s in sorted(sizes))
+          + "; the CNN and the MLP "
+          + " / ".join(str(config[k]) for k in _PROTOCOL) + ".\n")

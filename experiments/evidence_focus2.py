@@ -15,8 +15,10 @@ import statistics
 from experiments import evidence
 from jaxdal import metrics
 
-__all__ = ["dd_growth", "focus2_spread", "focus2_status", "focus2_table",
-           "focus2_verdict"]
+__all__ = ["bbdropout_gates", "dd_growth", "dd_growth_verdict", "finished_runs",
+           "focus2_spread", "focus2_status", "focus2_table",
+           "focus2_verdict", "growth_effects", "order", "paired_effects",
+           "spread_effects", "spread_verdict"]
 
 _GRIDS = ("focus2_medium", "focus2_medium_modes")
 _FIXED = ("cnn1", "cnn5", "cnn9")
@@ -29,8 +31,9 @@ def network_name(config: dict) -> str:
   return method if method in _FIXED else f"{method}, {config['mode']}"
 
 
-def _runs(records: str, grids=_GRIDS) -> dict[tuple, dict]:
-  """`{(network, acquisition, seed): {"labeled", "curve", "auc", "host"}}`
+def finished_runs(records: str, grids=_GRIDS) -> dict[tuple, dict]:
+  """`{(network, acquisition, seed): {"labeled", "curve", "auc", "pool",
+  "host"}}` (`pool`: each round's pool-feature complexity measures)
   of the finished runs of `grids`."""
   out = {}
   for grid in grids:
@@ -43,11 +46,14 @@ def _runs(records: str, grids=_GRIDS) -> dict[tuple, dict]:
       out[network_name(config), config["acquisition"], config["seed"]] = {
           "labeled": labeled, "curve": acc,
           "auc": metrics.normalised_auc(acc),
+          "architecture": [r.get("architecture") for r in recs],
+          "pool": [r["complexity"]["pool"] for r in recs
+                   if (r.get("complexity") or {}).get("pool")],
           "host": (recs[-1].get("host") or {}).get("cpu", "not recorded")}
   return out
 
 
-def _order(networks) -> list[str]:
+def order(networks) -> list[str]:
   """Fixed CNNs first, then the optimised networks by method and mode."""
   modes = {"joint": 0, "spo": 1, "upo": 2}
   return sorted(networks, key=lambda n: (
@@ -58,11 +64,11 @@ def _order(networks) -> list[str]:
 def focus2_status(records: str) -> str:
   """Finished cells of each Focus 2 grid, per network, and the hosts."""
   from experiments.configs import grids  # noqa: PLC0415
-  runs = _runs(records)
+  runs = finished_runs(records)
   lines = []
   for grid in _GRIDS:
     cells = grids.cells(grids.GRIDS[grid])
-    done = _runs(records, (grid,))
+    done = finished_runs(records, (grid,))
     want: dict[str, int] = {}
     for c in cells:
       name = network_name({"mode": "joint", **c})
@@ -70,7 +76,7 @@ def focus2_status(records: str) -> str:
     have = {n: sum(1 for k in done if k[0] == n) for n in want}
     lines.append(f"- `{grid}`: {sum(have.values())} of {len(cells)} cells "
                  f"finished: " + ", ".join(
-                     f"{n} {have[n]}/{want[n]}" for n in _order(want)) + ".")
+                     f"{n} {have[n]}/{want[n]}" for n in order(want)) + ".")
   hosts = sorted({r["host"] for r in runs.values()})
   lines.append(f"- Host CPU of those runs: {', '.join(hosts) or 'none'}.")
   return "\n".join(lines) + "\n"
@@ -79,8 +85,8 @@ def focus2_status(records: str) -> str:
 def focus2_table(records: str) -> str:
   """Finding 3's table: test accuracy (%) per labeled-set size, mean +-
   sample sd over each network's finished runs (acquisitions x seeds)."""
-  runs = _runs(records)
-  networks = _order({k[0] for k in runs})
+  runs = finished_runs(records)
+  networks = order({k[0] for k in runs})
   if not networks:
     return "No Focus 2 run has finished.\n"
   sizes = next(iter(runs.values()))["labeled"]
@@ -108,6 +114,8 @@ def paired_effects(runs: dict, net: str, base: str
   every shared seed."""
   acqs = sorted({k[1] for k in runs if k[0] == net}
                 & {k[1] for k in runs if k[0] == base})
+  if not acqs:
+    return [], [], []
   seeds = sorted(s for s in {k[2] for k in runs if k[0] == net}
                  if all((n, a, s) in runs for n in (net, base)
                         for a in acqs))
@@ -121,9 +129,9 @@ def focus2_verdict(records: str) -> str:
   """Per optimised network: its AUC minus each fixed CNN's (points, paired
   by acquisition and seed), the bootstrap interval over seeds and the
   rule's verdict ("holds": the optimised network is better)."""
-  runs = _runs(records)
+  runs = finished_runs(records)
   bases = [b for b in _FIXED if any(k[0] == b for k in runs)]
-  optimised = [n for n in _order({k[0] for k in runs}) if n not in _FIXED]
+  optimised = [n for n in order({k[0] for k in runs}) if n not in _FIXED]
   lines = ["| network | acquisitions | seeds | "
            + " | ".join(f"− {b}" for b in bases) + " |",
            "|---|---|---|" + "---|" * len(bases)]
@@ -145,8 +153,8 @@ def focus2_spread(records: str) -> str:
   """Finding 4's spreads (points, max - min accuracy across the group per
   round, mean over rounds), from the seed-mean curves of the networks
   (joint mode) and acquisitions that finished the same seeds."""
-  runs = _runs(records)
-  nets = [n for n in _order({k[0] for k in runs})
+  runs = finished_runs(records)
+  nets = [n for n in order({k[0] for k in runs})
           if n in _FIXED or n.endswith(", joint")]
   acqs = sorted({k[1] for k in runs})
   seeds = sorted({k[2] for k in runs})
@@ -223,3 +231,118 @@ def dd_growth(records: str) -> str:
     lines.append(f"| {label}: test accuracy (%) | " + " | ".join(
         f"{100 * r['test_accuracy']:.1f}" for r in recs) + " |")
   return "\n".join(lines) + "\n"
+
+
+def _complete_design(runs: dict, nets: list[str]) -> tuple[list, list]:
+  """`(networks, acquisitions)`: the largest set of `nets` that finished
+  the same two or more acquisitions in every seed of the grid, and those
+  acquisitions (a network with the fewest is dropped until they do)."""
+  seeds = sorted({k[2] for k in runs})
+  full = {n: {a for a in {k[1] for k in runs}
+              if all((n, a, s) in runs for s in seeds)} for n in nets}
+  nets = [n for n in nets if len(full[n]) > 1]
+  while nets:
+    acqs = set.intersection(*(full[n] for n in nets))
+    if len(acqs) > 1:
+      return nets, sorted(acqs)
+    nets.remove(min(nets, key=lambda n: (len(full[n]), n in _FIXED)))
+  return [], []
+
+
+def _spread_effect(runs: dict, nets, acqs, seed) -> float:
+  """One seed's spread across networks minus its spread across
+  acquisitions (max - min accuracy per round, mean over rounds and over
+  the groups), in points."""
+  def spread(groups, members, key):
+    return statistics.mean(statistics.mean(
+        max(c) - min(c) for c in zip(*(runs[key(g, m)]["curve"]
+                                       for m in members), strict=True))
+        for g in groups)
+  across_nets = spread(acqs, nets, lambda a, n: (n, a, seed))
+  across_acqs = spread(nets, acqs, lambda n, a: (n, a, seed))
+  return 100 * (across_nets - across_acqs)
+
+
+def spread_effects(records: str) -> tuple[list[str], dict[str, list]]:
+  """`(acquisitions, {group label: per-seed effects})`: the spread across
+  networks (joint mode) minus the spread across acquisitions, per seed,
+  without the weakest network, cnn1, and with every network."""
+  runs = finished_runs(records)
+  nets, acqs = _complete_design(runs, [
+      n for n in order({k[0] for k in runs})
+      if n in _FIXED or n.endswith(", joint")])
+  seeds = sorted({k[2] for k in runs})
+  out = {}
+  for label, group in (("without cnn1", [n for n in nets if n != "cnn1"]),
+                       ("every network", nets)):
+    if len(group) > 1:
+      out[f"{label} ({', '.join(group)})"] = [
+          _spread_effect(runs, group, acqs, s) for s in seeds]
+  return acqs, out
+
+
+def spread_verdict(records: str) -> str:
+  """Finding 4's verdict (`spread_effects`), with the interval over seeds
+  of each group."""
+  acqs, effects = spread_effects(records)
+  if not effects:
+    return "Too few networks have finished every seed of two acquisitions.\n"
+  seeds = len(next(iter(effects.values())))
+  return (f"Spread across networks minus spread across acquisitions "
+          f"({seeds} seeds; acquisitions {', '.join(acqs)}; per seed, "
+          f"max - min test accuracy per round, mean over rounds and groups, "
+          f"points; 95 % bootstrap interval over seeds): " + "; ".join(
+              f"{k}: {evidence.effect_cell(v, 'n/a')}"
+              for k, v in effects.items()) + ".\n")
+
+
+def growth_effects(records: str) -> dict[str, list[float]]:
+  """`{"active filters" | "expected depth": per-seed growth}` from the
+  first to the last round of the paper's-start Depth-Dropout runs."""
+  runs = [v for k, v in _depth_dropout_runs(records).items()
+          if k.startswith("the paper's start")]
+
+  def growth(recs, of):
+    return of(recs[-1]["architecture"]) - of(recs[0]["architecture"])
+
+  return {"active filters": [growth(r, lambda a: sum(a["active_filters"]))
+                             for r in runs],
+          "expected depth": [growth(r, lambda a: a["depth"]) for r in runs]}
+
+
+def dd_growth_verdict(records: str) -> str:
+  """Finding 6's verdict (`growth_effects`), with the interval over the
+  seeds of the paper's start."""
+  effects = growth_effects(records)
+  n = len(effects["expected depth"])
+  if not n:
+    return "No run from the paper's start has finished.\n"
+  return (f"Growth from the first to the last round, the paper's start "
+          f"({n} seed{'s' if n > 1 else ''}; 95 % bootstrap interval over "
+          f"seeds): " + "; ".join(f"{k} {evidence.effect_cell(v, 'n/a')}"
+                                  for k, v in effects.items()) + ".\n")
+
+
+def bbdropout_gates(records: str) -> str:
+  """How far BBDropout prunes: per labeled-set size, the open gates (of
+  all channels) and the mean keep probability E[pi], means over its
+  finished jointly optimised runs."""
+  runs = [v for k, v in finished_runs(records, ("focus2_medium",)).items()
+          if k[0] == "bbdropout, joint"]
+  if not runs:
+    return "No BBDropout run has finished.\n"
+  archs = [v["architecture"] for v in runs]
+  total = len(archs[0][0]["active_filters"]) * archs[0][0]["filters"]
+
+  def row(label, of, digits):
+    return f"| {label} | " + " | ".join(
+        f"{statistics.mean(of(a[r]) for a in archs):.{digits}f}"
+        for r in range(_ROUNDS)) + " |"
+
+  lines = ["| labels | " + " | ".join(map(str, runs[0]["labeled"])) + " |",
+           "|---|" + "---|" * len(runs[0]["labeled"]),
+           row(f"open gates (of {total})",
+               lambda a: sum(a["active_filters"]), 1),
+           row("mean E[pi]", lambda a: statistics.mean(a["expected_pi"]), 2)]
+  return "\n".join(lines) + f"\n\n{len(runs)} runs (every acquisition and " \
+      "seed that finished).\n"

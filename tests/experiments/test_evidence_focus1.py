@@ -76,3 +76,20 @@ def test_a_half_done_seed_is_left_out(tmp_path):
                "mnist5k_cnn_random_none_s1"):
     os.makedirs(root / cell)
   assert sorted(k[4] for k in evidence_focus1._runs(str(tmp_path))) == [0, 0]
+
+
+RESNET = os.path.join(RECORDS, "focus1_medium_resnet_s11", "runs")
+
+
+@pytest.mark.skipif(not os.path.isdir(RESNET), reason="no ResNet records")
+def test_resnet_rows_against_numpy():
+  table = evidence_focus1.resnet_table(RECORDS)
+  for cell in sorted(os.listdir(RESNET)):
+    with open(os.path.join(RESNET, cell, "metrics.jsonl")) as f:
+      y = np.array([json.loads(line)["test_accuracy"] for line in f])
+    acq, pre = cell.split("_")[3:5]
+    name = {"none": "none", "deepcluster": "DeepCluster"}[pre]
+    assert (f"| {acq}, {name} | 0 | "
+            f"{100 * np.trapezoid(y) / (len(y) - 1):.1f} | "
+            f"{100 * y[-1]:.1f} |") in table
+  assert "ResNet-18 2000 / 256 / 1000 / 15" in table

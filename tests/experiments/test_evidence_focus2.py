@@ -135,3 +135,49 @@ def test_depth_dropout_growth_rows_read_the_recorded_architecture(tmp_path):
                      "4.00 / 40"]
   assert rows[1] == [f"{label}: test accuracy (%)"] + ["50.0"] * 6
   assert len(rows) == 2
+  # The growth from the first to the last round: one seed, inconclusive.
+  assert evidence_focus2.growth_effects(root) == {
+      "active filters": [pytest.approx(5.0)],
+      "expected depth": [pytest.approx(0.5)]}
+  assert "(1 seed;" in evidence_focus2.dd_growth_verdict(root)
+
+
+def test_spread_effect_by_hand(tmp_path):
+  """Two networks, two acquisitions, two seeds, flat curves (points):
+  cnn1 50 / 52 and cnn5 60 / 61 (random / margin) in seed 0, and the
+  same + 1 for cnn5 in seed 1. Seed 0: across networks (10 + 9) / 2 =
+  9.5, across acquisitions (2 + 1) / 2 = 1.5: +8.0; seed 1: 10.5 - 1.5 =
+  +9.0."""
+  root = str(tmp_path)
+  for seed, lift in ((0, 0.0), (1, 0.01)):
+    for net, accs in (("cnn1", (0.50, 0.52)), ("cnn5", (0.60, 0.61))):
+      for acq, a in zip(("random", "margin"), accs, strict=True):
+        _write(root, "focus2_medium", f"{net}_{acq}_s{seed}", dict(
+            method=net, mode="joint", acquisition=acq, seed=seed),
+            [a + (lift if net == "cnn5" else 0.0)] * 6)
+  acqs, effects = evidence_focus2.spread_effects(root)
+  assert acqs == ["margin", "random"]
+  assert list(effects) == ["every network (cnn1, cnn5)"]
+  np.testing.assert_allclose(effects["every network (cnn1, cnn5)"],
+                             [8.0, 9.0], atol=1e-9)
+  assert "+8.50 [+8.00, +9.00]: **holds**" in (
+      evidence_focus2.spread_verdict(root))
+
+
+@pytest.mark.skipif(not os.path.isdir(ROOT), reason="no focus2 records")
+def test_bbdropout_gates_against_numpy():
+  gates, keep = [], []
+  for cell in sorted(os.listdir(ROOT)):
+    if not cell.startswith("fashion_mnist_bbdropout_joint"):
+      continue
+    with open(os.path.join(ROOT, cell, "metrics.jsonl")) as f:
+      arch = [json.loads(line)["architecture"] for line in f]
+    if len(arch) == 6:
+      gates.append([sum(a["active_filters"]) for a in arch])
+      keep.append([np.mean(a["expected_pi"]) for a in arch])
+  rows = {r[0]: r[1:] for r in _rows(evidence_focus2.bbdropout_gates(
+      RECORDS))}
+  np.testing.assert_allclose([float(v) for v in rows["open gates (of 256)"]],
+                             np.mean(gates, 0), atol=0.051)
+  np.testing.assert_allclose([float(v) for v in rows["mean E[pi]"]],
+                             np.mean(keep, 0), atol=0.0051)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from experiments import evidence, reproduce
+from experiments import evidence, evidence_initial, evidence_toy, reproduce
 from tests.conftest import REPO
 
 
@@ -35,7 +35,7 @@ def test_toy_gains_are_entropy_minus_random_in_points(tmp_path):
     _toy_run(tmp_path / "toy/runs/s1" / f"mlp{net}_random", base)
     _toy_run(tmp_path / "toy/runs/s1" / f"mlp{net}_entropy",
              [b - 0.01 for b in base])
-  table = reproduce.toy_gains(str(tmp_path)).splitlines()
+  table = evidence_toy.toy_gains(str(tmp_path)).splitlines()
   assert table[0].startswith("| MLP | mean gain over rounds 1-5, seeds 0 / 1")
   assert table[2] == "| 2 | +2.0 / -1.0 | +0.5 | +2.0 / -1.0 |"
   assert len(table) == 5
@@ -58,7 +58,7 @@ def test_initial_advantage_by_hand(tmp_path):
                         (200, [0.65, 0.68, 0.70])):
     _toy_run(tmp_path / "focus1_initial/runs" /
              f"fashion_mnist_cnn_{initial}_random_s0", accs)
-  text = reproduce.initial_advantage(str(tmp_path))
+  text = evidence_initial.initial_advantage(str(tmp_path))
   assert "is 10.0 points at round 0 and 4.0 at round 2" in text
   assert "within 5.0 points at 200 labels (60.0 / 65.0)" in text
 

@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from experiments import evidence, reproduce
+from experiments import evidence, evidence_toy, reproduce
 from jaxdal import data as data_lib
 from jaxdal import metrics
 from tests.conftest import REPO
@@ -201,7 +201,8 @@ def test_a_typed_number_is_found(cached_reads, monkeypatch):
   del cached_reads
 
   def typed(records):
-    return reproduce.toy_gains(records) + "\n| a | b |\n|---|---|\n| x | 42 |\n"
+    return (evidence_toy.toy_gains(records)
+            + "\n| a | b |\n|---|---|\n| x | 42 |\n")
 
   monkeypatch.setitem(reproduce.BLOCKS, "typed", typed)
   assert untraced(["toy_gains", "typed"]) == [
