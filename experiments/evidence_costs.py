@@ -42,7 +42,7 @@ def cell_costs(records: str) -> str:
   for (grid, net), runs in rows.items():
     minutes = [m for m, _ in runs]
     lines.append(f"| {grid} | {net} | {len(runs)} | "
-                 f"{statistics.median(minutes):.1f} ({min(minutes):.1f}) | "
+                 f"{statistics.median(minutes):.2f} ({min(minutes):.2f}) | "
                  f"{', '.join(sorted({h for _, h in runs}))} |")
   return ("\n".join(lines) + "\n\nMinutes: the seconds the rounds record "
           "for training, selection, prediction, the complexity measures "

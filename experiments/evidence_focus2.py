@@ -343,6 +343,6 @@ def bbdropout_gates(records: str) -> str:
            "|---|" + "---|" * len(runs[0]["labeled"]),
            row(f"open gates (of {total})",
                lambda a: sum(a["active_filters"]), 1),
-           row("mean E[pi]", lambda a: statistics.mean(a["expected_pi"]), 2)]
+           row("mean E[pi]", lambda a: statistics.mean(a["expected_pi"]), 3)]
   return "\n".join(lines) + f"\n\n{len(runs)} runs (every acquisition and " \
       "seed that finished).\n"

@@ -21,4 +21,4 @@ def test_minutes_are_the_recorded_phases_summed(tmp_path):
         json.dumps({"round": r, "time": t, "host": {"cpu": "X"}}) + "\n"
         for r, t in enumerate(times)))
   table = evidence_costs.cell_costs(str(tmp_path))
-  assert "| focus2_medium | cnn5 | 2 | 2.3 (1.5) | X |" in table
+  assert "| focus2_medium | cnn5 | 2 | 2.30 (1.50) | X |" in table

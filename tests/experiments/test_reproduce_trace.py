@@ -24,13 +24,18 @@ from tests.conftest import REPO
 
 RECORDS = os.path.join(REPO, "docs", "reproduction")
 _DIGIT = re.compile(r"\d")
+_NAME = re.compile(r"^[A-Za-z_]+\d+$")  # a network's name: cnn5, resnet18
+
+
+def _number(cell: str) -> bool:
+  return bool(_DIGIT.search(cell)) and not _NAME.match(cell)
 
 
 def tables(text: str) -> dict[tuple, str]:
   """`{(table, row key, header): cell}` of the markdown tables in `text`,
-  for the cells with a digit outside the first column. A row's key is its
-  first cell and its cells without digits (labels such as an acquisition),
-  so a row keeps its key when another row disappears.
+  for the cells with a number outside the first column. A row's key is
+  its first cell and its other labels (an acquisition, a network's name
+  such as cnn5), so a row keeps its key when another row disappears.
 
   Shapes: one entry per numeric cell of every table.
   """
@@ -45,9 +50,9 @@ def tables(text: str) -> dict[tuple, str]:
       continue
     if set("".join(cells)) <= set("-: "):
       continue
-    key = (cells[0],) + tuple(c for c in cells[1:] if not _DIGIT.search(c))
+    key = (cells[0],) + tuple(c for c in cells[1:] if not _number(c))
     for head, cell in zip(header[1:], cells[1:], strict=False):
-      if _DIGIT.search(cell):
+      if _number(cell):
         out[table, key, head] = cell
   return out
 
