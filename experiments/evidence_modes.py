@@ -59,8 +59,8 @@ def modes_verdict(records: str) -> str:
       acqs, seeds, effects = evidence_focus2.paired_effects(
           runs, f"{method}, {high}", f"{method}, {low}")
       cells.append(evidence.effect_cell(effects, "no paired run")
-                   + (f" ({len(acqs)} acq., {len(seeds)} seeds)"
-                      if seeds else ""))
+                   + (f" ({len(acqs)} acq., {len(seeds)} seed"
+                      f"{'s' if len(seeds) > 1 else ''})" if seeds else ""))
     if all(c == "no paired run" for c in cells):
       continue
     lines.append(f"| {method} | " + " | ".join(cells) + " |")
