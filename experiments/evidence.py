@@ -17,8 +17,10 @@ import statistics
 
 from jaxdal import metrics, rank_correlation
 
-__all__ = ["NAMES", "accuracies", "auc", "cells", "effect_cell", "kendall_null",
-           "records", "rule_verdict", "seed_interval", "signed"]
+__all__ = ["NAMES", "accuracies", "auc", "cells", "claim_all_hold",
+           "claim_some_each_way", "effect_cell", "effect_verdict",
+           "kendall_null", "records", "rule_verdict", "seed_interval",
+           "signed"]
 
 # How the documents name datasets and pretraining.
 NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist5k": "mnist5k",
@@ -78,6 +80,30 @@ def rule_verdict(low: float, high: float) -> str:
   if high < 0:
     return "does not hold"
   return "inconclusive"
+
+
+def effect_verdict(effects: list[float]) -> str | None:
+  """The rule's verdict on per-seed effects: one seed is inconclusive, no
+  seed gives None."""
+  if len(effects) < 2:
+    return "inconclusive" if effects else None
+  return rule_verdict(*seed_interval(effects)[1:])
+
+
+def claim_all_hold(verdicts: list[str]) -> str:
+  """A finding that needs every effect: "holds" where each of `verdicts`
+  holds, "does not hold" where one does not, "inconclusive" otherwise
+  (and where there is none)."""
+  if verdicts and set(verdicts) == {"holds"}:
+    return "holds"
+  return "does not hold" if "does not hold" in verdicts else "inconclusive"
+
+
+def claim_some_each_way(verdicts: list[str]) -> str:
+  """A "some ... and others ..." finding: "holds" where one effect holds
+  and another does not hold, "inconclusive" otherwise."""
+  return ("holds" if "holds" in verdicts and "does not hold" in verdicts
+          else "inconclusive")
 
 
 def effect_cell(effects: list[float], none: str) -> str:

@@ -205,7 +205,7 @@ def pretrain_verdict(records: str) -> str:
             if v == "holds"]
   hurt = [f"{evidence.NAMES[d]} / {n}" for (d, n), v in verdicts.items()
           if v == "does not hold"]
-  claim = "holds" if helped and hurt else "inconclusive"
+  claim = evidence.claim_some_each_way(list(verdicts.values()))
   return (f"By the stated rule ({len(seeds)} seeds; each group's per-seed "
           f"mean AUC change and its interval above): DeepCluster helps "
           f"{', '.join(helped) or 'no group'} and hurts "

@@ -54,23 +54,20 @@ def modes_verdict(records: str) -> str:
   lines = ["| method | SPO − joint | joint − UPO |", "|---|---|---|"]
   verdicts = []
   for method in METHODS:
-    cells = []
+    cells, words = [], []
     for high, low in (("spo", "joint"), ("joint", "upo")):
       acqs, seeds, effects = evidence_focus2.paired_effects(
           runs, f"{method}, {high}", f"{method}, {low}")
+      words.append(evidence.effect_verdict(effects))
       cells.append(evidence.effect_cell(effects, "no paired run")
                    + (f" ({len(acqs)} acq., {len(seeds)} seed"
                       f"{'s' if len(seeds) > 1 else ''})" if seeds else ""))
     if all(c == "no paired run" for c in cells):
       continue
     lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    verdicts.append("holds" if all("**holds**" in c for c in cells)
-                    else "does not hold" if any("**does not hold**" in c
-                                                for c in cells)
+    verdicts.append(evidence.claim_all_hold(words) if None not in words
                     else "inconclusive")
-  claim = ("holds" if verdicts and set(verdicts) == {"holds"} else
-           "does not hold" if "does not hold" in verdicts else
-           "inconclusive")
+  claim = evidence.claim_all_hold(verdicts)
   return ("\n".join(lines) + "\n\nEach cell: the mean over seeds of the "
           "per-seed AUC difference (over the acquisitions both modes "
           "finished), its 95 % bootstrap interval over seeds and the "

@@ -25,20 +25,16 @@ def _verdicts(cell: str) -> list[str]:
 
 
 def _all_hold(cells: list[str]) -> str:
-  """The finding holds where every effect holds (and each has run), does
-  not where one does not, and is inconclusive otherwise."""
-  words = [w for c in cells for w in _verdicts(c)]
-  if words and set(words) == {"holds"} and all(map(_verdicts, cells)):
-    return "holds"
-  return "does not hold" if "does not hold" in words else "inconclusive"
+  """`evidence.claim_all_hold` over the cells' verdicts; a cell without
+  one (its runs have not finished) leaves the finding inconclusive."""
+  if not all(map(_verdicts, cells)):
+    return "inconclusive"
+  return evidence.claim_all_hold([w for c in cells for w in _verdicts(c)])
 
 
 def _some_each_way(cells: list[str]) -> str:
-  """A "some ... and others ..." finding holds where one effect holds and
-  another does not hold."""
-  words = [w for c in cells for w in _verdicts(c)]
-  return ("holds" if "holds" in words and "does not hold" in words
-          else "inconclusive")
+  return evidence.claim_some_each_way([w for c in cells
+                                       for w in _verdicts(c)])
 
 
 def _cells(effects: dict[str, list[float]]) -> list[str]:

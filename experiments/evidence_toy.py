@@ -61,8 +61,7 @@ def toy_verdict(records: str) -> str:
     parts.append(f"MLP {net}: {evidence.signed(mean)} points "
                  f"[{evidence.signed(low)}, {evidence.signed(high)}], "
                  f"{verdicts[-1]}")
-  claim = ("holds" if "holds" in verdicts and "does not hold" in verdicts
-           else "inconclusive")
+  claim = evidence.claim_some_each_way(verdicts)
   return (f"Entropy's gain over random by the stated rule ({len(seeds)} "
           f"seeds; mean of rounds 1-5, 95 % bootstrap interval over "
           f"seeds): {'; '.join(parts)}. That the gain depends on the "

@@ -113,3 +113,15 @@ def test_kendall_null_against_scipy():
     want = taus[int(np.ceil(0.95 * len(taus))) - 1]
     assert evidence.kendall_null(n) == pytest.approx(want)
     assert np.mean(taus >= want - 1e-12) >= 0.05
+
+
+def test_claims_and_effect_verdicts():
+  assert evidence.effect_verdict([]) is None
+  assert evidence.effect_verdict([1.0]) == "inconclusive"
+  assert evidence.effect_verdict([1.0, 2.0, 3.0]) == "holds"
+  assert evidence.claim_all_hold(["holds", "holds"]) == "holds"
+  assert evidence.claim_all_hold([]) == "inconclusive"
+  assert evidence.claim_all_hold(["holds", "does not hold"]) == (
+      "does not hold")
+  assert evidence.claim_some_each_way(["holds", "does not hold"]) == "holds"
+  assert evidence.claim_some_each_way(["holds", "holds"]) == "inconclusive"
