@@ -15,15 +15,17 @@ _MEASURES = (("twonn", "TwoNN"), ("effective_rank", "effective rank"),
 
 def complexity_table(records: str) -> str:
   """Per network (joint mode for the optimised ones): each pool-feature
-  measure, mean over rounds and runs; and each acquisition's AUC gain
-  over random (points, paired by seed, mean over seeds)."""
+  measure, mean over rounds and runs; how far the acquisitions' mean
+  effective ranks lie apart; and each acquisition's AUC gain over random
+  (points, paired by seed, mean over seeds)."""
   runs = evidence_focus2.finished_runs(records, ("focus2_medium",))
   nets = [n for n in evidence_focus2.order({k[0] for k in runs})
           if n.startswith("cnn") or n.endswith(", joint")]
   acqs = sorted({k[1] for k in runs} - {"random"})
   lines = ["| network | runs | " + " | ".join(m for _, m in _MEASURES)
-           + " | AUC gain over random: " + " / ".join(acqs) + " |",
-           "|---|---|" + "---|" * (len(_MEASURES) + 1)]
+           + " | effective rank, range over acquisitions | AUC gain over "
+           "random: " + " / ".join(acqs) + " |",
+           "|---|---|" + "---|" * (len(_MEASURES) + 2)]
   for net in nets:
     mine = [v for k, v in runs.items() if k[0] == net]
     pools = [p for v in mine for p in v["pool"]]
@@ -34,9 +36,14 @@ def complexity_table(records: str) -> str:
                  if (n, a) == (net, acq) and (net, "random", s) in runs]
       gains.append(evidence.signed(statistics.mean(effects), 2)
                    if effects else "n/a")
+    per_acq = [statistics.mean(p["effective_rank"] for k, v in runs.items()
+                               if k[:2] == (net, a) for p in v["pool"])
+               for a in sorted({k[1] for k in runs if k[0] == net})]
     lines.append(f"| {net} | {len(mine)} | " + " | ".join(
         f"{statistics.mean(p[m] for p in pools):.3g}" for m, _ in _MEASURES)
-        + " | " + " / ".join(gains) + " |")
+        + " | " + (f"{max(per_acq) - min(per_acq):.2f}" if len(per_acq) > 1
+                   else "n/a") + " | " + " / ".join(gains)
+        + " |")
   return ("\n".join(lines) + "\n\nMeasures of the penultimate features of "
           "a fixed 2,000-example pool sample, every round; F1 (Fisher's "
           "ratio) and N1 (the share of points on a minimum-spanning-tree "

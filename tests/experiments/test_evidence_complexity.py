@@ -23,4 +23,4 @@ def test_measures_are_means_and_gains_are_paired(tmp_path):
           {"round": r, "labeled": 200 + 100 * r, "test_accuracy": acc,
            "complexity": {"pool": pool}}) + "\n" for r in range(6)))
   table = evidence_complexity.complexity_table(str(tmp_path))
-  assert "| cnn5 | 4 | 5 | 10 | 3 | 0.2 | 0.3 | +2.50 |" in table
+  assert "| cnn5 | 4 | 5 | 10 | 3 | 0.2 | 0.3 | 0.00 | +2.50 |" in table
