@@ -49,9 +49,12 @@ def modes_table(records: str) -> str:
 def modes_verdict(records: str) -> str:
   """Per method: SPO's AUC minus joint's and joint's minus UPO's (points,
   paired by acquisition and seed), with the interval over seeds and the
-  rule's verdict; the finding holds for a method where both do."""
+  rule's verdict; a method's verdict holds where both do, and the finding
+  where every method's does (a method not run yet leaves it
+  inconclusive)."""
   runs = evidence_focus2.finished_runs(records)
-  lines = ["| method | SPO − joint | joint − UPO |", "|---|---|---|"]
+  lines = ["| method | SPO − joint | joint − UPO | the method |",
+           "|---|---|---|---|"]
   verdicts = []
   for method in METHODS:
     cells, words = [], []
@@ -62,14 +65,12 @@ def modes_verdict(records: str) -> str:
       cells.append(evidence.effect_cell(effects, "no paired run")
                    + (f" ({len(acqs)} acq., {len(seeds)} seed"
                       f"{'s' if len(seeds) > 1 else ''})" if seeds else ""))
-    if all(c == "no paired run" for c in cells):
-      continue
-    lines.append(f"| {method} | " + " | ".join(cells) + " |")
     verdicts.append(evidence.claim_all_hold(words) if None not in words
                     else "inconclusive")
-  claim = evidence.claim_all_hold(verdicts)
-  return ("\n".join(lines) + "\n\nEach cell: the mean over seeds of the "
+    lines.append(f"| {method} | " + " | ".join(cells)
+                 + f" | **{verdicts[-1]}** |")
+  return ("\n".join(lines) + "\n\nEach effect: the mean over seeds of the "
           "per-seed AUC difference (over the acquisitions both modes "
           "finished), its 95 % bootstrap interval over seeds and the "
-          "verdict by the stated rule. SPO >= joint > UPO for every method "
-          f"that has run: **{claim}**.\n")
+          "verdict by the stated rule. SPO >= joint > UPO for every method: "
+          f"**{evidence.claim_all_hold(verdicts)}**.\n")

@@ -78,10 +78,8 @@ def _modes(records):
     for high, low in (("spo", "joint"), ("joint", "upo")):
       _, _, effects = evidence_focus2.paired_effects(
           runs, f"{method}, {high}", f"{method}, {low}")
-      if any(k[0].startswith(f"{method}, ") and not k[0].endswith("joint")
-             for k in runs):
-        out[f"{method} {evidence_modes.MODE_NAMES[high]} − "
-            f"{evidence_modes.MODE_NAMES[low]}"] = effects
+      out[f"{method} {evidence_modes.MODE_NAMES[high]} − "
+          f"{evidence_modes.MODE_NAMES[low]}"] = effects
   return _cells(out), _all_hold
 
 

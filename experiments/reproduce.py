@@ -110,20 +110,26 @@ def render(template: str, records: str) -> str:
   return _BLOCK.sub(block, template)
 
 
-_CLAIM = re.compile(r"<!-- claimed verdict ([\w-]+): ([a-z ]+) -->")
+_CLAIM = re.compile(r"<!-- claimed verdict ([\w-]+)(?:#(\w+))?: ([a-z ]+) -->")
 _VERDICT = re.compile(r"\*\*(holds|does not hold|inconclusive)\*\*")
 
 
 def flags_of(text: str) -> list[str]:
-  """Hand-written verdicts (`<!-- claimed verdict NAME: WORD -->`) that the
-  generated block NAME no longer supports: one line each."""
-  generated = {m.group(2): _VERDICT.findall(m.group(3))
-               for m in _BLOCK.finditer(text)}
+  """Hand-written verdicts that their generated block no longer supports,
+  one line each. `<!-- claimed verdict NAME: WORD -->` claims the last
+  verdict of block NAME; `<!-- claimed verdict NAME#ROW: WORD -->` the
+  last verdict of the row of NAME's table whose first cell is ROW."""
+  blocks = {m.group(2): m.group(3) for m in _BLOCK.finditer(text)}
   found = []
-  for name, claimed in _CLAIM.findall(text):
-    computed = generated.get(name) or ["(no generated verdict)"]
+  for name, row, claimed in _CLAIM.findall(text):
+    body = blocks.get(name, "")
+    if row:
+      body = "".join(line for line in body.splitlines()
+                     if line.startswith(f"| {row} |"))
+    computed = _VERDICT.findall(body) or ["(no generated verdict)"]
     if claimed != computed[-1]:
-      found.append(f"the prose claims {claimed!r} for {name}; its records "
+      where = f"{name}#{row}" if row else name
+      found.append(f"the prose claims {claimed!r} for {where}; its records "
                    f"give {computed[-1]!r}")
   return found
 

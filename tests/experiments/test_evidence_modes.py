@@ -43,6 +43,9 @@ def test_modes_are_paired_by_acquisition_and_seed(tmp_path):
          "not run yet |" in table
   verdict = evidence_modes.modes_verdict(root)
   assert ("| bbdropout | +2.00 [+1.00, +3.00]: **holds** (1 acq., 3 seeds) "
-          "| +1.00 [+1.00, +1.00]: **holds** (1 acq., 3 seeds) |") in verdict
-  assert "| depth_dropout | no paired run | no paired run |" not in verdict
-  assert verdict.endswith("that has run: **holds**.\n")
+          "| +1.00 [+1.00, +1.00]: **holds** (1 acq., 3 seeds) | **holds** |"
+          ) in verdict
+  assert ("| depth_dropout | no paired run | no paired run | "
+          "**inconclusive** |") in verdict
+  # Depth-Dropout and PDARTS have not run: the finding is inconclusive.
+  assert verdict.endswith("for every method: **inconclusive**.\n")

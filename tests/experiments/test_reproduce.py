@@ -93,6 +93,14 @@ def test_the_rule_and_its_flags():
       "'inconclusive'"]
   assert not reproduce.flags_of(text.replace(": holds -->",
                                              ": inconclusive -->"))
+  table = ("<!-- generated: summary -->\n| 1 | a | **holds** |\n"
+           "| 2 | b | **does not hold** |\n<!-- end generated -->\n")
+  assert not reproduce.flags_of(
+      table + "<!-- claimed verdict summary#1: holds -->\n")
+  assert reproduce.flags_of(
+      table + "<!-- claimed verdict summary#2: holds -->\n") == [
+          "the prose claims 'holds' for summary#2; its records give "
+          "'does not hold'"]
 
 
 def test_the_committed_document_has_no_flagged_verdict():
