@@ -17,41 +17,28 @@ from experiments import (
 
 __all__ = ["summary"]
 
-_WORDS = ("holds", "does not hold", "inconclusive")
-
-
-def _verdicts(cell: str) -> list[str]:
-  return [w for w in _WORDS for _ in range(cell.count(f"**{w}**"))]
-
-
-def _all_hold(cells: list[str]) -> str:
-  """`evidence.claim_all_hold` over the cells' verdicts; a cell without
-  one (its runs have not finished) leaves the finding inconclusive."""
-  if not all(map(_verdicts, cells)):
+def _all_hold(verdicts: list[str | None]) -> str:
+  """`evidence.claim_all_hold`; an effect not run yet (None) leaves the
+  finding inconclusive unless another does not hold."""
+  if None in verdicts and "does not hold" not in verdicts:
     return "inconclusive"
-  return evidence.claim_all_hold([w for c in cells for w in _verdicts(c)])
+  return evidence.claim_all_hold([v for v in verdicts if v])
 
 
-def _some_each_way(cells: list[str]) -> str:
-  return evidence.claim_some_each_way([w for c in cells
-                                       for w in _verdicts(c)])
-
-
-def _cells(effects: dict[str, list[float]]) -> list[str]:
-  return [f"{k}: {evidence.effect_cell(v, 'no finished run')}"
-          for k, v in effects.items()]
+def _some_each_way(verdicts: list[str | None]) -> str:
+  return evidence.claim_some_each_way(verdicts)
 
 
 def _rank(records):
   _, effects = evidence_focus1.rank_effects(records)
-  return _cells({"tau-b within a backbone minus across backbones":
-                 effects}), _all_hold
+  return {"tau-b within a backbone minus across backbones": effects}, \
+      _all_hold
 
 
 def _pretrain(records):
   effects, _ = evidence_focus1.pretrain_effects(records)
-  return _cells({f"{evidence.NAMES[data]} / {net}": e["per_seed"]
-                 for (data, net), e in effects.items()}), _some_each_way
+  return {f"{evidence.NAMES[data]} / {net}": e["per_seed"]
+          for (data, net), e in effects.items()}, _some_each_way
 
 
 def _optimised(records):
@@ -64,11 +51,11 @@ def _optimised(records):
       acqs, _, effects = evidence_focus2.paired_effects(runs, net, base)
       if effects:
         out[f"{net} − {base} ({len(acqs)} acq.)"] = effects
-  return _cells(out), _all_hold
+  return out, _all_hold
 
 
 def _spread(records):
-  return _cells(evidence_focus2.spread_effects(records)[1]), _all_hold
+  return evidence_focus2.spread_effects(records)[1], _all_hold
 
 
 def _modes(records):
@@ -80,22 +67,22 @@ def _modes(records):
           runs, f"{method}, {high}", f"{method}, {low}")
       out[f"{method} {evidence_modes.MODE_NAMES[high]} − "
           f"{evidence_modes.MODE_NAMES[low]}"] = effects
-  return _cells(out), _all_hold
+  return out, _all_hold
 
 
 def _growth(records):
-  return _cells(evidence_focus2.growth_effects(records)), _all_hold
+  return evidence_focus2.growth_effects(records), _all_hold
 
 
 def _initial(records):
-  return _cells(evidence_initial.initial_effects(records)), _all_hold
+  return evidence_initial.initial_effects(records), _all_hold
 
 
 def _toy(records):
   _, gains = evidence_toy.toy_gains_per_seed(records)
-  return _cells({f"entropy − random, MLP {net}": [
+  return {f"entropy − random, MLP {net}": [
       statistics.mean(curve[1:6]) for curve in curves]
-      for net, curves in gains.items()}), _some_each_way
+      for net, curves in gains.items()}, _some_each_way
 
 
 _ROWS = (
@@ -120,8 +107,11 @@ def summary(records: str) -> str:
   or tau-b for the first) and the finding's verdict by the rule."""
   lines = ["| # | the paper | jaxdal: per-seed effects, mean [95 % "
            "interval]: verdict | finding |", "|---|---|---|---|"]
-  for number, (claim, effects) in enumerate(_ROWS, start=1):
-    cells, rule = effects(records)
+  for number, (claim, row) in enumerate(_ROWS, start=1):
+    effects, rule = row(records)
+    cells = [f"{k}: {evidence.effect_cell(v, 'no finished run')}"
+             for k, v in effects.items()]
+    verdict = rule([evidence.effect_verdict(v) for v in effects.values()])
     lines.append(f"| {number} | {claim} | {'; '.join(cells) or 'no run'} | "
-                 f"**{rule(cells)}** |")
+                 f"**{verdict}** |")
   return "\n".join(lines) + "\n"
