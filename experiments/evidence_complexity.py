@@ -45,6 +45,7 @@ def complexity_table(records: str) -> str:
                    else "n/a") + " | " + " / ".join(gains)
         + " |")
   return ("\n".join(lines) + "\n\nMeasures of the penultimate features of "
-          "a fixed 2,000-example pool sample, every round; F1 (Fisher's "
-          "ratio) and N1 (the share of points on a minimum-spanning-tree "
+          "a fixed 2,000-example pool sample, every round; F1 (Ho and "
+          "Basu's, as problexity scores it: 1 / (1 + the largest Fisher "
+          "ratio)) and N1 (the share of points on a minimum-spanning-tree "
           "edge between classes): lower is more separable.\n")
