@@ -105,11 +105,12 @@ _ROWS = (
 def summary(records: str) -> str:
   """The summary table: per finding, its effects (AUC or accuracy points,
   or tau-b for the first) and the finding's verdict by the rule."""
-  lines = ["| # | the paper | jaxdal: per-seed effects, mean [95 % "
+  lines = ["| # | the paper | jaxdal: per-seed effects (seeds), mean [95 % "
            "interval]: verdict | finding |", "|---|---|---|---|"]
   for number, (claim, row) in enumerate(_ROWS, start=1):
     effects, rule = row(records)
-    cells = [f"{k}: {evidence.effect_cell(v, 'no finished run')}"
+    cells = [f"{k}{f' ({len(v)} seeds)' if len(v) > 1 else ''}: "
+             f"{evidence.effect_cell(v, 'no finished run')}"
              for k, v in effects.items()]
     verdict = rule([evidence.effect_verdict(v) for v in effects.values()])
     lines.append(f"| {number} | {claim} | {'; '.join(cells) or 'no run'} | "
