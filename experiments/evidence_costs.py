@@ -5,7 +5,7 @@ complexity measures, architecture search)."""
 import os
 import statistics
 
-from experiments import evidence
+from experiments import evidence, evidence_focus2
 from jaxdal import metrics
 
 __all__ = ["cell_costs"]
@@ -19,8 +19,7 @@ def _network(config: dict) -> str:
   """`cnn5`, `bbdropout, spo`, `cnn` (Focus 1's backbone, with its
   pretraining)."""
   if config.get("method"):
-    return (config["method"] if config["method"].startswith("cnn")
-            else f"{config['method']}, {config['mode']}")
+    return evidence_focus2.network_name(config)
   pre = config.get("pretrain", "none")
   return config["backbone"] + (f", {pre}" if pre != "none" else "")
 

@@ -199,8 +199,8 @@ def pretrain_verdict(records: str) -> str:
   """Finding 2's verdict: pretraining helps some pairs and hurts others
   when one group's interval is above zero and another's below."""
   effects, seeds = pretrain_effects(records)
-  verdicts = {k: evidence.rule_verdict(*evidence.seed_interval(
-      e["per_seed"])[1:]) for k, e in effects.items()}
+  verdicts = {k: evidence.effect_verdict(e["per_seed"])
+              for k, e in effects.items()}
   helped = [f"{evidence.NAMES[d]} / {n}" for (d, n), v in verdicts.items()
             if v == "holds"]
   hurt = [f"{evidence.NAMES[d]} / {n}" for (d, n), v in verdicts.items()

@@ -251,16 +251,15 @@ def _complete_design(runs: dict, nets: list[str]) -> tuple[list, list]:
 
 def _spread_effect(runs: dict, nets, acqs, seed) -> float:
   """One seed's spread across networks minus its spread across
-  acquisitions (max - min accuracy per round, mean over rounds and over
-  the groups), in points."""
-  def spread(groups, members, key):
-    return statistics.mean(statistics.mean(
-        max(c) - min(c) for c in zip(*(runs[key(g, m)]["curve"]
-                                       for m in members), strict=True))
-        for g in groups)
-  across_nets = spread(acqs, nets, lambda a, n: (n, a, seed))
-  across_acqs = spread(nets, acqs, lambda n, a: (n, a, seed))
-  return 100 * (across_nets - across_acqs)
+  acquisitions (`metrics.spread`: max - min accuracy per round, mean over
+  rounds and over the groups), in points."""
+  table = {(n, a): runs[n, a, seed]["curve"] for n in nets for a in acqs}
+
+  def mean_spread(over):
+    return statistics.mean(float(v.mean()) for v in metrics.spread(
+        table, over=over).values())
+
+  return 100 * (mean_spread("architecture") - mean_spread("acquisition"))
 
 
 def spread_effects(records: str) -> tuple[list[str], dict[str, list]]:

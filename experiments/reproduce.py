@@ -15,7 +15,8 @@ writes them). The template is `--template`, by default REPRODUCTION.md
 itself, so `--out /tmp/R.md` followed by `diff /tmp/R.md REPRODUCTION.md`
 shows what the records would change, and running it twice changes
 nothing. A hand-written verdict marked `<!-- claimed verdict NAME: WORD -->`
-that its generated block NAME no longer gives is flagged: the command
+that its generated block NAME no longer gives (or, with NAME#ROW, the
+row of NAME's table whose first cell is ROW) is flagged: the command
 names it and exits 2.
 """
 
